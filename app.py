@@ -1,0 +1,49 @@
+"""liqscope: the frame every page runs inside.
+
+Pattern (see README, "Routing"): this entrypoint reads settings, picks the data
+source, draws the shared filters once in the sidebar (bound to the URL), then
+hands over to `st.navigation`. Page scripts live in `app_pages/` (not `pages/`,
+which Streamlit would auto-discover and run without this frame on a cold-start
+deep link) and only lay out what they read from `st.session_state`.
+"""
+
+import streamlit as st
+
+from components import context, filters, panel
+from data_sources import registry, settings
+
+st.set_page_config(page_title="liqscope", page_icon=":material/waterfall_chart:", layout="wide")
+
+config = settings.load()
+choice = registry.choose(config)
+context.set_source(choice)
+context.set_page_params({})
+view = filters.sidebar(choice)
+share_slot = st.sidebar.container()
+
+page = st.navigation(
+    [
+        st.Page(
+            "app_pages/overview.py", title="Overview", icon=":material/dashboard:", url_path="overview", default=True
+        ),
+        st.Page("app_pages/asset.py", title="Asset", icon=":material/candlestick_chart:", url_path="asset"),
+        st.Page("app_pages/exchange.py", title="Exchange", icon=":material/account_balance:", url_path="exchange"),
+    ],
+    position="top",
+)
+
+if choice.source.simulated:
+    st.info(
+        f"**{panel.DEMO_LABEL}.** A seeded, simulated market (2025-04-24 to 2025-05-22) that replays "
+        "the shape of the 2025-05-08 short squeeze. No number here is a real trade.",
+        icon=":material/science:",
+    )
+if choice.banner:
+    st.warning(choice.banner, icon=":material/cloud_off:")
+for note in (*config.notes, *view.notes):
+    st.warning(note, icon=":material/info:")
+
+page.run()
+
+with share_slot:
+    panel.share_control(page.url_path, view, context.page_params())

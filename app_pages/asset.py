@@ -1,0 +1,104 @@
+"""Per asset: price, volume and liquidations on one time axis; ratios, OI and funding."""
+
+import streamlit as st
+
+from components import charts, context, filters, panel, summary
+from data_sources.intervals import to_offset
+from data_sources.schema import EXCHANGE_NAMES
+
+view = filters.current()
+for value in filters.unknown_link_values("asset", view.assets):
+    st.warning(f"Ignored asset {value!r} from the link: not among the selected assets.", icon=":material/info:")
+asset = st.selectbox("Asset", view.assets, key="asset", bind="query-params")
+context.set_page_params({"asset": asset})
+
+liquidations = context.panel("liquidations", assets=(asset,))
+candles = context.panel("candles", assets=(asset,))
+ratios = context.panel("ratios", assets=(asset,))
+open_interest = context.panel("open_interest", assets=(asset,))
+funding = context.panel("funding", assets=(asset,))
+totals = summary.liquidation_totals(liquidations.frame)
+moves = summary.price_moves(candles.frame)
+
+st.title(f"{asset} perpetuals")
+st.caption(f"{view.label} · {view.interval} bars")
+kpis = st.columns(4)
+if moves.empty:
+    kpis[0].metric("Price change", "n/a", border=True)
+else:
+    move = moves.iloc[0]
+    kpis[0].metric("Price change", summary.price(move.close), summary.pct(move.change, signed=True), border=True)
+kpis[1].metric("Total liquidations", summary.usd(totals.total), border=True)
+kpis[2].metric("Longs liquidated", summary.usd(totals.longs), border=True)
+kpis[3].metric("Shorts liquidated", summary.usd(totals.shorts), border=True)
+
+with st.container(border=True):
+    reference = summary.reference_candles(candles.frame, asset)
+    where = EXCHANGE_NAMES.get(reference["exchange"].iloc[0], "") if not reference.empty else ""
+    st.subheader(f"Price, volume and liquidations ({where} candles, liquidations on all selected exchanges)")
+    panel.status_line(candles.status)
+    buckets = summary.over_time(liquidations.frame, view.start, view.end, to_offset(view.interval))
+    if reference.empty:
+        st.info("No candles for this selection.")
+    else:
+        panel.chart(
+            charts.candles_with_liquidations(reference, buckets, f"{asset} ({where})"),
+            reference,
+            name=f"{asset}-candles",
+            alt=f"{asset} {view.interval} candlesticks with volume and long/short liquidation bars underneath.",
+            key="asset_candles",
+        )
+
+left, right = st.columns([2, 3])
+with left.container(border=True):
+    st.subheader(f"{asset} liquidations by exchange")
+    panel.status_line(liquidations.status)
+    table = summary.by_exchange(liquidations.frame, view.exchanges)
+    panel.chart(
+        charts.exchange_breakdown(table),
+        table,
+        name=f"{asset}-liquidations-by-exchange",
+        alt=f"{asset} long and short liquidations per exchange, total {summary.usd(totals.total)}.",
+        key="asset_exchanges",
+    )
+with right.container(border=True):
+    st.subheader(f"Largest {asset} liquidations")
+    biggest = summary.largest(liquidations.frame, 20)
+    st.dataframe(
+        biggest[["ts", "exchange", "side", "price", "qty", "usd"]],
+        hide_index=True,
+        height=350,
+        column_config={
+            "ts": st.column_config.DatetimeColumn("Time (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+            "exchange": "Exchange",
+            "side": "Position",
+            "price": st.column_config.NumberColumn("Price", format="dollar"),
+            "qty": st.column_config.NumberColumn(f"Qty ({asset})", format="%.4f"),
+            "usd": st.column_config.NumberColumn("USD", format="dollar"),
+        },
+    )
+
+with st.container(border=True):
+    st.subheader("Long/short ratios per exchange")
+    panel.status_line(ratios.status)
+    if ratios.frame.empty:
+        st.info("No long/short ratios for this selection.")
+    else:
+        panel.chart(
+            charts.ratios_over_time(ratios.frame),
+            ratios.frame,
+            name=f"{asset}-ratios",
+            alt=f"{asset} long/short ratios of every kind, one line per exchange.",
+            key="asset_ratios",
+        )
+
+with st.container(border=True):
+    st.subheader("Open interest and funding")
+    panel.status_line(open_interest.status)
+    panel.chart(
+        charts.open_interest_and_funding(open_interest.frame, funding.frame),
+        open_interest.frame,
+        name=f"{asset}-open-interest",
+        alt=f"{asset} open interest in USD per exchange above funding rates per exchange.",
+        key="asset_oi_funding",
+    )

@@ -1,0 +1,82 @@
+"""Per exchange: its liquidations by asset, its share of all exchanges, its ratios."""
+
+import streamlit as st
+
+from components import charts, context, filters, panel, summary
+from data_sources.intervals import to_offset
+from data_sources.schema import EXCHANGE_NAMES, EXCHANGES
+
+view = filters.current()
+for value in filters.unknown_link_values("exchange", view.exchanges):
+    st.warning(f"Ignored exchange {value!r} from the link: not among the selected exchanges.", icon=":material/info:")
+exchange = st.selectbox(
+    "Exchange", view.exchanges, format_func=lambda e: EXCHANGE_NAMES.get(e, e), key="exchange", bind="query-params"
+)
+context.set_page_params({"exchange": exchange})
+name = EXCHANGE_NAMES.get(exchange, exchange)
+
+everywhere = context.panel("liquidations", exchanges=EXCHANGES)
+liquidations = context.panel("liquidations", exchanges=(exchange,))
+ratios = context.panel("ratios", exchanges=(exchange,))
+totals = summary.liquidation_totals(liquidations.frame)
+all_totals = summary.liquidation_totals(everywhere.frame)
+
+st.title(f"{name} liquidations and positioning")
+st.caption(f"{view.label} · {len(view.assets)} assets · {view.interval} bars")
+kpis = st.columns(4)
+kpis[0].metric("Total liquidations", summary.usd(totals.total), border=True)
+kpis[1].metric("Longs liquidated", summary.usd(totals.longs), border=True)
+kpis[2].metric("Shorts liquidated", summary.usd(totals.shorts), border=True)
+share = totals.total / all_totals.total if all_totals.total else float("nan")
+kpis[3].metric("Share of all exchanges", summary.pct(share), border=True)
+
+left, right = st.columns(2)
+with left.container(border=True):
+    st.subheader(f"{name} liquidations by asset")
+    panel.status_line(liquidations.status)
+    table = summary.by_asset(liquidations.frame, view.assets)
+    panel.chart(
+        charts.asset_breakdown(table),
+        table,
+        name=f"{exchange}-liquidations-by-asset",
+        alt=f"Long and short liquidations per asset on {name}.",
+        key="exchange_assets",
+    )
+with right.container(border=True):
+    st.subheader(f"{name} share of each asset's liquidations")
+    panel.status_line(everywhere.status)
+    all_by_asset = summary.by_asset(everywhere.frame, view.assets).set_index("asset")
+    shares = table.set_index("asset")["total"].div(all_by_asset["total"]).fillna(0.0)
+    share_table = shares.rename("share").reset_index()
+    panel.chart(
+        charts.exchange_share(share_table, exchange),
+        share_table,
+        name=f"{exchange}-share-by-asset",
+        alt=f"{name}'s share of each asset's liquidations across all three exchanges; overall {summary.pct(share)}.",
+        key="exchange_share",
+    )
+
+with st.container(border=True):
+    st.subheader(f"{name} liquidations over time")
+    buckets = summary.over_time(liquidations.frame, view.start, view.end, to_offset(view.interval))
+    panel.chart(
+        charts.liquidation_timeline(buckets),
+        buckets,
+        name=f"{exchange}-liquidations-over-time",
+        alt=f"Long (red) and short (green) liquidations on {name} per {view.interval}.",
+        key="exchange_timeline",
+    )
+
+with st.container(border=True):
+    st.subheader(f"{name} long/short ratios per asset")
+    panel.status_line(ratios.status)
+    if ratios.frame.empty:
+        st.info("No long/short ratios for this selection.")
+    else:
+        panel.chart(
+            charts.ratios_over_time(ratios.frame, color_by="asset"),
+            ratios.frame,
+            name=f"{exchange}-ratios",
+            alt=f"Long/short ratios of every kind on {name}, one line per asset.",
+            key="exchange_ratios",
+        )

@@ -1,0 +1,105 @@
+"""Overview: the story of the window across every selected asset and exchange."""
+
+import streamlit as st
+
+from components import charts, context, filters, panel, summary
+from data_sources.intervals import to_offset
+from data_sources.schema import RATIO_KIND_LABELS, RATIO_KINDS
+
+view = filters.current()
+liquidations = context.panel("liquidations")
+candles = context.panel("candles")
+ratios = context.panel("ratios")
+totals = summary.liquidation_totals(liquidations.frame)
+moves = summary.price_moves(candles.frame)
+
+st.title("Market overview")
+st.caption(f"{view.label} · {len(view.assets)} assets · {len(view.exchanges)} exchanges · {view.interval} bars")
+
+kpis = st.columns(5)
+kpis[0].metric("Total liquidations", summary.usd(totals.total), border=True)
+kpis[1].metric("Longs liquidated", summary.usd(totals.longs), border=True)
+kpis[2].metric("Shorts liquidated", summary.usd(totals.shorts), border=True)
+kpis[3].metric("Short share", summary.pct(totals.short_share), border=True)
+if moves.empty:
+    kpis[4].metric("Top mover", "n/a", border=True)
+else:
+    top = moves.iloc[0]
+    kpis[4].metric("Top mover", top.asset, summary.pct(top.change, signed=True), border=True)
+
+with st.container(border=True):
+    st.subheader("Key takeaways")
+    lines = summary.takeaways(moves, liquidations.frame, ratios.frame, view.exchanges)
+    if lines:
+        st.markdown("\n".join(f"- {line}" for line in lines))
+    else:
+        st.info("No data for this window and selection.")
+
+left, right = st.columns(2)
+with left.container(border=True):
+    st.subheader("Price moves")
+    panel.status_line(candles.status)
+    if moves.empty:
+        st.info("No candles for this selection.")
+    else:
+        best = moves.iloc[0]
+        panel.chart(
+            charts.leaderboard(moves),
+            moves,
+            name="price-moves",
+            alt=f"Price change per asset over the window; {best.asset} best at {summary.pct(best.change, True)}.",
+            key="overview_moves",
+        )
+with right.container(border=True):
+    st.subheader("Liquidations by exchange")
+    panel.status_line(liquidations.status)
+    table = summary.by_exchange(liquidations.frame, view.exchanges)
+    if totals.total == 0:
+        st.info("No liquidations recorded for this selection.")
+    else:
+        leader = table.sort_values("total", ascending=False).iloc[0]
+        panel.chart(
+            charts.exchange_breakdown(table),
+            table,
+            name="liquidations-by-exchange",
+            alt=f"Long and short liquidations per exchange; {leader.exchange} largest at {summary.usd(leader.total)}.",
+            key="overview_exchanges",
+        )
+
+with st.container(border=True):
+    st.subheader("Liquidations over time")
+    by_asset = summary.by_asset(liquidations.frame, view.assets)
+    price_asset = st.selectbox(
+        "Price line", view.assets, index=view.assets.index(by_asset.iloc[0]["asset"]), key="overview_price_asset"
+    )
+    buckets = summary.over_time(liquidations.frame, view.start, view.end, to_offset(view.interval))
+    price = summary.reference_candles(candles.frame, price_asset)
+    panel.chart(
+        charts.liquidation_timeline(buckets, price, f"{price_asset} price"),
+        buckets,
+        name="liquidations-over-time",
+        alt=f"Long (red) and short (green) liquidations per {view.interval} with the {price_asset} price.",
+        key="overview_timeline",
+    )
+
+with st.container(border=True):
+    st.subheader("Long/short ratio snapshot")
+    kind = (
+        st.segmented_control(
+            "Ratio", RATIO_KINDS, default="accounts", format_func=RATIO_KIND_LABELS.get, key="overview_ratio_kind"
+        )
+        or "accounts"
+    )
+    panel.status_line(ratios.status)
+    snapshot = summary.ratio_snapshot(ratios.frame, kind)
+    if snapshot.empty:
+        st.info("No long/short ratios for this selection.")
+    else:
+        st.caption("Ratio at the end of the window, and its change since the start (> 1: more longs).")
+        panel.chart(
+            charts.ratio_heatmap(snapshot, list(view.assets), list(view.exchanges)),
+            snapshot,
+            name=f"ratio-snapshot-{kind}",
+            alt=f"{RATIO_KIND_LABELS[kind]} long/short ratio per asset and exchange at the end of the window.",
+            key="overview_ratios",
+        )

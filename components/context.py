@@ -1,0 +1,49 @@
+"""What the frame (`app.py`) hands to pages for this run: the source and the data read path."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from components.filters import current
+from data_sources import market
+from data_sources.registry import SourceChoice
+from data_sources.schema import Dataset
+
+SOURCE_KEY = "liqscope_source"
+PAGE_PARAMS_KEY = "liqscope_page_params"
+
+
+def set_source(choice: SourceChoice) -> None:
+    """Record the active source for this run (the frame calls this)."""
+    st.session_state[SOURCE_KEY] = choice
+
+
+def source() -> SourceChoice:
+    """The active source chosen by the frame."""
+    return st.session_state[SOURCE_KEY]
+
+
+def panel(
+    dataset: Dataset, *, assets: tuple[str, ...] | None = None, exchanges: tuple[str, ...] | None = None
+) -> market.Panel:
+    """`dataset` for the current filters, optionally narrowed to some assets or exchanges."""
+    filters = current()
+    return market.load(
+        source().source,
+        dataset,
+        assets or filters.assets,
+        exchanges or filters.exchanges,
+        filters.start,
+        filters.end,
+        filters.interval,
+    )
+
+
+def set_page_params(params: dict[str, str]) -> None:
+    """Page-local URL parameters (e.g. asset=ETH) for the share link."""
+    st.session_state[PAGE_PARAMS_KEY] = params
+
+
+def page_params() -> dict[str, str]:
+    """The page-local parameters the current page registered this run."""
+    return st.session_state.get(PAGE_PARAMS_KEY, {})

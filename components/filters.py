@@ -1,0 +1,181 @@
+"""The shared filters: drawn once by `app.py` in the sidebar, bound to the URL.
+
+Each widget has `key=` + `bind="query-params"`, so the address bar always holds
+the view (`?range=2025-05-07&range=2025-05-09&assets=ETH&exchanges=okx`). The
+frame resolves the raw widget values into a `Filters` (sorted range, empty
+selection = all, unknown link values dropped with a note) and stores it in
+`st.session_state`, where pages read it; pages never create these widgets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from data_sources.intervals import INTERVALS, auto_interval, fit_interval, points
+from data_sources.registry import SourceChoice
+from data_sources.schema import ASSETS, EXCHANGE_NAMES, EXCHANGES
+
+STATE_KEY = "liqscope_filters"
+RANGE_KEY, ASSETS_KEY, EXCHANGES_KEY, INTERVAL_KEY = "range", "assets", "exchanges", "interval"
+AUTO = "auto"
+PRESETS: dict[str, int] = {"24 h": 1, "7 d": 7, "30 d": 30}
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The resolved view: whole UTC days [first_day, last_day], assets, exchanges, bar interval."""
+
+    first_day: date
+    last_day: date
+    assets: tuple[str, ...]
+    exchanges: tuple[str, ...]
+    interval: str
+    interval_choice: str
+    notes: tuple[str, ...] = ()
+
+    @property
+    def start(self) -> pd.Timestamp:
+        """Window start, inclusive (00:00 UTC of the first day)."""
+        return pd.Timestamp(self.first_day, tz="UTC")
+
+    @property
+    def end(self) -> pd.Timestamp:
+        """Window end, exclusive (00:00 UTC after the last day)."""
+        return pd.Timestamp(self.last_day, tz="UTC") + pd.Timedelta(days=1)
+
+    @property
+    def label(self) -> str:
+        """'2025-05-08' or '2025-05-07 to 2025-05-09' (UTC)."""
+        if self.first_day == self.last_day:
+            return f"{self.first_day:%Y-%m-%d} (UTC)"
+        return f"{self.first_day:%Y-%m-%d} to {self.last_day:%Y-%m-%d} (UTC)"
+
+
+def normalize_range(value: Any, default: date, first: date | None, last: date) -> tuple[date, date, list[str]]:
+    """Sort a reversed range, widen a one-date range to that day, clamp to the data."""
+    notes: list[str] = []
+    days = [d for d in (value if isinstance(value, (list, tuple)) else [value]) if isinstance(d, date)]
+    if not days:
+        days = [default]
+    lo, hi = min(days), max(days)
+    if first is not None and lo < first:
+        notes.append(f"Data starts on {first:%Y-%m-%d}; the range was clipped.")
+        lo = first
+    if hi > last:
+        notes.append(f"Data ends on {last:%Y-%m-%d}; the range was clipped.")
+        hi = last
+    if lo > hi:
+        lo = hi = default
+    return lo, hi, notes
+
+
+def resolve_selection(selected: Iterable[str], options: Sequence[str]) -> tuple[str, ...]:
+    """The selection in the options' order; empty means all options."""
+    chosen = set(selected)
+    return tuple(o for o in options if o in chosen) or tuple(options)
+
+
+def unknown_link_values(key: str, options: Sequence[str]) -> list[str]:
+    """Values the URL gave for `key` that are not valid options (a tampered or stale link)."""
+    return [v for v in st.query_params.get_all(key) if v not in options]
+
+
+def _apply_preset(days: int, anchor: date) -> None:
+    st.session_state[RANGE_KEY] = (anchor - timedelta(days=days - 1), anchor)
+
+
+def _range_from_link() -> list[str]:
+    raw = st.query_params.get_all(RANGE_KEY)
+    bad = []
+    for value in raw:
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            bad.append(value)
+    return bad
+
+
+def sidebar(choice: SourceChoice) -> Filters:
+    """Draw the shared filters in the sidebar and return the resolved view."""
+    notes: list[str] = []
+    for key, options, what in ((ASSETS_KEY, ASSETS, "asset"), (EXCHANGES_KEY, EXCHANGES, "exchange")):
+        notes += [f"Ignored unknown {what} {v!r} from the link." for v in unknown_link_values(key, options)]
+    notes += [f"Ignored invalid date {v!r} from the link; dates are YYYY-MM-DD." for v in _range_from_link()]
+    interval_link = unknown_link_values(INTERVAL_KEY, (AUTO, *INTERVALS))
+    notes += [f"Ignored unknown interval {v!r} from the link." for v in interval_link]
+
+    with st.sidebar:
+        st.markdown("### Filters")
+        raw_range = st.date_input(
+            "Date range (UTC days, inclusive)",
+            value=(choice.default_day, choice.default_day),
+            min_value=choice.first_day,
+            max_value=choice.last_day,
+            key=RANGE_KEY,
+            bind="query-params",
+            format="YYYY-MM-DD",
+        )
+        columns = st.columns(len(PRESETS))
+        for column, (label, days) in zip(columns, PRESETS.items(), strict=False):
+            column.button(
+                label,
+                key=f"preset_{days}",
+                on_click=_apply_preset,
+                args=(days, choice.last_day),
+                help=f"The last {days} UTC day(s) of data, ending {choice.last_day:%Y-%m-%d}",
+                width="stretch",
+            )
+        raw_assets = st.multiselect(
+            "Assets", ASSETS, default=[], key=ASSETS_KEY, bind="query-params", placeholder="All assets"
+        )
+        raw_exchanges = st.multiselect(
+            "Exchanges",
+            EXCHANGES,
+            default=[],
+            format_func=lambda e: EXCHANGE_NAMES.get(e, e),
+            key=EXCHANGES_KEY,
+            bind="query-params",
+            placeholder="All exchanges",
+        )
+        interval_choice = st.selectbox(
+            "Bar interval",
+            (AUTO, *INTERVALS),
+            key=INTERVAL_KEY,
+            bind="query-params",
+            help="auto picks the finest interval that draws the window in at most 500 bars.",
+        )
+
+    first_day, last_day, range_notes = normalize_range(raw_range, choice.default_day, choice.first_day, choice.last_day)
+    notes += range_notes
+    start = pd.Timestamp(first_day, tz="UTC")
+    end = pd.Timestamp(last_day, tz="UTC") + pd.Timedelta(days=1)
+    if interval_choice == AUTO:
+        interval = auto_interval(start, end)
+    else:
+        interval = fit_interval(interval_choice, start, end)
+        if interval != interval_choice:
+            notes.append(
+                f"{interval_choice} bars would draw {points(interval_choice, start, end):,} points; using {interval}."
+            )
+    filters = Filters(
+        first_day=first_day,
+        last_day=last_day,
+        assets=resolve_selection(raw_assets, ASSETS),
+        exchanges=resolve_selection(raw_exchanges, EXCHANGES),
+        interval=interval,
+        interval_choice=interval_choice,
+        notes=tuple(notes),
+    )
+    st.session_state[STATE_KEY] = filters
+    return filters
+
+
+def current() -> Filters:
+    """The filters `app.py` resolved for this run (pages call this)."""
+    return st.session_state[STATE_KEY]

@@ -1,0 +1,75 @@
+"""Widgets every page repeats: a chart with alt text and CSV download, a source status line."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from components.filters import Filters
+from data_sources.market import SourceStatus
+from data_sources.schema import EXCHANGE_NAMES
+
+DEMO_LABEL = "Demo data (simulated)"
+CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
+
+
+def _age(fetched_at: pd.Timestamp) -> str:
+    seconds = (pd.Timestamp.now(tz="UTC") - fetched_at).total_seconds()
+    if seconds < 90:
+        return "just now"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min ago"
+    return f"{seconds / 3600:.1f} h ago"
+
+
+def status_line(status: SourceStatus) -> None:
+    """Who answered, who failed and why, and how old the data is; dims a panel with no data."""
+    answered = ", ".join(EXCHANGE_NAMES.get(e, e) for e in status.answered) or "none"
+    origin = DEMO_LABEL if status.simulated else f"{status.source} API"
+    st.caption(f"{origin} · answered: {answered} · as of {_age(status.fetched_at)}")
+    for exchange, reason in status.failed:
+        st.warning(f"{exchange}: {reason}", icon=":material/cloud_off:")
+
+
+def chart(fig: go.Figure, frame: pd.DataFrame, *, name: str, alt: str, key: str) -> None:
+    """Draw `fig` with `alt` text, and offer the exact frame behind it as CSV."""
+    st.plotly_chart(fig, key=key, alt=alt, config=CHART_CONFIG)
+    st.download_button(
+        "Download CSV",
+        data=lambda: frame.to_csv(index=False),
+        file_name=f"liqscope-{name}.csv",
+        mime="text/csv",
+        key=f"{key}_csv",
+        on_click="ignore",
+        icon=":material/download:",
+        type="tertiary",
+    )
+
+
+def share_params(filters: Filters, page_params: dict[str, str]) -> dict[str, list[str]]:
+    """Every filter made explicit, with absolute dates, so a link reopens the same numbers."""
+    params = {
+        "range": [f"{filters.first_day:%Y-%m-%d}", f"{filters.last_day:%Y-%m-%d}"],
+        "assets": list(filters.assets),
+        "exchanges": list(filters.exchanges),
+        "interval": [filters.interval_choice],
+    }
+    params.update({k: [v] for k, v in page_params.items()})
+    return params
+
+
+def share_link(base_url: str, url_path: str, filters: Filters, page_params: dict[str, str]) -> str:
+    """The absolute link for the current page and filters."""
+    query = urlencode(share_params(filters, page_params), doseq=True)
+    return f"{base_url.rstrip('/')}/{url_path}?{query}"
+
+
+def share_control(url_path: str, filters: Filters, page_params: dict[str, str]) -> None:
+    """A 'Share' popover with the explicit link for this view."""
+    base = st.context.url or "http://localhost:8501"
+    with st.popover("Share this view", icon=":material/link:", width="stretch"):
+        st.caption("Every filter explicit, with absolute dates: this link reopens the same view and numbers.")
+        st.code(share_link(base, url_path, filters, page_params), language=None, wrap_lines=True)

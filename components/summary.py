@@ -1,0 +1,206 @@
+"""Pure aggregations of normalized frames: KPIs, leaderboards, breakdowns, takeaways.
+
+Every number the overview shows comes from these functions, so the demo
+calibration tests and the page compute the same thing the same way.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+
+from data_sources.schema import EXCHANGE_NAMES, EXCHANGES, RATIO_KIND_LABELS
+
+REFERENCE_EXCHANGES = EXCHANGES
+
+
+def usd(value: float) -> str:
+    """Compact dollar amount: $965M, $1.24B, $48.2K, $310."""
+    if value is None or math.isnan(value):
+        return "n/a"
+    sign = "-" if value < 0 else ""
+    value = abs(value)
+    for threshold, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if value >= threshold:
+            scaled = value / threshold
+            digits = 0 if scaled >= 100 else 1 if scaled >= 10 else 2
+            return f"{sign}${scaled:.{digits}f}{suffix}"
+    return f"{sign}${value:,.0f}"
+
+
+def pct(value: float, signed: bool = False) -> str:
+    """A fraction as percent: 0.84 -> '84%'; signed: 0.204 -> '+20.4%'."""
+    if value is None or math.isnan(value):
+        return "n/a"
+    return f"{value * 100:+.1f}%" if signed else f"{value * 100:.0f}%"
+
+
+def price(value: float) -> str:
+    """A coin price with digits that suit its size: $101,679 / $2,179.24 / $0.1971."""
+    if value >= 1000:
+        return f"${value:,.0f}"
+    if value >= 1:
+        return f"${value:,.2f}"
+    return f"${value:.4f}"
+
+
+@dataclass(frozen=True)
+class LiquidationTotals:
+    """USD liquidated over a window, by position side."""
+
+    longs: float
+    shorts: float
+
+    @property
+    def total(self) -> float:
+        """Longs plus shorts."""
+        return self.longs + self.shorts
+
+    @property
+    def short_share(self) -> float:
+        """Shorts as a fraction of the total (NaN when nothing was liquidated)."""
+        return self.shorts / self.total if self.total else float("nan")
+
+
+def liquidation_totals(liquidations: pd.DataFrame) -> LiquidationTotals:
+    """Total USD of long and short liquidations in the frame."""
+    by_side = liquidations.groupby("side")["usd"].sum()
+    return LiquidationTotals(longs=float(by_side.get("long", 0.0)), shorts=float(by_side.get("short", 0.0)))
+
+
+def _side_table(liquidations: pd.DataFrame, by: str, order: list[str]) -> pd.DataFrame:
+    table = liquidations.pivot_table(index=by, columns="side", values="usd", aggfunc="sum", fill_value=0.0)
+    table = table.reindex(index=order, columns=["long", "short"], fill_value=0.0)
+    table["total"] = table["long"] + table["short"]
+    grand = table["total"].sum()
+    table["share"] = table["total"] / grand if grand else 0.0
+    table["short_share"] = (table["short"] / table["total"]).where(table["total"] > 0, 0.0)
+    table.index.name = by
+    table.columns.name = None
+    return table.reset_index()
+
+
+def by_exchange(liquidations: pd.DataFrame, exchanges: tuple[str, ...]) -> pd.DataFrame:
+    """Per exchange: long, short, total USD, share of all exchanges, short share."""
+    return _side_table(liquidations, "exchange", list(exchanges))
+
+
+def by_asset(liquidations: pd.DataFrame, assets: tuple[str, ...]) -> pd.DataFrame:
+    """Per asset: long, short, total USD, share of all assets, short share; largest first."""
+    return _side_table(liquidations, "asset", list(assets)).sort_values("total", ascending=False, kind="stable")
+
+
+def over_time(liquidations: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, step: pd.Timedelta) -> pd.DataFrame:
+    """Long and short USD per time bucket of `step`, every bucket of [start, end) present."""
+    buckets = pd.date_range(start, end, freq=step, inclusive="left", unit="ms")
+    bucketed = liquidations.groupby([liquidations["ts"].dt.floor(step), "side"])["usd"].sum().unstack("side")
+    bucketed = bucketed.reindex(index=buckets, columns=["long", "short"]).fillna(0.0)
+    bucketed.index.name = "ts"
+    bucketed.columns.name = None
+    return bucketed.reset_index()
+
+
+def price_moves(candles: pd.DataFrame) -> pd.DataFrame:
+    """% change per asset from the window's first open to its last close, best first.
+
+    Each asset is measured on one exchange (Binance, else OKX, else Bybit) so
+    the figure is a real traded price, not a blend.
+    """
+    rows = []
+    for asset, frame in candles.groupby("asset", sort=False):
+        exchange = next(e for e in REFERENCE_EXCHANGES if e in set(frame["exchange"]))
+        bars = frame[frame["exchange"] == exchange]
+        first, last = bars["open"].iloc[0], bars["close"].iloc[-1]
+        rows.append(
+            {
+                "asset": asset,
+                "exchange": exchange,
+                "open": first,
+                "close": last,
+                "high": bars["high"].max(),
+                "low": bars["low"].min(),
+                "change": last / first - 1,
+            }
+        )
+    columns = ["asset", "exchange", "open", "close", "high", "low", "change"]
+    return (
+        pd.DataFrame(rows, columns=columns).sort_values("change", ascending=False, kind="stable").reset_index(drop=True)
+    )
+
+
+def reference_candles(candles: pd.DataFrame, asset: str) -> pd.DataFrame:
+    """The candles of `asset` on its reference exchange (see `price_moves`)."""
+    frame = candles[candles["asset"] == asset]
+    if frame.empty:
+        return frame
+    exchange = next(e for e in REFERENCE_EXCHANGES if e in set(frame["exchange"]))
+    return frame[frame["exchange"] == exchange]
+
+
+def ratio_snapshot(ratios: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """Per asset x exchange: the ratio at the start and at the end of the window."""
+    frame = ratios[ratios["kind"] == kind]
+    grouped = frame.groupby(["asset", "exchange"], sort=False)["ratio"]
+    snapshot = pd.DataFrame({"first": grouped.first(), "last": grouped.last()}).reset_index()
+    snapshot["change"] = snapshot["last"] - snapshot["first"]
+    return snapshot
+
+
+def largest(liquidations: pd.DataFrame, n: int = 20) -> pd.DataFrame:
+    """The `n` largest single liquidations, largest first."""
+    return liquidations.nlargest(n, "usd").reset_index(drop=True)
+
+
+def _join(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def takeaways(
+    moves: pd.DataFrame,
+    liquidations: pd.DataFrame,
+    ratios: pd.DataFrame,
+    exchanges: tuple[str, ...],
+) -> list[str]:
+    """A market-report summary of the window, one sentence per finding."""
+    lines: list[str] = []
+    if not moves.empty:
+        top = moves.iloc[0]
+        others = ", ".join(f"{row.asset} {pct(row.change, signed=True)}" for row in moves.iloc[1:4].itertuples())
+        verb = "led" if top.change >= 0 else "fell least"
+        line = f"{top.asset} {verb} with {pct(top.change, signed=True)} ({price(top.open)} to {price(top.close)})"
+        lines.append(line + (f"; then {others}." if others else "."))
+    totals = liquidation_totals(liquidations)
+    if totals.total > 0:
+        side, amount = ("shorts", totals.shorts) if totals.shorts >= totals.longs else ("longs", totals.longs)
+        share = amount / totals.total
+        lines.append(f"{usd(amount)} of {side} were liquidated, {pct(share)} of the {usd(totals.total)} total.")
+        table = by_exchange(liquidations[liquidations["side"] == side[:-1]], exchanges)
+        table = table[table["total"] > 0].sort_values("total", ascending=False)
+        if len(table) >= 2:
+            leaders = table.head(2)
+            names = [EXCHANGE_NAMES.get(e, e) for e in leaders["exchange"]]
+            taken = leaders["total"].sum()
+            lines.append(f"{_join(names)} took {usd(taken)} of the {side[:-1]} liquidations ({pct(taken / amount)}).")
+        per_asset = by_asset(liquidations, tuple(liquidations["asset"].unique()))
+        heads = [f"{row.asset} ({usd(row.total)})" for row in per_asset.head(2).itertuples() if row.total > 0]
+        if heads:
+            lines.append(f"Most liquidated: {_join(heads)}.")
+        biggest = largest(liquidations, 1).iloc[0]
+        lines.append(
+            f"Largest single liquidation: {usd(biggest.usd)} {biggest.asset} {biggest.side} on "
+            f"{EXCHANGE_NAMES.get(biggest.exchange, biggest.exchange)} at {biggest.ts:%Y-%m-%d %H:%M} UTC."
+        )
+    if not moves.empty and not ratios.empty:
+        asset = moves.iloc[0].asset
+        snap = ratio_snapshot(ratios, "accounts")
+        snap = snap[snap["asset"] == asset]
+        if not snap.empty:
+            row = snap.iloc[0]
+            label = RATIO_KIND_LABELS["accounts"].lower()
+            lines.append(
+                f"{asset} long/short ratio ({label}, {EXCHANGE_NAMES.get(row.exchange, row.exchange)}) "
+                f"went from {row['first']:.2f} to {row['last']:.2f}."
+            )
+    return lines

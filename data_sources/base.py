@@ -1,0 +1,45 @@
+"""The interface every upstream implements, and the errors it may raise.
+
+A source answers one question: the normalized frame (see `schema`) of one dataset
+for one asset on one exchange over [start, end) at one bar interval. Pages and
+components never see which source answered; they see frames and a status.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import pandas as pd
+
+from data_sources.schema import Dataset
+
+
+@dataclass(frozen=True)
+class Query:
+    """One request: [start, end) in UTC, bar `interval` from `intervals.INTERVALS`."""
+
+    asset: str
+    exchange: str
+    start: pd.Timestamp
+    end: pd.Timestamp
+    interval: str
+
+
+class SourceError(Exception):
+    """A source could not answer; `str(error)` is a sentence a user can act on."""
+
+
+class NoCoverage(SourceError):
+    """The source does not hold this dataset for this window (history limits, no feed)."""
+
+
+class MarketSource(Protocol):
+    """What every upstream implements."""
+
+    name: str
+    simulated: bool
+
+    def fetch(self, dataset: Dataset, query: Query) -> pd.DataFrame:
+        """The normalized frame for `dataset` and `query`; raises SourceError."""
+        ...

@@ -1,0 +1,76 @@
+"""The one normalized schema every source returns, field by field, with units.
+
+All timestamps are timezone-aware UTC (`datetime64[ms, UTC]`); all money is USD
+(USDT-margined contracts are treated 1 USDT = 1 USD). Every frame carries
+`exchange` (lowercase id: binance, okx, bybit) and `asset` (base coin: BTC, ETH...).
+
+candles        ts (bar open time), open, high, low, close (USD per coin),
+               volume (coin), quote_volume (USD)
+liquidations   ts (event time), side (the POSITION side that was force-closed:
+               "long" or "short"), price (USD per coin, fill or bankruptcy price),
+               qty (coin), usd (notional = price x qty)
+ratios         ts (period time), kind ("accounts" all accounts, "top_accounts" top
+               traders by account count, "top_positions" top traders by position
+               size, "taker" taker buy vs sell volume), long_share and short_share
+               (fractions 0..1 that sum to 1; for taker: buy and sell volume shares),
+               ratio (long_share / short_share)
+open_interest  ts, usd (open interest notional, USD)
+funding        ts (funding time), rate (fraction per funding period, 0.0001 = 0.01 %)
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import pandas as pd
+
+Dataset = Literal["candles", "liquidations", "ratios", "open_interest", "funding"]
+DATASETS: tuple[Dataset, ...] = ("candles", "liquidations", "ratios", "open_interest", "funding")
+
+ASSETS: tuple[str, ...] = ("BTC", "ETH", "SOL", "XRP", "DOGE", "ADA", "BNB")
+EXCHANGES: tuple[str, ...] = ("binance", "okx", "bybit")
+EXCHANGE_NAMES: dict[str, str] = {"binance": "Binance", "okx": "OKX", "bybit": "Bybit"}
+SIDES: tuple[str, ...] = ("long", "short")
+RATIO_KINDS: tuple[str, ...] = ("accounts", "top_accounts", "top_positions", "taker")
+RATIO_KIND_LABELS: dict[str, str] = {
+    "accounts": "All accounts",
+    "top_accounts": "Top traders (accounts)",
+    "top_positions": "Top traders (positions)",
+    "taker": "Taker buy/sell volume",
+}
+
+KEY_COLUMNS = ["ts", "exchange", "asset"]
+COLUMNS: dict[Dataset, list[str]] = {
+    "candles": [*KEY_COLUMNS, "open", "high", "low", "close", "volume", "quote_volume"],
+    "liquidations": [*KEY_COLUMNS, "side", "price", "qty", "usd"],
+    "ratios": [*KEY_COLUMNS, "kind", "long_share", "short_share", "ratio"],
+    "open_interest": [*KEY_COLUMNS, "usd"],
+    "funding": [*KEY_COLUMNS, "rate"],
+}
+TEXT_COLUMNS = {"exchange", "asset", "side", "kind"}
+TS_DTYPE = "datetime64[ms, UTC]"
+
+
+def empty(dataset: Dataset) -> pd.DataFrame:
+    """An empty frame with the dataset's columns and dtypes."""
+    return conform(dataset, pd.DataFrame(columns=COLUMNS[dataset]))
+
+
+def conform(dataset: Dataset, frame: pd.DataFrame) -> pd.DataFrame:
+    """Return `frame` with exactly the schema's columns, dtypes and time order.
+
+    Raises ValueError naming the missing columns, so a parser that forgot a field
+    fails loudly instead of drawing an empty chart.
+    """
+    columns = COLUMNS[dataset]
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{dataset} frame lacks columns {missing}")
+    out = frame.loc[:, columns].copy()
+    out["ts"] = pd.to_datetime(out["ts"], utc=True).astype(TS_DTYPE)
+    for column in columns[1:]:
+        if column in TEXT_COLUMNS:
+            out[column] = out[column].astype(str)
+        else:
+            out[column] = pd.to_numeric(out[column], errors="raise").astype("float64")
+    return out.sort_values("ts", kind="stable").reset_index(drop=True)
