@@ -9,9 +9,7 @@ from data_sources.schema import EXCHANGE_NAMES, EXCHANGES
 view = filters.current()
 for value in filters.unknown_link_values("exchange", view.exchanges):
     st.warning(f"Ignored exchange {value!r} from the link: not among the selected exchanges.", icon=":material/info:")
-exchange = st.selectbox(
-    "Exchange", view.exchanges, format_func=lambda e: EXCHANGE_NAMES.get(e, e), key="exchange", bind="query-params"
-)
+exchange = st.selectbox("Exchange", view.exchanges, key="exchange", bind="query-params")
 context.set_page_params({"exchange": exchange})
 name = EXCHANGE_NAMES.get(exchange, exchange)
 
@@ -22,7 +20,7 @@ totals = summary.liquidation_totals(liquidations.frame)
 all_totals = summary.liquidation_totals(everywhere.frame)
 
 st.title(f"{name} liquidations and positioning")
-st.caption(f"{view.label} · {len(view.assets)} assets · {view.interval} bars")
+st.caption(f"{view.label} · {summary.count(len(view.assets), 'asset')} · {view.interval} bars")
 kpis = st.columns(4)
 kpis[0].metric("Total liquidations", summary.usd(totals.total), border=True)
 kpis[1].metric("Longs liquidated", summary.usd(totals.longs), border=True)

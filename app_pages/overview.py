@@ -14,7 +14,10 @@ totals = summary.liquidation_totals(liquidations.frame)
 moves = summary.price_moves(candles.frame)
 
 st.title("Market overview")
-st.caption(f"{view.label} · {len(view.assets)} assets · {len(view.exchanges)} exchanges · {view.interval} bars")
+st.caption(
+    f"{view.label} · {summary.count(len(view.assets), 'asset')} · "
+    f"{summary.count(len(view.exchanges), 'exchange')} · {view.interval} bars"
+)
 
 kpis = st.columns(5)
 kpis[0].metric("Total liquidations", summary.usd(totals.total), border=True)

@@ -19,7 +19,7 @@ import streamlit as st
 
 from data_sources.intervals import INTERVALS, auto_interval, fit_interval, points
 from data_sources.registry import SourceChoice
-from data_sources.schema import ASSETS, EXCHANGE_NAMES, EXCHANGES
+from data_sources.schema import ASSETS, EXCHANGES
 
 STATE_KEY = "liqscope_filters"
 RANGE_KEY, ASSETS_KEY, EXCHANGES_KEY, INTERVAL_KEY = "range", "assets", "exchanges", "interval"
@@ -138,7 +138,6 @@ def sidebar(choice: SourceChoice) -> Filters:
             "Exchanges",
             EXCHANGES,
             default=[],
-            format_func=lambda e: EXCHANGE_NAMES.get(e, e),
             key=EXCHANGES_KEY,
             bind="query-params",
             placeholder="All exchanges",

@@ -37,6 +37,11 @@ def pct(value: float, signed: bool = False) -> str:
     return f"{value * 100:+.1f}%" if signed else f"{value * 100:.0f}%"
 
 
+def count(n: int, noun: str) -> str:
+    """'1 asset', '7 assets'."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def price(value: float) -> str:
     """A coin price with digits that suit its size: $101,679 / $2,179.24 / $0.1971."""
     if value >= 1000:

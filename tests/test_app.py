@@ -1,0 +1,132 @@
+"""The app as a user drives it, in-process with AppTest, starting from app.py."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT
+
+PAGES = ("app_pages/overview.py", "app_pages/asset.py", "app_pages/exchange.py")
+FILTER_SETS = [
+    {},
+    {"range": ["2025-05-07", "2025-05-09"], "assets": ["ETH", "SOL"]},
+    {"range": ["2025-04-24", "2025-05-22"], "exchanges": ["okx"], "interval": "1m"},
+    {"range": ["2025-05-19"], "assets": ["BTC"], "exchanges": ["bybit", "binance"]},
+]
+
+
+def run_app(params: dict[str, str | list[str]] | None = None, page: str | None = None) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    for key, value in (params or {}).items():
+        at.query_params[key] = value
+    at.run()
+    if page:
+        at.switch_page(page).run()
+    return at
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def warnings(at: AppTest) -> list[str]:
+    return [w.value for w in at.warning]
+
+
+@pytest.mark.parametrize("params", FILTER_SETS)
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_for_several_filter_sets(page: str, params: dict) -> None:
+    """No exception on any page, and the demo label is on every page."""
+    at = run_app(params, page)
+    assert not at.exception, at.exception
+    assert any("Demo data (simulated)" in info.value for info in at.info)
+    assert at.get("plotly_chart"), "every page draws charts"
+
+
+def test_overview_tells_the_seed_day_story_by_default() -> None:
+    """Opening the demo shows 2025-05-08 with the calibrated KPIs and takeaways."""
+    at = run_app()
+    values = metrics(at)
+    assert values["Total liquidations"] == "$965M"
+    assert values["Shorts liquidated"] == "$810M"
+    assert values["Short share"] == "84%"
+    assert values["Top mover"] == "ETH"
+    takeaways = at.markdown[0].value
+    assert "ETH led with +20.4%" in takeaways
+    assert "Binance and OKX took" in takeaways
+    assert at.caption[0].value.startswith("2025-05-08 (UTC)")
+
+
+def test_seeded_query_params_reproduce_the_view() -> None:
+    """The URL's filters are what the page shows, and the same URL gives the same numbers."""
+    params = {"range": ["2025-05-09", "2025-05-07"], "assets": ["ETH"], "exchanges": ["okx"]}
+    first, second = run_app(params), run_app(params)
+    assert first.multiselect(key="assets").value == ["ETH"]
+    assert first.multiselect(key="exchanges").value == ["okx"]
+    assert first.caption[0].value.startswith("2025-05-07 to 2025-05-09 (UTC) · 1 asset · 1 exchange")
+    assert metrics(first) == metrics(second)
+    assert metrics(first)["Top mover"] == "ETH"
+
+
+def test_tampered_params_give_notes_not_tracebacks() -> None:
+    """Garbage dates, script tags and unknown values fall back with a visible note."""
+    at = run_app({"range": "garbage", "assets": ["<script>", "ETH"], "exchanges": "ftx", "interval": "7m"})
+    assert not at.exception
+    notes = warnings(at)
+    assert "Ignored unknown asset '<script>' from the link." in notes
+    assert "Ignored unknown exchange 'ftx' from the link." in notes
+    assert "Ignored invalid date 'garbage' from the link; dates are YYYY-MM-DD." in notes
+    assert "Ignored unknown interval '7m' from the link." in notes
+    assert metrics(at)["Top mover"] == "ETH"
+
+
+def test_page_local_value_outside_the_selection_gets_a_note() -> None:
+    at = run_app({"assets": ["BTC"], "asset": "DOGE"}, "app_pages/asset.py")
+    assert not at.exception
+    assert "Ignored asset 'DOGE' from the link: not among the selected assets." in warnings(at)
+    assert at.title[0].value == "BTC perpetuals"
+
+
+def test_too_fine_an_interval_is_coarsened_with_a_note() -> None:
+    at = run_app({"range": ["2025-04-24", "2025-05-22"], "interval": "1m"})
+    assert "1m bars would draw 41,760 points; using 30m." in warnings(at)
+
+
+def test_share_link_makes_every_filter_explicit() -> None:
+    """The share link has absolute dates, all assets and exchanges, and the page-local choice."""
+    at = run_app({"asset": "ETH"}, "app_pages/asset.py")
+    link = at.code[0].value
+    assert link.startswith("http://localhost:8501/asset?range=2025-05-08&range=2025-05-08")
+    for part in ("assets=BTC", "assets=BNB", "exchanges=okx", "interval=auto", "asset=ETH"):
+        assert part in link
+
+
+def test_share_link_reopens_the_same_numbers() -> None:
+    """Parsing the share link back into query params gives the same KPIs."""
+    from urllib.parse import parse_qs, urlsplit
+
+    original = run_app({"range": ["2025-05-10", "2025-05-12"], "exchanges": ["bybit"]})
+    query = parse_qs(urlsplit(original.code[0].value).query)
+    reopened = run_app(query)
+    assert metrics(reopened) == metrics(original)
+
+
+def test_asset_page_largest_liquidations_table() -> None:
+    at = run_app({"asset": "ETH"}, "app_pages/asset.py")
+    table = at.dataframe[0].value
+    assert len(table) == 20
+    assert table["usd"].is_monotonic_decreasing
+
+
+def test_exchange_page_share_of_all_exchanges() -> None:
+    at = run_app({"exchange": "okx"}, "app_pages/exchange.py")
+    assert at.title[0].value == "OKX liquidations and positioning"
+    assert metrics(at)["Share of all exchanges"] == "32%"
+
+
+def test_invalid_data_mode_falls_back_with_a_note(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIQSCOPE_DATA", "bogus")
+    at = run_app()
+    assert not at.exception
+    assert "LIQSCOPE_DATA='bogus' is not one of live, demo, auto; using demo." in warnings(at)

@@ -1,0 +1,141 @@
+"""What only a real browser shows: cold-start deep links and the URL following the filters.
+
+Runs `streamlit run app.py` on a free loopback port and drives Debian's
+/usr/bin/chromium with Playwright. The server is started fresh for this module,
+so the first visit is a true cold start.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import ROOT
+
+CHROMIUM = Path(os.environ.get("LIQSCOPE_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+if not CHROMIUM.exists():
+    if os.environ.get("CI"):
+        raise RuntimeError(f"{CHROMIUM} is missing; .ci/run installs Debian's chromium.")
+    pytest.skip(f"{CHROMIUM} not installed (apt-get install -y chromium)", allow_module_level=True)
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    """A fresh `streamlit run app.py` on loopback; yields its base URL."""
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.headless=true",
+            f"--server.port={port}",
+            "--server.address=127.0.0.1",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "LIQSCOPE_DATA": "demo"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{base}/_stcore/health", timeout=1).text == "ok":
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.3)
+        else:
+            raise RuntimeError("streamlit did not become healthy within 60 s")
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture()
+def page(browser: object, no_internet: None) -> Iterator[object]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    yield context.new_page()
+    context.close()
+
+
+def href(page: object) -> str:
+    return page.evaluate("location.href")
+
+
+def wait_for_url(page: object, *parts: str, timeout: float = 20) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        url = href(page)
+        if all(part in url for part in parts):
+            return url
+        time.sleep(0.2)
+    raise AssertionError(f"URL {href(page)!r} never contained {parts}")
+
+
+def test_cold_start_deep_link_to_the_asset_page(server: str, page: object) -> None:
+    """The first visit after start, straight to /asset, runs inside the frame with the link's filters."""
+    page.goto(f"{server}/asset?assets=ETH&exchanges=okx&range=2025-05-07&range=2025-05-09")
+    page.get_by_role("heading", name="ETH perpetuals").wait_for(timeout=60_000)
+    sidebar = page.get_by_test_id("stSidebar")
+    assert sidebar.get_by_text("Filters").is_visible()
+    assert sidebar.get_by_test_id("stMultiSelect").first.inner_text().find("ETH") >= 0
+    assert page.get_by_text("2025-05-07 to 2025-05-09 (UTC)").first.is_visible()
+    assert page.get_by_text("answered: OKX").first.is_visible()
+    url = href(page)
+    assert "/asset?" in url and "assets=ETH" in url and "exchanges=okx" in url
+
+
+def test_changing_a_filter_updates_the_url(server: str, page: object) -> None:
+    """A preset click rewrites `range` in the address bar; a page switch keeps the filters."""
+    page.goto(f"{server}/?assets=BTC")
+    page.get_by_text("Total liquidations").first.wait_for(timeout=60_000)
+    page.get_by_role("button", name="7 d").click()
+    wait_for_url(page, "range=2025-05-16", "range=2025-05-22", "assets=BTC")
+    page.get_by_text("2025-05-16 to 2025-05-22 (UTC)").first.wait_for(timeout=20_000)
+    page.get_by_role("link", name="Exchange").click()
+    page.get_by_role("heading", name="Binance liquidations and positioning").wait_for(timeout=30_000)
+    wait_for_url(page, "/exchange", "range=2025-05-16", "assets=BTC")
+
+
+def test_tampered_link_shows_a_note(server: str, page: object) -> None:
+    page.goto(f"{server}/?range=garbage&assets=%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E")
+    page.get_by_text("Ignored invalid date 'garbage'").wait_for(timeout=60_000)
+    assert page.get_by_text("Ignored unknown asset '<img src=x onerror=alert(1)>'").is_visible()
+    assert page.locator("img[src='x']").count() == 0

@@ -1,0 +1,122 @@
+"""Summary aggregations on small hand-made frames whose answers are known."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from components import summary
+from data_sources.schema import conform
+
+T0 = pd.Timestamp("2025-05-08 00:00", tz="UTC")
+
+
+def liquidations(rows: list[tuple[str, str, str, float, float]]) -> pd.DataFrame:
+    """Rows of (minute offset, exchange, asset, side, usd) at price 100."""
+    frame = pd.DataFrame(rows, columns=["minute", "exchange", "asset", "side", "usd"])
+    frame["ts"] = T0 + pd.to_timedelta(frame["minute"], unit="min")
+    frame["price"] = 100.0
+    frame["qty"] = frame["usd"] / 100.0
+    return conform("liquidations", frame)
+
+
+SAMPLE = liquidations(
+    [
+        (0, "binance", "BTC", "short", 600.0),
+        (1, "okx", "BTC", "short", 200.0),
+        (7, "bybit", "ETH", "long", 150.0),
+        (12, "binance", "ETH", "long", 50.0),
+    ]
+)
+
+
+class TestTotals:
+    def test_sides_and_short_share(self) -> None:
+        totals = summary.liquidation_totals(SAMPLE)
+        assert (totals.longs, totals.shorts, totals.total) == (200.0, 800.0, 1000.0)
+        assert totals.short_share == 0.8
+
+    def test_empty_frame_has_no_short_share(self) -> None:
+        totals = summary.liquidation_totals(SAMPLE.iloc[0:0])
+        assert totals.total == 0 and pd.isna(totals.short_share)
+
+
+class TestBreakdowns:
+    def test_by_exchange_keeps_every_exchange_and_sums_shares_to_one(self) -> None:
+        table = summary.by_exchange(SAMPLE, ("binance", "okx", "bybit")).set_index("exchange")
+        assert table.loc["binance", ["long", "short", "total"]].tolist() == [50.0, 600.0, 650.0]
+        assert table["share"].sum() == pytest.approx(1.0)
+        assert table.loc["okx", "short_share"] == 1.0
+
+    def test_by_exchange_lists_an_exchange_with_nothing(self) -> None:
+        table = summary.by_exchange(SAMPLE[SAMPLE["exchange"] == "okx"], ("binance", "okx"))
+        assert table["exchange"].tolist() == ["binance", "okx"]
+        assert table["total"].tolist() == [0.0, 200.0]
+
+    def test_by_asset_largest_first(self) -> None:
+        assert summary.by_asset(SAMPLE, ("ETH", "BTC"))["asset"].tolist() == ["BTC", "ETH"]
+
+    def test_over_time_fills_every_bucket(self) -> None:
+        buckets = summary.over_time(SAMPLE, T0, T0 + pd.Timedelta(minutes=20), pd.Timedelta(minutes=5))
+        assert len(buckets) == 4
+        assert buckets["short"].tolist() == [800.0, 0.0, 0.0, 0.0]
+        assert buckets["long"].tolist() == [0.0, 150.0, 50.0, 0.0]
+
+    def test_largest(self) -> None:
+        assert summary.largest(SAMPLE, 2)["usd"].tolist() == [600.0, 200.0]
+
+
+class TestPriceMoves:
+    def test_reference_exchange_is_binance_first(self) -> None:
+        candles = pd.DataFrame(
+            {
+                "ts": [T0, T0 + pd.Timedelta(hours=1)] * 2,
+                "exchange": ["okx", "okx", "binance", "binance"],
+                "asset": "ETH",
+                "open": [1000.0, 1050.0, 2000.0, 2100.0],
+                "high": [1100.0, 1100.0, 2200.0, 2300.0],
+                "low": [990.0, 1000.0, 1900.0, 2000.0],
+                "close": [1050.0, 1080.0, 2100.0, 2400.0],
+                "volume": 1.0,
+                "quote_volume": 1.0,
+            }
+        )
+        move = summary.price_moves(conform("candles", candles)).iloc[0]
+        assert move["exchange"] == "binance"
+        assert move["change"] == pytest.approx(0.2)
+        assert move["high"] == 2300.0
+
+
+class TestFormatting:
+    @pytest.mark.parametrize(
+        ("value", "text"),
+        [(965e6, "$965M"), (1.2345e9, "$1.23B"), (48_200, "$48.2K"), (310, "$310"), (-2.5e6, "-$2.50M")],
+    )
+    def test_usd(self, value: float, text: str) -> None:
+        assert summary.usd(value) == text
+
+    def test_pct(self) -> None:
+        assert summary.pct(0.204, signed=True) == "+20.4%"
+        assert summary.pct(0.84) == "84%"
+
+
+class TestTakeaways:
+    def test_report_names_the_dominant_side_and_top_exchanges(self) -> None:
+        moves = pd.DataFrame(
+            [
+                {
+                    "asset": "ETH",
+                    "exchange": "binance",
+                    "open": 1810.0,
+                    "close": 2179.0,
+                    "high": 0,
+                    "low": 0,
+                    "change": 0.204,
+                }
+            ]
+        )
+        lines = summary.takeaways(moves, SAMPLE, SAMPLE.iloc[0:0].assign(kind=[]), ("binance", "okx", "bybit"))
+        assert lines[0].startswith("ETH led with +20.4% ($1,810 to $2,179)")
+        assert lines[1] == "$800 of shorts were liquidated, 80% of the $1.00K total."
+        assert lines[2] == "Binance and OKX took $800 of the short liquidations (100%)."
+        assert "Largest single liquidation: $600 BTC short on Binance at 2025-05-08 00:00 UTC." in lines
