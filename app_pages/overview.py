@@ -20,9 +20,16 @@ st.caption(
 )
 
 kpis = st.columns(5)
-kpis[0].metric("Total liquidations", summary.usd(totals.total), border=True)
-kpis[1].metric("Longs liquidated", summary.usd(totals.longs), border=True)
-kpis[2].metric("Shorts liquidated", summary.usd(totals.shorts), border=True)
+covered = liquidations.status.ok
+no_cover = "No exchange's liquidations cover this window (see the liquidation panels)."
+kpis[0].metric(
+    "Total liquidations",
+    summary.usd(totals.total) if covered else "n/a",
+    help=None if covered else no_cover,
+    border=True,
+)
+kpis[1].metric("Longs liquidated", summary.usd(totals.longs) if covered else "n/a", border=True)
+kpis[2].metric("Shorts liquidated", summary.usd(totals.shorts) if covered else "n/a", border=True)
 kpis[3].metric("Short share", summary.pct(totals.short_share), border=True)
 if moves.empty:
     kpis[4].metric("Top mover", "n/a", border=True)

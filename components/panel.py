@@ -26,10 +26,17 @@ def _age(fetched_at: pd.Timestamp) -> str:
 
 
 def status_line(status: SourceStatus) -> None:
-    """Who answered, who failed and why, and how old the data is; dims a panel with no data."""
+    """Who answered and how old the data is; why an exchange is missing (uncovered or failed)."""
     answered = ", ".join(EXCHANGE_NAMES.get(e, e) for e in status.answered) or "none"
-    origin = DEMO_LABEL if status.simulated else f"{status.source} API"
+    origin = DEMO_LABEL if status.simulated else "Live exchange APIs"
     st.caption(f"{origin} · answered: {answered} · as of {_age(status.fetched_at)}")
+    for _exchange, reason in status.uncovered:
+        st.caption(f":material/block: Not covered: {reason}")
+    for exchange, reason in status.stale:
+        st.warning(
+            f"{exchange}: showing data as of {_age(status.fetched_at)}; refresh failed: {reason}",
+            icon=":material/history:",
+        )
     for exchange, reason in status.failed:
         st.warning(f"{exchange}: {reason}", icon=":material/cloud_off:")
 

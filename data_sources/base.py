@@ -26,6 +26,11 @@ class Query:
     interval: str
 
 
+def ms(ts: pd.Timestamp) -> int:
+    """A UTC timestamp as integer epoch milliseconds (what every exchange API takes)."""
+    return int(ts.value // 1_000_000)
+
+
 class SourceError(Exception):
     """A source could not answer; `str(error)` is a sentence a user can act on."""
 

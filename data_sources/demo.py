@@ -305,7 +305,7 @@ def _all_funding(asset: str, exchange: str) -> pd.DataFrame:
 
 
 def _slice(frame: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
-    lo, hi = frame["ts"].searchsorted([start, end])
+    lo, hi = frame["ts"].searchsorted([start.ceil("ms"), end.ceil("ms")])
     return frame.iloc[lo:hi]
 
 

@@ -1,33 +1,40 @@
-"""The cached read path pages use: one dataset for many assets x exchanges.
+"""The read path pages use: one dataset for many assets x exchanges, in parallel.
 
-`load` fans a window out to the active source per (asset, exchange), keeps what
-answered, records what failed and why, and caches the combined panel (TTL,
-bounded) so reruns of the same view cost nothing.
+`load` fans a window out per (asset, exchange) on a bounded thread pool, each
+request going through the day-bucket cache (`cache.BucketCache`). It keeps what
+answered, records what failed and why, and what is stale and how old, so a
+failing exchange dims its own panel while the rest renders. The combined panel
+is memoized briefly so reruns of the same view cost nothing.
 """
 
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pandas as pd
 from cachetools import TTLCache
 
-from data_sources.base import MarketSource, Query, SourceError
+from data_sources.base import MarketSource, NoCoverage, Query, SourceError
+from data_sources.cache import BucketCache, Fetched
 from data_sources.schema import EXCHANGE_NAMES, Dataset, empty
 
-PANEL_TTL_SECONDS = 600
+PANEL_TTL_SECONDS = 30
+FETCH_WORKERS = 16
 
 
 @dataclass(frozen=True)
 class SourceStatus:
-    """Who answered a panel's data, who failed and why, and when it was fetched."""
+    """Who answered a panel's data, who failed and why, what is stale, and its age."""
 
     source: str
     simulated: bool
     answered: tuple[str, ...]
     failed: tuple[tuple[str, str], ...]
     fetched_at: pd.Timestamp
+    stale: tuple[tuple[str, str], ...] = ()
+    uncovered: tuple[tuple[str, str], ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -43,8 +50,17 @@ class Panel:
     status: SourceStatus
 
 
-_cache: TTLCache = TTLCache(maxsize=256, ttl=PANEL_TTL_SECONDS)
-_lock = threading.Lock()
+buckets = BucketCache()
+_panels: TTLCache = TTLCache(maxsize=512, ttl=PANEL_TTL_SECONDS)
+_panels_lock = threading.Lock()
+_pool = ThreadPoolExecutor(max_workers=FETCH_WORKERS, thread_name_prefix="liqscope-fetch")
+
+
+def _read(source: MarketSource, dataset: Dataset, query: Query) -> Fetched | SourceError:
+    try:
+        return buckets.read(source, dataset, query)
+    except SourceError as error:
+        return error
 
 
 def _fetch_panel(
@@ -56,27 +72,39 @@ def _fetch_panel(
     end: pd.Timestamp,
     interval: str,
 ) -> Panel:
+    jobs = [(exchange, asset) for exchange in exchanges for asset in assets]
+    results = _pool.map(lambda job: _read(source, dataset, Query(job[1], job[0], start, end, interval)), jobs)
     frames: list[pd.DataFrame] = []
     answered: list[str] = []
     failures: dict[str, str] = {}
-    for exchange in exchanges:
-        for asset in assets:
-            try:
-                frame = source.fetch(dataset, Query(asset, exchange, start, end, interval))
-            except SourceError as error:
-                failures.setdefault(EXCHANGE_NAMES.get(exchange, exchange), str(error))
-                continue
-            frames.append(frame)
-            if exchange not in answered:
-                answered.append(exchange)
-    frames = [f for f in frames if not f.empty]
+    uncovered: dict[str, str] = {}
+    stale: dict[str, str] = {}
+    fetched_at: list[float] = []
+    for (exchange, _asset), result in zip(jobs, results, strict=False):
+        name = EXCHANGE_NAMES.get(exchange, exchange)
+        if isinstance(result, NoCoverage):
+            uncovered.setdefault(name, str(result))
+            continue
+        if isinstance(result, SourceError):
+            failures.setdefault(name, str(result))
+            continue
+        if not result.frame.empty:
+            frames.append(result.frame)
+        fetched_at.append(result.fetched_at)
+        if result.stale_reason:
+            stale.setdefault(name, result.stale_reason)
+        if exchange not in answered:
+            answered.append(exchange)
     frame = pd.concat(frames, ignore_index=True) if frames else empty(dataset)
+    oldest = pd.Timestamp(min(fetched_at), unit="s", tz="UTC") if fetched_at else pd.Timestamp.now(tz="UTC")
     status = SourceStatus(
         source=source.name,
         simulated=source.simulated,
         answered=tuple(answered),
         failed=tuple(failures.items()),
-        fetched_at=pd.Timestamp.now(tz="UTC"),
+        fetched_at=oldest,
+        stale=tuple(stale.items()),
+        uncovered=tuple(uncovered.items()),
     )
     return Panel(frame=frame, status=status)
 
@@ -90,22 +118,23 @@ def load(
     end: pd.Timestamp,
     interval: str,
 ) -> Panel:
-    """The panel for `dataset` over [start, end); cached, never raises SourceError.
+    """The panel for `dataset` over [start, end); never raises SourceError.
 
     The returned frame is shared with the cache: treat it as read-only.
     """
     key = (source.name, dataset, assets, exchanges, start, end, interval)
-    with _lock:
-        cached = _cache.get(key)
+    with _panels_lock:
+        cached = _panels.get(key)
     if cached is not None:
         return cached
     panel = _fetch_panel(source, dataset, assets, exchanges, start, end, interval)
-    with _lock:
-        _cache[key] = panel
+    with _panels_lock:
+        _panels[key] = panel
     return panel
 
 
 def clear_cache() -> None:
-    """Drop every cached panel (tests, and the settings page's refresh)."""
-    with _lock:
-        _cache.clear()
+    """Drop every cached panel and bucket (tests, and an explicit refresh)."""
+    with _panels_lock:
+        _panels.clear()
+    buckets.clear()

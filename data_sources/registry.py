@@ -1,13 +1,27 @@
-"""Which source answers, chosen from the settings; one line per source."""
+"""Which source answers, chosen from the settings.
+
+`demo` is the simulated market; `live` the exchanges' public APIs; `auto` is
+live when at least one exchange answers a server-time probe (checked at most
+every 5 minutes) and otherwise the demo, with a banner saying why.
+"""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 
+import pandas as pd
+from cachetools import TTLCache
+
 from data_sources.base import MarketSource
 from data_sources.demo import SEED_DAY, DemoSource
+from data_sources.live import LiveSource
+from data_sources.schema import EXCHANGE_NAMES, EXCHANGES
 from data_sources.settings import Settings
+
+PROBE_TTL_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -22,17 +36,56 @@ class SourceChoice:
 
 
 _DEMO = DemoSource()
+_live_sources: dict[tuple, LiveSource] = {}
+_probes: TTLCache = TTLCache(maxsize=16, ttl=PROBE_TTL_SECONDS)
+_lock = threading.Lock()
+
+
+def demo_choice(banner: str | None = None) -> SourceChoice:
+    """The demo market, opening on the seed day."""
+    return SourceChoice(_DEMO, _DEMO.first_day.date(), _DEMO.last_day.date(), SEED_DAY.date(), banner)
+
+
+def live_source(settings: Settings) -> LiveSource:
+    """One LiveSource per configuration, kept so its caches and rate governors persist."""
+    key = (tuple(sorted(settings.base_urls.items())), settings.timeout)
+    with _lock:
+        if key not in _live_sources:
+            _live_sources[key] = LiveSource(settings)
+        return _live_sources[key]
+
+
+def probe_all(source: LiveSource) -> dict[str, str | None]:
+    """Each exchange's probe result (None = answered), cached for PROBE_TTL_SECONDS."""
+    with _lock:
+        cached = _probes.get(id(source))
+    if cached is not None:
+        return cached
+    with ThreadPoolExecutor(max_workers=len(EXCHANGES)) as pool:
+        results = dict(zip(EXCHANGES, pool.map(source.probe, EXCHANGES), strict=False))
+    with _lock:
+        _probes[id(source)] = results
+    return results
 
 
 def choose(settings: Settings) -> SourceChoice:
-    """The source for `settings.data_mode`; the demo until live adapters land."""
-    banner = None
-    if settings.data_mode != "demo":
-        banner = "Live exchange adapters are not part of this build yet, so the built-in demo market is shown."
-    return SourceChoice(
-        source=_DEMO,
-        first_day=_DEMO.first_day.date(),
-        last_day=_DEMO.last_day.date(),
-        default_day=SEED_DAY.date(),
-        banner=banner,
-    )
+    """The source for `settings.data_mode`."""
+    if settings.data_mode == "demo":
+        return demo_choice()
+    source = live_source(settings)
+    today = pd.Timestamp.now(tz="UTC").date()
+    live = SourceChoice(source, None, today, today)
+    if settings.data_mode == "live":
+        return live
+    failures = {e: reason for e, reason in probe_all(source).items() if reason}
+    if len(failures) < len(EXCHANGES):
+        return live
+    reasons = " ".join(f"{EXCHANGE_NAMES[e]}: {reason}" for e, reason in failures.items())
+    return demo_choice(f"No exchange answered, so the built-in demo market is shown instead. {reasons}")
+
+
+def clear() -> None:
+    """Forget probes and live sources (tests)."""
+    with _lock:
+        _probes.clear()
+        _live_sources.clear()

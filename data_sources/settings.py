@@ -13,7 +13,16 @@ from typing import Literal
 DataMode = Literal["live", "demo", "auto"]
 DATA_MODES: tuple[DataMode, ...] = ("live", "demo", "auto")
 DEFAULTS: dict[str, str] = {
-    "LIQSCOPE_DATA": "demo",
+    "LIQSCOPE_DATA": "auto",
+    "LIQSCOPE_BINANCE_URL": "https://fapi.binance.com",
+    "LIQSCOPE_OKX_URL": "https://www.okx.com",
+    "LIQSCOPE_BYBIT_URL": "https://api.bybit.com",
+    "LIQSCOPE_HTTP_TIMEOUT": "10",
+}
+URL_SETTINGS: dict[str, str] = {
+    "binance": "LIQSCOPE_BINANCE_URL",
+    "okx": "LIQSCOPE_OKX_URL",
+    "bybit": "LIQSCOPE_BYBIT_URL",
 }
 
 
@@ -40,14 +49,22 @@ class Settings:
     """The settings the app runs with."""
 
     data_mode: DataMode
+    base_urls: dict[str, str]
+    timeout: float
     notes: tuple[str, ...] = ()
 
 
 def load() -> Settings:
     """Read every setting once; an invalid value falls back with a note."""
     notes: list[str] = []
-    mode = (read("LIQSCOPE_DATA") or "demo").strip().lower()
+    mode = (read("LIQSCOPE_DATA") or "auto").strip().lower()
     if mode not in DATA_MODES:
         notes.append(f"LIQSCOPE_DATA={mode!r} is not one of live, demo, auto; using demo.")
         mode = "demo"
-    return Settings(data_mode=mode, notes=tuple(notes))  # type: ignore[arg-type]
+    base_urls = {exchange: (read(name) or "").rstrip("/") for exchange, name in URL_SETTINGS.items()}
+    try:
+        timeout = float(read("LIQSCOPE_HTTP_TIMEOUT") or 10)
+    except ValueError:
+        notes.append("LIQSCOPE_HTTP_TIMEOUT is not a number of seconds; using 10.")
+        timeout = 10.0
+    return Settings(data_mode=mode, base_urls=base_urls, timeout=timeout, notes=tuple(notes))  # type: ignore[arg-type]

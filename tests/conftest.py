@@ -40,6 +40,6 @@ def no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(autouse=True)
 def fresh_cache(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test starts with an empty panel cache and the default data mode."""
+    """Every test starts with empty caches and the demo source unless it says otherwise."""
     monkeypatch.delenv("LIQSCOPE_DATA", raising=False)
     market.clear_cache()

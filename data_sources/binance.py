@@ -1,0 +1,185 @@
+"""Binance USD-M futures (fapi): candles, four long/short ratio kinds, open interest, funding.
+
+Request building and paging live in `BinanceAdapter`; parsing is a pure
+function of each endpoint's raw payload. Binance pages ascend by `startTime`;
+ratios and open interest exist for the last 30 days only; it publishes no
+liquidation history over REST.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+import requests
+
+from data_sources.base import NoCoverage, Query, ms
+from data_sources.http import BadPayload, UnknownSymbol, Upstream, UpstreamError, WeightGovernor, json_body
+from data_sources.schema import Dataset, conform
+
+NAME = "Binance"
+KLINES = "/fapi/v1/klines"
+FUNDING = "/fapi/v1/fundingRate"
+OPEN_INTEREST = "/futures/data/openInterestHist"
+RATIO_PATHS = {
+    "accounts": "/futures/data/globalLongShortAccountRatio",
+    "top_accounts": "/futures/data/topLongShortAccountRatio",
+    "top_positions": "/futures/data/topLongShortPositionRatio",
+    "taker": "/futures/data/takerlongshortRatio",
+}
+PERIODS = {"1m": "5m", "5m": "5m", "15m": "15m", "30m": "30m", "1h": "1h", "2h": "2h", "4h": "4h", "1d": "1d"}
+KLINE_LIMIT, DATA_LIMIT, FUNDING_LIMIT = 1500, 500, 1000
+HISTORY = pd.Timedelta(days=30)
+_SHARES = ("long_share", "short_share", "ratio")
+
+
+def symbol(asset: str) -> str:
+    """BTC -> BTCUSDT."""
+    return f"{asset}USDT"
+
+
+def _rows(raw: Any, what: str) -> list:
+    if not isinstance(raw, list):
+        raise BadPayload(f"{NAME} sent an unexpected answer for {what} (expected a list).")
+    return raw
+
+
+def _frame(raw: list[dict], asset: str, ts_key: str) -> pd.DataFrame:
+    frame = pd.DataFrame(raw)
+    frame["ts"] = pd.to_datetime(pd.to_numeric(frame[ts_key]), unit="ms", utc=True)
+    frame["exchange"] = "binance"
+    frame["asset"] = asset
+    return frame
+
+
+def parse_klines(raw: Any, asset: str) -> pd.DataFrame:
+    """`/fapi/v1/klines` rows [openTime, o, h, l, c, volume(coin), closeTime, quoteVolume, ...]."""
+    rows = _rows(raw, "candles")
+    frame = pd.DataFrame(
+        [r[:8] for r in rows],
+        columns=["ts", "open", "high", "low", "close", "volume", "close_time", "quote_volume"],
+    )
+    frame["ts"] = pd.to_datetime(pd.to_numeric(frame["ts"]), unit="ms", utc=True)
+    frame["exchange"] = "binance"
+    frame["asset"] = asset
+    return conform("candles", frame)
+
+
+def parse_ratios(raw: Any, asset: str, kind: str) -> pd.DataFrame:
+    """A `/futures/data/*Ratio` list; `timestamp` may be a string or a number.
+
+    Account/position kinds carry longAccount/shortAccount shares; the taker kind
+    carries buyVol/sellVol, whose shares of their sum are its long/short shares.
+    """
+    rows = _rows(raw, f"{kind} ratios")
+    if not rows:
+        return conform("ratios", pd.DataFrame(columns=["ts", "exchange", "asset", "kind", *_SHARES]))
+    frame = _frame(rows, asset, "timestamp")
+    if kind == "taker":
+        buy, sell = pd.to_numeric(frame["buyVol"]), pd.to_numeric(frame["sellVol"])
+        frame["long_share"] = buy / (buy + sell)
+    else:
+        frame["long_share"] = pd.to_numeric(frame["longAccount"])
+    frame["short_share"] = 1 - frame["long_share"]
+    frame["ratio"] = frame["long_share"] / frame["short_share"]
+    frame["kind"] = kind
+    return conform("ratios", frame)
+
+
+def parse_open_interest(raw: Any, asset: str) -> pd.DataFrame:
+    """`openInterestHist`: `sumOpenInterestValue` is already USD."""
+    rows = _rows(raw, "open interest")
+    if not rows:
+        return conform("open_interest", pd.DataFrame(columns=["ts", "exchange", "asset", "usd"]))
+    frame = _frame(rows, asset, "timestamp")
+    frame["usd"] = pd.to_numeric(frame["sumOpenInterestValue"])
+    return conform("open_interest", frame)
+
+
+def parse_funding(raw: Any, asset: str) -> pd.DataFrame:
+    """`/fapi/v1/fundingRate`: `fundingRate` is a fraction per funding period."""
+    rows = _rows(raw, "funding")
+    if not rows:
+        return conform("funding", pd.DataFrame(columns=["ts", "exchange", "asset", "rate"]))
+    frame = _frame(rows, asset, "fundingTime")
+    frame["rate"] = pd.to_numeric(frame["fundingRate"])
+    return conform("funding", frame)
+
+
+def classify(response: requests.Response) -> UpstreamError | None:
+    """Binance 4xx bodies `{"code": -1121, "msg": "Invalid symbol."}` -> typed errors."""
+    body = json_body(response)
+    if isinstance(body, dict) and body.get("code") == -1121:
+        return UnknownSymbol(f"{NAME} does not list this symbol ({body.get('msg')}).")
+    return None
+
+
+class BinanceAdapter:
+    """Binance USD-M behind the source interface's `fetch`."""
+
+    def __init__(self, base_url: str, timeout: float = 10.0, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        self.governor = WeightGovernor()
+        self.upstream = Upstream(
+            NAME, base_url, "LIQSCOPE_BINANCE_URL", timeout, on_response=self.governor.observe, classify=classify
+        )
+
+    def _ascending(self, path: str, params: dict, start: int, end: int, limit: int, ts_of: Callable) -> list:
+        """Page forward by `startTime` until the window's end or a short page."""
+        rows: list = []
+        cursor = start
+        while cursor < end:
+            page = _rows(
+                self.upstream.get_json(path, {**params, "startTime": cursor, "endTime": end - 1, "limit": limit}), path
+            )
+            rows += [r for r in page if start <= int(ts_of(r)) < end]
+            if len(page) < limit:
+                break
+            cursor = int(ts_of(page[-1])) + 1
+        return rows
+
+    def _history_window(self, query: Query, what: str) -> tuple[int, int]:
+        earliest = pd.Timestamp(self.clock(), unit="s", tz="UTC") - HISTORY
+        if query.end <= earliest:
+            raise NoCoverage(f"{NAME} keeps {what} history for 30 days only (since {earliest:%Y-%m-%d}).")
+        return ms(max(query.start, earliest)), ms(query.end)
+
+    def fetch(self, dataset: Dataset, query: Query) -> pd.DataFrame:
+        """The normalized frame for one asset; raises a typed SourceError."""
+        sym = symbol(query.asset)
+        if dataset == "candles":
+            rows = self._ascending(
+                KLINES,
+                {"symbol": sym, "interval": query.interval},
+                ms(query.start),
+                ms(query.end),
+                KLINE_LIMIT,
+                lambda r: r[0],
+            )
+            return parse_klines(rows, query.asset)
+        if dataset == "ratios":
+            start, end = self._history_window(query, "long/short")
+            params = {"symbol": sym, "period": PERIODS[query.interval]}
+            frames = [
+                parse_ratios(
+                    self._ascending(path, params, start, end, DATA_LIMIT, lambda r: r["timestamp"]), query.asset, kind
+                )
+                for kind, path in RATIO_PATHS.items()
+            ]
+            return conform("ratios", pd.concat(frames, ignore_index=True))
+        if dataset == "open_interest":
+            start, end = self._history_window(query, "open-interest")
+            params = {"symbol": sym, "period": PERIODS[query.interval]}
+            rows = self._ascending(OPEN_INTEREST, params, start, end, DATA_LIMIT, lambda r: r["timestamp"])
+            return parse_open_interest(rows, query.asset)
+        if dataset == "funding":
+            rows = self._ascending(
+                FUNDING, {"symbol": sym}, ms(query.start), ms(query.end), FUNDING_LIMIT, lambda r: r["fundingTime"]
+            )
+            return parse_funding(rows, query.asset)
+        raise NoCoverage(
+            f"{NAME} publishes no liquidation history over REST (only a live stream); "
+            "its liquidations appear once the recorder has captured them."
+        )

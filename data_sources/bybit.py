@@ -1,0 +1,182 @@
+"""Bybit v5 (linear USDT perpetuals): candles, account long/short ratio, open interest, funding.
+
+Bybit wraps everything in `{"retCode": 0, "result": {...}}` (errors are
+`retCode != 0`, often with HTTP 200), pages newest-first (candles and funding by
+moving `end`; ratios and open interest by `nextPageCursor`), and reports linear
+open interest in coins, so it is valued with the candle close of the same period.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+import requests
+
+from data_sources.base import NoCoverage, Query, ms
+from data_sources.http import BadPayload, GeoBlocked, RateLimited, UnknownSymbol, Upstream, UpstreamError, json_body
+from data_sources.schema import Dataset, conform
+
+NAME = "Bybit"
+KLINE = "/v5/market/kline"
+ACCOUNT_RATIO = "/v5/market/account-ratio"
+OPEN_INTEREST = "/v5/market/open-interest"
+FUNDING = "/v5/market/funding/history"
+INTERVALS = {"1m": "1", "5m": "5", "15m": "15", "30m": "30", "1h": "60", "2h": "120", "4h": "240", "1d": "D"}
+PERIODS = {"1m": "5min", "5m": "5min", "15m": "15min", "30m": "30min", "1h": "1h", "2h": "1h", "4h": "4h", "1d": "1d"}
+KLINE_LIMIT, RATIO_LIMIT, OI_LIMIT, FUNDING_LIMIT = 1000, 500, 200, 200
+MAX_PAGES = 200
+ERRORS = {10006: RateLimited, 10018: RateLimited, 10009: GeoBlocked}
+
+
+def symbol(asset: str) -> str:
+    """BTC -> BTCUSDT."""
+    return f"{asset}USDT"
+
+
+def result(raw: Any, what: str) -> dict:
+    """The `result` of a Bybit envelope; `retCode != 0` becomes a typed error."""
+    if not isinstance(raw, dict) or "retCode" not in raw:
+        raise BadPayload(f"{NAME} sent an unexpected answer for {what} (no retCode/result envelope).")
+    code = raw["retCode"]
+    if code != 0:
+        message = raw.get("retMsg") or "no message"
+        if code == 10001 and "symbol" in message.lower():
+            raise UnknownSymbol(f"{NAME} does not list this symbol ({message}).")
+        raise ERRORS.get(code, UpstreamError)(f"{NAME} error {code} for {what}: {message}.")
+    body = raw.get("result")
+    if not isinstance(body, dict) or not isinstance(body.get("list"), list):
+        raise BadPayload(f"{NAME} sent no result list for {what}.")
+    return body
+
+
+def _ts(values: pd.Series) -> pd.Series:
+    return pd.to_datetime(pd.to_numeric(values), unit="ms", utc=True).astype("datetime64[ms, UTC]")
+
+
+def parse_klines(rows: list[list[str]], asset: str) -> pd.DataFrame:
+    """Rows [startTime, o, h, l, c, volume(coin), turnover(USDT)], newest first."""
+    frame = pd.DataFrame(
+        [r[:7] for r in rows], columns=["ts", "open", "high", "low", "close", "volume", "quote_volume"]
+    )
+    frame["ts"] = _ts(frame["ts"])
+    frame["exchange"], frame["asset"] = "bybit", asset
+    return conform("candles", frame)
+
+
+def parse_account_ratio(rows: list[dict], asset: str) -> pd.DataFrame:
+    """`buyRatio`/`sellRatio` are the shares of accounts long and short."""
+    frame = pd.DataFrame(rows, columns=["timestamp", "buyRatio", "sellRatio"])
+    frame["ts"] = _ts(frame["timestamp"])
+    frame["long_share"] = pd.to_numeric(frame["buyRatio"])
+    frame["short_share"] = pd.to_numeric(frame["sellRatio"])
+    frame["ratio"] = frame["long_share"] / frame["short_share"]
+    frame["exchange"], frame["asset"], frame["kind"] = "bybit", asset, "accounts"
+    return conform("ratios", frame)
+
+
+def parse_open_interest(rows: list[dict], asset: str, closes: pd.DataFrame) -> pd.DataFrame:
+    """`openInterest` is in coins for linear contracts: x the latest close at or before each row."""
+    frame = pd.DataFrame(rows, columns=["timestamp", "openInterest"])
+    frame["ts"] = _ts(frame["timestamp"])
+    frame = frame.sort_values("ts")
+    priced = pd.merge_asof(frame, closes[["ts", "close"]].sort_values("ts"), on="ts", direction="backward")
+    priced["usd"] = pd.to_numeric(priced["openInterest"]) * priced["close"]
+    priced["exchange"], priced["asset"] = "bybit", asset
+    return conform("open_interest", priced.dropna(subset=["usd"]))
+
+
+def parse_funding(rows: list[dict], asset: str) -> pd.DataFrame:
+    """`fundingRate` per period at `fundingRateTimestamp`."""
+    frame = pd.DataFrame(rows, columns=["fundingRateTimestamp", "fundingRate"])
+    frame["ts"] = _ts(frame["fundingRateTimestamp"])
+    frame["rate"] = pd.to_numeric(frame["fundingRate"])
+    frame["exchange"], frame["asset"] = "bybit", asset
+    return conform("funding", frame)
+
+
+def classify(response: requests.Response) -> UpstreamError | None:
+    """Bybit's 403 is a CloudFront page for US IPs and for >600 requests per 5 s."""
+    if response.status_code == 403 and json_body(response) is None:
+        return GeoBlocked(
+            f"{NAME} refused this server (HTTP 403): US locations are blocked, and more than 600 requests "
+            "in 5 s also earns a 403 for 10 minutes. Set LIQSCOPE_BYBIT_URL to a reachable endpoint or proxy."
+        )
+    return None
+
+
+class BybitAdapter:
+    """Bybit linear perpetuals behind the source interface's `fetch`."""
+
+    def __init__(self, base_url: str, timeout: float = 10.0, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        self.upstream = Upstream(NAME, base_url, "LIQSCOPE_BYBIT_URL", timeout, classify=classify)
+
+    def _by_end(self, path: str, params: dict, start: int, end: int, limit: int, keys: tuple[str, str], ts_of) -> list:
+        """Page backwards by moving the inclusive end below the oldest row seen."""
+        start_key, end_key = keys
+        rows: list = []
+        cursor = end - 1
+        while cursor >= start:
+            page = result(
+                self.upstream.get_json(path, {**params, start_key: start, end_key: cursor, "limit": limit}), path
+            )["list"]
+            rows += [r for r in page if start <= int(ts_of(r)) < end]
+            if len(page) < limit:
+                break
+            cursor = min(int(ts_of(r)) for r in page) - 1
+        return rows
+
+    def _by_cursor(self, path: str, params: dict, start: int, end: int, limit: int) -> list:
+        """Follow `nextPageCursor` until it is empty."""
+        rows: list = []
+        cursor = ""
+        for _ in range(MAX_PAGES):
+            query = {**params, "startTime": start, "endTime": end - 1, "limit": limit}
+            if cursor:
+                query["cursor"] = cursor
+            body = result(self.upstream.get_json(path, query), path)
+            rows += [r for r in body["list"] if start <= int(r["timestamp"]) < end]
+            cursor = body.get("nextPageCursor") or ""
+            if not cursor or not body["list"]:
+                break
+        return rows
+
+    def _candles(self, query: Query) -> pd.DataFrame:
+        params = {"category": "linear", "symbol": symbol(query.asset), "interval": INTERVALS[query.interval]}
+        rows = self._by_end(
+            KLINE, params, ms(query.start), ms(query.end), KLINE_LIMIT, ("start", "end"), lambda r: r[0]
+        )
+        return parse_klines(rows, query.asset)
+
+    def fetch(self, dataset: Dataset, query: Query) -> pd.DataFrame:
+        """The normalized frame for one asset; raises a typed SourceError."""
+        sym = symbol(query.asset)
+        start, end = ms(query.start), ms(query.end)
+        if dataset == "candles":
+            return self._candles(query)
+        if dataset == "ratios":
+            params = {"category": "linear", "symbol": sym, "period": PERIODS[query.interval]}
+            return parse_account_ratio(self._by_cursor(ACCOUNT_RATIO, params, start, end, RATIO_LIMIT), query.asset)
+        if dataset == "open_interest":
+            params = {"category": "linear", "symbol": sym, "intervalTime": PERIODS[query.interval]}
+            rows = self._by_cursor(OPEN_INTEREST, params, start, end, OI_LIMIT)
+            return parse_open_interest(rows, query.asset, self._candles(query))
+        if dataset == "funding":
+            params = {"category": "linear", "symbol": sym}
+            rows = self._by_end(
+                FUNDING,
+                params,
+                start,
+                end,
+                FUNDING_LIMIT,
+                ("startTime", "endTime"),
+                lambda r: r["fundingRateTimestamp"],
+            )
+            return parse_funding(rows, query.asset)
+        raise NoCoverage(
+            f"{NAME} publishes no liquidation history over REST (only a live stream); "
+            "its liquidations appear once the recorder has captured them."
+        )

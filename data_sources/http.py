@@ -1,0 +1,191 @@
+"""The one place that does HTTP: pooled sessions, retries, timeouts, typed errors.
+
+Each thread has its own `requests.Session` with a urllib3 `Retry` (exponential
+backoff with jitter on 429/5xx, honouring `Retry-After`, capped so a page never
+hangs). What still fails becomes a typed `SourceError` whose text tells the user
+what to do about it. Adapters call `get_json` and never see a status code.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from data_sources.base import SourceError
+
+MAX_RETRY_AFTER_SECONDS = 5.0
+CONNECT_TIMEOUT_SECONDS = 3.05
+PER_HOST_CONCURRENCY = 6
+
+
+class UpstreamError(SourceError):
+    """An exchange answered with an error or not at all."""
+
+
+class RateLimited(UpstreamError):
+    """HTTP 429 (or an error code meaning the same) after the retries ran out."""
+
+
+class IpBanned(UpstreamError):
+    """HTTP 418: the exchange banned this IP for ignoring rate limits."""
+
+
+class GeoBlocked(UpstreamError):
+    """HTTP 451/403: the exchange refuses requests from this server's location."""
+
+
+class Unavailable(UpstreamError):
+    """Timeouts, refused connections and 5xx answers."""
+
+
+class BadPayload(UpstreamError):
+    """A body that is not the JSON the endpoint documents (truncated, HTML, malformed)."""
+
+
+class UnknownSymbol(UpstreamError):
+    """The exchange does not list the instrument."""
+
+
+class CappedRetry(Retry):
+    """urllib3 Retry whose `Retry-After` waits are capped (a page must not hang for minutes)."""
+
+    def get_retry_after(self, response: Any) -> float | None:
+        """The server's Retry-After, at most MAX_RETRY_AFTER_SECONDS."""
+        seconds = super().get_retry_after(response)
+        return None if seconds is None else min(seconds, MAX_RETRY_AFTER_SECONDS)
+
+
+def _retry() -> Retry:
+    return CappedRetry(
+        total=3,
+        connect=2,
+        read=1,
+        status=3,
+        backoff_factor=0.3,
+        backoff_jitter=0.2,
+        backoff_max=4.0,
+        status_forcelist=(429, 500, 502, 503, 504),
+        allowed_methods=frozenset({"GET"}),
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
+
+
+_local = threading.local()
+
+
+def session() -> requests.Session:
+    """This thread's pooled session (requests.Session is not safe to share across threads)."""
+    current = getattr(_local, "session", None)
+    if current is None:
+        current = requests.Session()
+        adapter = HTTPAdapter(max_retries=_retry(), pool_connections=8, pool_maxsize=PER_HOST_CONCURRENCY)
+        current.mount("http://", adapter)
+        current.mount("https://", adapter)
+        current.headers["User-Agent"] = "liqscope/1 (+https://github.com/liqscope)"
+        _local.session = current
+    return current
+
+
+@dataclass
+class Upstream:
+    """One exchange's REST host: its name for messages, URL, and the setting that moves it."""
+
+    name: str
+    base_url: str
+    setting: str
+    timeout: float = 10.0
+    on_response: Callable[[requests.Response], None] | None = None
+    classify: Callable[[requests.Response], UpstreamError | None] | None = None
+    requests_made: int = 0
+    _gate: threading.BoundedSemaphore = field(default_factory=lambda: threading.BoundedSemaphore(PER_HOST_CONCURRENCY))
+    _count_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _fail(self, response: requests.Response) -> UpstreamError:
+        status = response.status_code
+        specific = self.classify(response) if self.classify is not None else None
+        if specific is not None:
+            return specific
+        if status == 418:
+            return IpBanned(
+                f"{self.name} has banned this IP for exceeding its rate limits (HTTP 418); "
+                "the ban lifts by itself after minutes to days. Use another IP or proxy via "
+                f"{self.setting}."
+            )
+        if status == 451 or (status == 403 and "json" not in response.headers.get("Content-Type", "")):
+            return GeoBlocked(
+                f"{self.name} refuses requests from this server's location (HTTP {status}). "
+                f"Set {self.setting} to a reachable endpoint or proxy."
+            )
+        if status == 429:
+            return RateLimited(
+                f"{self.name} is rate limiting this server (HTTP 429) and retries did not help; "
+                "cached data is shown where there is some. Try again in a minute."
+            )
+        if status >= 500:
+            return Unavailable(f"{self.name} is having trouble (HTTP {status}); try again shortly.")
+        return UpstreamError(f"{self.name} rejected the request (HTTP {status}): {_brief(response.text)}")
+
+    def get_json(self, path: str, params: dict[str, Any]) -> Any:
+        """GET `path` with `params` and return the decoded JSON, or raise a typed SourceError."""
+        url = f"{self.base_url}{path}"
+        with self._gate:
+            with self._count_lock:
+                self.requests_made += 1
+            try:
+                response = session().get(url, params=params, timeout=(CONNECT_TIMEOUT_SECONDS, self.timeout))
+            except requests.exceptions.RetryError:
+                raise RateLimited(f"{self.name} kept answering 429/5xx after retries; try again in a minute.") from None
+            except requests.Timeout:
+                raise Unavailable(f"{self.name} did not answer within {self.timeout:.0f} s.") from None
+            except requests.ConnectionError:
+                raise Unavailable(
+                    f"Could not reach {self.name} at {self.base_url}. Check the network, or set {self.setting}."
+                ) from None
+        if self.on_response is not None:
+            self.on_response(response)
+        if response.status_code >= 400:
+            raise self._fail(response)
+        try:
+            return response.json()
+        except ValueError:
+            raise BadPayload(f"{self.name} sent a malformed answer for {path} (not valid JSON).") from None
+
+
+def json_body(response: requests.Response) -> Any:
+    """The response's JSON, or None when the body is not JSON (HTML error pages)."""
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _brief(text: str, limit: int = 160) -> str:
+    return " ".join(text.split())[:limit]
+
+
+class WeightGovernor:
+    """Binance's `X-MBX-USED-WEIGHT-1M`: when a response reports the minute's budget
+    nearly spent, later requests wait for the next minute instead of earning a 429/418."""
+
+    def __init__(self, limit: int = 2400, headroom: float = 0.9, clock: Callable[[], float] = time.time) -> None:
+        self.limit, self.headroom, self.clock = limit, headroom, clock
+        self.used = 0
+        self._lock = threading.Lock()
+
+    def observe(self, response: requests.Response) -> None:
+        """Read the used weight from a response; sleep to the minute's end when near the limit."""
+        header = response.headers.get("X-MBX-USED-WEIGHT-1M")
+        if header is None or not header.isdigit():
+            return
+        with self._lock:
+            self.used = int(header)
+            if self.used >= self.limit * self.headroom:
+                time.sleep(60 - self.clock() % 60)

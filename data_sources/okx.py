@@ -1,0 +1,305 @@
+"""OKX v5: candles, rubik long/short and taker ratios, open interest, funding, recent liquidations.
+
+OKX answers errors inside HTTP 200 (`code != "0"`), sends every number as a
+string, pages newest-first with exclusive `after`/`before` (`begin`/`end` on
+rubik), and sizes swaps in contracts: quantities are multiplied by the
+instrument's `ctVal` (read from `/public/instruments`, never assumed).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+import requests
+
+from data_sources.base import NoCoverage, Query, ms
+from data_sources.http import (
+    BadPayload,
+    GeoBlocked,
+    RateLimited,
+    UnknownSymbol,
+    Upstream,
+    UpstreamError,
+    json_body,
+)
+from data_sources.schema import Dataset, conform
+
+NAME = "OKX"
+CANDLES, HISTORY_CANDLES = "/api/v5/market/candles", "/api/v5/market/history-candles"
+INSTRUMENTS = "/api/v5/public/instruments"
+FUNDING = "/api/v5/public/funding-rate-history"
+LIQUIDATIONS = "/api/v5/public/liquidation-orders"
+OPEN_INTEREST = "/api/v5/rubik/stat/contracts/open-interest-history"
+RATIO_PATHS = {
+    "accounts": "/api/v5/rubik/stat/contracts/long-short-account-ratio-contract",
+    "top_accounts": "/api/v5/rubik/stat/contracts/long-short-account-ratio-contract-top-trader",
+    "top_positions": "/api/v5/rubik/stat/contracts/long-short-position-ratio-contract-top-trader",
+    "taker": "/api/v5/rubik/stat/taker-volume-contract",
+}
+BARS = {"1m": "1m", "5m": "5m", "15m": "15m", "30m": "30m", "1h": "1H", "2h": "2H", "4h": "4H", "1d": "1Dutc"}
+PERIODS = {"1m": "5m", "5m": "5m", "15m": "15m", "30m": "30m", "1h": "1H", "2h": "2H", "4h": "4H", "1d": "1Dutc"}
+PERIOD_SECONDS = {"5m": 300, "15m": 900, "30m": 1800, "1H": 3600, "2H": 7200, "4H": 14400, "1Dutc": 86400}
+BAR_SECONDS = {"1m": 60, **PERIOD_SECONDS, "1Dutc": 86400}
+CANDLE_LIMIT, RUBIK_LIMIT, FUNDING_LIMIT, LIQUIDATION_LIMIT = 100, 100, 400, 100
+RECENT_ROWS = 1440
+FUNDING_HISTORY = pd.Timedelta(days=92)
+LIQUIDATION_HISTORY = pd.Timedelta(days=1)
+MAX_LIQUIDATION_PAGES = 50
+ERRORS = {"50011": RateLimited, "51001": UnknownSymbol, "50051": GeoBlocked}
+
+
+def inst_id(asset: str) -> str:
+    """BTC -> BTC-USDT-SWAP."""
+    return f"{asset}-USDT-SWAP"
+
+
+def data(raw: Any, what: str) -> list:
+    """The `data` list of an OKX envelope; `code != "0"` becomes a typed error."""
+    if not isinstance(raw, dict) or "code" not in raw:
+        raise BadPayload(f"{NAME} sent an unexpected answer for {what} (no code/data envelope).")
+    code = str(raw["code"])
+    if code != "0":
+        error = ERRORS.get(code, UpstreamError)
+        raise error(f"{NAME} error {code} for {what}: {raw.get('msg') or 'no message'}.")
+    rows = raw.get("data")
+    if not isinstance(rows, list):
+        raise BadPayload(f"{NAME} sent no data list for {what}.")
+    return rows
+
+
+def _ts(values: pd.Series) -> pd.Series:
+    return pd.to_datetime(pd.to_numeric(values), unit="ms", utc=True)
+
+
+def parse_candles(rows: list[list[str]], asset: str) -> pd.DataFrame:
+    """Rows [ts, o, h, l, c, vol(contracts), volCcy(coin), volCcyQuote(USDT), confirm]."""
+    frame = pd.DataFrame(
+        [r[:8] for r in rows], columns=["ts", "open", "high", "low", "close", "contracts", "volume", "quote_volume"]
+    )
+    frame["ts"] = _ts(frame["ts"])
+    frame["exchange"], frame["asset"] = "okx", asset
+    return conform("candles", frame)
+
+
+def parse_ratios(rows: list[list[str]], asset: str, kind: str) -> pd.DataFrame:
+    """Rubik rows: [ts, ratio] for account/position kinds, [ts, sellVol, buyVol] for taker."""
+    if kind == "taker":
+        frame = pd.DataFrame([r[:3] for r in rows], columns=["ts", "sell", "buy"])
+        sell, buy = pd.to_numeric(frame["sell"]), pd.to_numeric(frame["buy"])
+        frame["long_share"] = buy / (buy + sell)
+    else:
+        frame = pd.DataFrame([r[:2] for r in rows], columns=["ts", "long_short"])
+        ratio = pd.to_numeric(frame["long_short"])
+        frame["long_share"] = ratio / (1 + ratio)
+    frame["ts"] = _ts(frame["ts"])
+    frame["short_share"] = 1 - frame["long_share"]
+    frame["ratio"] = frame["long_share"] / frame["short_share"]
+    frame["exchange"], frame["asset"], frame["kind"] = "okx", asset, kind
+    return conform("ratios", frame)
+
+
+def parse_open_interest(rows: list[list[str]], asset: str) -> pd.DataFrame:
+    """Rubik OI rows [ts, oi(contracts), oiCcy(coin), oiUsd]: `oiUsd` is the USD figure."""
+    frame = pd.DataFrame([r[:4] for r in rows], columns=["ts", "contracts", "coins", "usd"])
+    frame["ts"] = _ts(frame["ts"])
+    frame["exchange"], frame["asset"] = "okx", asset
+    return conform("open_interest", frame)
+
+
+def parse_funding(rows: list[dict], asset: str) -> pd.DataFrame:
+    """Funding history: `realizedRate` (what was paid) when present, else `fundingRate`."""
+    frame = pd.DataFrame(rows, columns=["fundingTime", "fundingRate", "realizedRate"])
+    frame["ts"] = _ts(frame["fundingTime"])
+    realized = pd.to_numeric(frame["realizedRate"].replace("", None), errors="coerce")
+    frame["rate"] = realized.fillna(pd.to_numeric(frame["fundingRate"]))
+    frame["exchange"], frame["asset"] = "okx", asset
+    return conform("funding", frame)
+
+
+def parse_liquidations(rows: list[dict], asset: str, ct_val: float) -> pd.DataFrame:
+    """Liquidation orders: `sz` in contracts (x ctVal = coins), `bkPx` the bankruptcy price.
+
+    `posSide` names the liquidated position; in net mode it is "net" and the
+    order side tells: a forced `sell` closes a long, a forced `buy` a short.
+    """
+    records = []
+    for item in rows:
+        if item.get("instId") not in (None, inst_id(asset)):
+            continue
+        for detail in item.get("details", []):
+            pos_side = detail.get("posSide")
+            side = pos_side if pos_side in ("long", "short") else ("long" if detail.get("side") == "sell" else "short")
+            qty = float(detail["sz"]) * ct_val
+            price = float(detail["bkPx"])
+            records.append({"ts": int(detail["ts"]), "side": side, "price": price, "qty": qty, "usd": price * qty})
+    frame = pd.DataFrame(records, columns=["ts", "side", "price", "qty", "usd"])
+    frame["ts"] = pd.to_datetime(frame["ts"], unit="ms", utc=True)
+    frame["exchange"], frame["asset"] = "okx", asset
+    return conform("liquidations", frame)
+
+
+def classify(response: requests.Response) -> UpstreamError | None:
+    """OKX 4xx bodies carry the same `code`/`msg` envelope as 200s."""
+    body = json_body(response)
+    if isinstance(body, dict) and str(body.get("code", "0")) in ERRORS and response.status_code != 429:
+        error = ERRORS[str(body["code"])]
+        return error(f"{NAME} error {body['code']}: {body.get('msg') or 'no message'}.")
+    return None
+
+
+class OkxAdapter:
+    """OKX swaps behind the source interface's `fetch`."""
+
+    def __init__(self, base_url: str, timeout: float = 10.0, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        self.upstream = Upstream(NAME, base_url, "LIQSCOPE_OKX_URL", timeout, classify=classify)
+        self._ct_val: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def _now(self) -> pd.Timestamp:
+        return pd.Timestamp(self.clock(), unit="s", tz="UTC")
+
+    def ct_val(self, asset: str) -> float:
+        """Coins per contract for the asset's swap, from `/public/instruments` (cached)."""
+        inst = inst_id(asset)
+        with self._lock:
+            if inst in self._ct_val:
+                return self._ct_val[inst]
+        rows = data(self.upstream.get_json(INSTRUMENTS, {"instType": "SWAP", "instId": inst}), "instruments")
+        if not rows:
+            raise UnknownSymbol(f"{NAME} does not list {inst}.")
+        value = float(rows[0]["ctVal"])
+        with self._lock:
+            self._ct_val[inst] = value
+        return value
+
+    def _newest_first(
+        self, path: str, params: dict, start: int, end: int, limit: int, keys: tuple[str, str], ts_of: Callable
+    ) -> list:
+        """Page backwards from `end` with exclusive cursors until `start` or a short page."""
+        older, newer = keys
+        rows: list = []
+        cursor = end
+        while cursor > start:
+            page = data(self.upstream.get_json(path, {**params, older: cursor, newer: start - 1, "limit": limit}), path)
+            rows += [r for r in page if start <= int(ts_of(r)) < end]
+            if len(page) < limit:
+                break
+            cursor = min(int(ts_of(r)) for r in page)
+        return rows
+
+    def _recent_only(self, query: Query, period: str, what: str) -> tuple[int, int]:
+        depth = pd.Timedelta(seconds=PERIOD_SECONDS[period] * RECENT_ROWS)
+        earliest = self._now() - depth
+        if query.end <= earliest:
+            raise NoCoverage(
+                f"{NAME} keeps only the latest 1,440 {period} rows of {what} (about {depth.days or 1} days, "
+                f"since {earliest:%Y-%m-%d}); pick a coarser interval or a more recent window."
+            )
+        return ms(max(query.start, earliest)), ms(query.end)
+
+    def fetch(self, dataset: Dataset, query: Query) -> pd.DataFrame:
+        """The normalized frame for one asset; raises a typed SourceError."""
+        inst = inst_id(query.asset)
+        if dataset == "candles":
+            bar = BARS[query.interval]
+            recent = self._now() - pd.Timedelta(seconds=BAR_SECONDS[bar] * RECENT_ROWS)
+            path = CANDLES if query.start >= recent else HISTORY_CANDLES
+            rows = self._newest_first(
+                path,
+                {"instId": inst, "bar": bar},
+                ms(query.start),
+                ms(query.end),
+                CANDLE_LIMIT,
+                ("after", "before"),
+                lambda r: r[0],
+            )
+            return parse_candles(rows, query.asset)
+        if dataset == "ratios":
+            period = PERIODS[query.interval]
+            start, end = self._recent_only(query, period, "long/short ratios")
+            frames = [
+                parse_ratios(
+                    self._newest_first(
+                        path,
+                        {"instId": inst, "period": period},
+                        start,
+                        end,
+                        RUBIK_LIMIT,
+                        ("end", "begin"),
+                        lambda r: r[0],
+                    ),
+                    query.asset,
+                    kind,
+                )
+                for kind, path in RATIO_PATHS.items()
+            ]
+            return conform("ratios", pd.concat(frames, ignore_index=True))
+        if dataset == "open_interest":
+            period = PERIODS[query.interval]
+            start, end = self._recent_only(query, period, "open interest")
+            rows = self._newest_first(
+                OPEN_INTEREST,
+                {"instId": inst, "period": period},
+                start,
+                end,
+                RUBIK_LIMIT,
+                ("end", "begin"),
+                lambda r: r[0],
+            )
+            return parse_open_interest(rows, query.asset)
+        if dataset == "funding":
+            earliest = self._now() - FUNDING_HISTORY
+            if query.end <= earliest:
+                raise NoCoverage(f"{NAME} keeps funding history for 3 months only (since {earliest:%Y-%m-%d}).")
+            rows = self._newest_first(
+                FUNDING,
+                {"instId": inst},
+                ms(max(query.start, earliest)),
+                ms(query.end),
+                FUNDING_LIMIT,
+                ("after", "before"),
+                lambda r: r["fundingTime"],
+            )
+            return parse_funding(rows, query.asset)
+        return self._liquidations(query)
+
+    def _liquidations(self, query: Query) -> pd.DataFrame:
+        earliest = self._now() - LIQUIDATION_HISTORY
+        if query.end <= earliest:
+            raise NoCoverage(
+                f"{NAME}'s public liquidation endpoint keeps about the last day only (since "
+                f"{earliest:%Y-%m-%d %H:%M} UTC); older liquidations need the recorder."
+            )
+        start, end = ms(max(query.start, earliest)), ms(query.end)
+        params = {
+            "instType": "SWAP",
+            "instFamily": f"{query.asset}-USDT",
+            "state": "filled",
+            "limit": LIQUIDATION_LIMIT,
+        }
+        rows: list = []
+        cursor = end
+        try:
+            for _ in range(MAX_LIQUIDATION_PAGES):
+                page = data(self.upstream.get_json(LIQUIDATIONS, {**params, "after": cursor}), "liquidation orders")
+                details = [d for item in page for d in item.get("details", [])]
+                rows += page
+                if not details or len(details) < LIQUIDATION_LIMIT:
+                    break
+                cursor = min(int(d["ts"]) for d in details)
+                if cursor <= start:
+                    break
+        except UpstreamError as error:
+            if isinstance(error, (RateLimited, GeoBlocked)):
+                raise
+            raise NoCoverage(
+                f"{NAME}'s liquidation-orders endpoint (undocumented since 2025) did not answer: {error}"
+            ) from None
+        frame = parse_liquidations(rows, query.asset, self.ct_val(query.asset) if rows else 1.0)
+        frame = frame[(frame["ts"] >= pd.Timestamp(start, unit="ms", tz="UTC")) & (frame["ts"] < query.end)]
+        return frame.drop_duplicates(["ts", "side", "price", "qty"]).reset_index(drop=True)

@@ -1,0 +1,426 @@
+"""Local fake Binance, OKX and Bybit REST APIs on 127.0.0.1, in their exact formats.
+
+One threaded HTTP server answers all three exchanges' paths (they do not
+collide), with each exchange's envelope, number-as-string conventions, sort
+order and paging semantics. The market behind it is the demo market shifted
+forward so its last day is today (UTC), so history limits behave as live.
+Every request is recorded; faults (status, body, truncation, delay) can be
+queued per path prefix. Used by the tests and by the benchmark.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pandas as pd
+
+from data_sources import demo
+from data_sources.base import Query
+from data_sources.schema import ASSETS
+
+CT_VAL = {"BTC": 0.01, "ETH": 0.1, "SOL": 1.0, "XRP": 100.0, "DOGE": 1000.0, "ADA": 100.0, "BNB": 0.01}
+BINANCE_INTERVALS = {"1m", "5m", "15m", "30m", "1h", "2h", "4h", "1d"}
+OKX_BARS = {"1m": "1m", "5m": "5m", "15m": "15m", "30m": "30m", "1H": "1h", "2H": "2h", "4H": "4h", "1Dutc": "1d"}
+BYBIT_INTERVALS = {"1": "1m", "5": "5m", "15": "15m", "30": "30m", "60": "1h", "120": "2h", "240": "4h", "D": "1d"}
+BYBIT_PERIODS = {"5min": "5m", "15min": "15m", "30min": "30m", "1h": "1h", "4h": "4h", "1d": "1d"}
+BINANCE_RATIOS = {
+    "globalLongShortAccountRatio": "accounts",
+    "topLongShortAccountRatio": "top_accounts",
+    "topLongShortPositionRatio": "top_positions",
+    "takerlongshortRatio": "taker",
+}
+OKX_RATIOS = {
+    "long-short-account-ratio-contract": "accounts",
+    "long-short-account-ratio-contract-top-trader": "top_accounts",
+    "long-short-position-ratio-contract-top-trader": "top_positions",
+}
+
+
+@dataclass
+class Fault:
+    """A canned failure for requests whose path starts with `prefix`."""
+
+    prefix: str
+    status: int = 500
+    body: str = ""
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+    times: int = 1
+    truncate: bool = False
+    delay: float = 0.0
+
+
+class FakeMarket:
+    """The demo market, shifted so that its last day is today (UTC)."""
+
+    def __init__(self) -> None:
+        today = pd.Timestamp.now(tz="UTC").floor("D")
+        self.shift = today - demo.END + pd.Timedelta(days=1)
+        self.source = demo.DemoSource()
+
+    @property
+    def seed_day(self) -> pd.Timestamp:
+        """Where 2025-05-08 lands in fake time."""
+        return demo.SEED_DAY + self.shift
+
+    def frame(self, dataset: str, asset: str, exchange: str, start_ms: int, end_ms: int, interval: str) -> pd.DataFrame:
+        """Rows with start_ms <= ts < end_ms (fake time), never later than now."""
+        now = pd.Timestamp.now(tz="UTC")
+        start = max(pd.Timestamp(start_ms, unit="ms", tz="UTC"), demo.START + self.shift)
+        end = min(pd.Timestamp(end_ms, unit="ms", tz="UTC"), now, demo.END + self.shift)
+        if start >= end:
+            frame = demo.empty(dataset)
+        else:
+            frame = self.source.fetch(dataset, Query(asset, exchange, start - self.shift, end - self.shift, interval))
+            frame = frame.copy()
+            frame["ts"] = frame["ts"] + self.shift
+        frame["ms"] = (frame["ts"] - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(milliseconds=1)
+        return frame
+
+
+def _s(value: float) -> str:
+    return f"{value:.10g}"
+
+
+class FakeExchanges:
+    """The server; `url` is the base URL for all three exchanges."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.market = FakeMarket()
+        self.delay = delay
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        self.faults: list[Fault] = []
+        self._lock = threading.Lock()
+        handler = _handler(self)
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> FakeExchanges:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def fail(self, prefix: str, **kwargs: Any) -> None:
+        """Queue a fault for the next matching request(s)."""
+        with self._lock:
+            self.faults.append(Fault(prefix, **kwargs))
+
+    def calls(self, prefix: str = "") -> list[tuple[str, dict[str, str]]]:
+        """Requests received so far whose path starts with `prefix`."""
+        with self._lock:
+            return [r for r in self.requests if r[0].startswith(prefix)]
+
+    def reset(self) -> None:
+        """Forget requests and faults."""
+        with self._lock:
+            self.requests.clear()
+            self.faults.clear()
+
+    def _take_fault(self, path: str) -> Fault | None:
+        with self._lock:
+            for fault in self.faults:
+                if path.startswith(fault.prefix):
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        self.faults.remove(fault)
+                    return fault
+        return None
+
+    def answer(self, path: str, params: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+        """(status, JSON body, headers) for a request; the exchanges' own routing."""
+        if path.startswith(("/fapi/", "/futures/")):
+            return self._binance(path, params)
+        if path.startswith("/api/v5/"):
+            return self._okx(path, params)
+        if path.startswith("/v5/"):
+            return self._bybit(path, params)
+        return 404, {"error": "not found"}, {}
+
+    # Binance: ascending, startTime inclusive, numbers as strings, times as ints.
+    def _binance(self, path: str, p: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+        headers = {"X-MBX-USED-WEIGHT-1M": "12"}
+        if path == "/fapi/v1/time":
+            return 200, {"serverTime": int(time.time() * 1000)}, headers
+        asset = p.get("symbol", "").removesuffix("USDT")
+        if asset not in ASSETS:
+            return 400, {"code": -1121, "msg": "Invalid symbol."}, headers
+        start, end = int(p.get("startTime", 0)), int(p.get("endTime", 2**62)) + 1
+        name = path.rsplit("/", 1)[-1]
+        if name == "klines":
+            limit = min(int(p.get("limit", 500)), 1500)
+            f = self.market.frame("candles", asset, "binance", start, end, p["interval"]).head(limit)
+            rows = [
+                [
+                    int(r.ms),
+                    _s(r.open),
+                    _s(r.high),
+                    _s(r.low),
+                    _s(r.close),
+                    _s(r.volume),
+                    int(r.ms) + 59_999,
+                    _s(r.quote_volume),
+                    100,
+                    "0",
+                    "0",
+                    "0",
+                ]
+                for r in f.itertuples()
+            ]
+            return 200, rows, headers
+        if name == "fundingRate":
+            f = self.market.frame("funding", asset, "binance", start, end, "1h").head(int(p.get("limit", 100)))
+            rows = [
+                {"symbol": p["symbol"], "fundingRate": _s(r.rate), "fundingTime": int(r.ms), "markPrice": ""}
+                for r in f.itertuples()
+            ]
+            return 200, rows, headers
+        limit = min(int(p.get("limit", 30)), 500)
+        interval = p.get("period", "5m")
+        if name == "openInterestHist":
+            f = self.market.frame("open_interest", asset, "binance", start, end, interval).head(limit)
+            rows = [
+                {
+                    "symbol": p["symbol"],
+                    "sumOpenInterest": _s(r.usd / 100),
+                    "sumOpenInterestValue": _s(r.usd),
+                    "CMCCirculatingSupply": "1",
+                    "timestamp": str(int(r.ms)),
+                }
+                for r in f.itertuples()
+            ]
+            return 200, rows, headers
+        kind = BINANCE_RATIOS.get(name)
+        if kind is None:
+            return 404, {"code": -5000, "msg": "Path not found"}, headers
+        f = self.market.frame("ratios", asset, "binance", start, end, interval)
+        f = f[f["kind"] == kind].head(limit)
+        if kind == "taker":
+            rows = [
+                {
+                    "buySellRatio": _s(r.ratio),
+                    "buyVol": _s(r.long_share * 1000),
+                    "sellVol": _s(r.short_share * 1000),
+                    "timestamp": str(int(r.ms)),
+                }
+                for r in f.itertuples()
+            ]
+        else:
+            stamp = int if kind == "accounts" else str  # live data sends numbers; the docs show strings
+            rows = [
+                {
+                    "symbol": p["symbol"],
+                    "longShortRatio": _s(r.ratio),
+                    "longAccount": _s(r.long_share),
+                    "shortAccount": _s(r.short_share),
+                    "timestamp": stamp(int(r.ms)),
+                }
+                for r in f.itertuples()
+            ]
+        return 200, rows, headers
+
+    # OKX: {"code":"0","data":[...]}, newest first, exclusive after/before (begin/end on rubik).
+    def _okx(self, path: str, p: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+        ok = lambda data: (200, {"code": "0", "msg": "", "data": data}, {})  # noqa: E731
+        if path == "/api/v5/public/time":
+            return ok([{"ts": str(int(time.time() * 1000))}])
+        inst = p.get("instId") or (p.get("instFamily", "") + "-SWAP")
+        asset = inst.removesuffix("-USDT-SWAP")
+        if asset not in ASSETS:
+            return 200, {"code": "51001", "msg": f"Instrument ID {inst} does not exist", "data": []}, {}
+        if path == "/api/v5/public/instruments":
+            return ok([{"instId": inst, "instType": "SWAP", "ctVal": _s(CT_VAL[asset]), "ctValCcy": asset}])
+        older_key, newer_key = ("end", "begin") if "/rubik/" in path else ("after", "before")
+        end = int(p.get(older_key) or 2**62)
+        start = int(p.get(newer_key) or -1) + 1
+        limit = int(p.get("limit", 100))
+        if path in ("/api/v5/market/candles", "/api/v5/market/history-candles"):
+            f = self.market.frame("candles", asset, "okx", start, end, OKX_BARS[p["bar"]]).iloc[::-1].head(limit)
+            rows = [
+                [
+                    str(int(r.ms)),
+                    _s(r.open),
+                    _s(r.high),
+                    _s(r.low),
+                    _s(r.close),
+                    _s(r.volume / CT_VAL[asset]),
+                    _s(r.volume),
+                    _s(r.quote_volume),
+                    "1",
+                ]
+                for r in f.itertuples()
+            ]
+            return ok(rows)
+        if path == "/api/v5/public/funding-rate-history":
+            f = self.market.frame("funding", asset, "okx", start, end, "1h").iloc[::-1].head(limit)
+            return ok(
+                [
+                    {
+                        "instType": "SWAP",
+                        "instId": inst,
+                        "formulaType": "withRate",
+                        "fundingRate": _s(r.rate * 1.01),
+                        "realizedRate": _s(r.rate),
+                        "fundingTime": str(int(r.ms)),
+                        "method": "current_period",
+                    }
+                    for r in f.itertuples()
+                ]
+            )
+        if path == "/api/v5/public/liquidation-orders":
+            since = int((pd.Timestamp.now(tz="UTC") - pd.Timedelta(days=1)).value // 1_000_000)
+            f = self.market.frame("liquidations", asset, "okx", max(start, since), end, "1m").iloc[::-1].head(limit)
+            details = [
+                {
+                    "side": "sell" if r.side == "long" else "buy",
+                    "posSide": r.side,
+                    "bkPx": _s(r.price),
+                    "sz": _s(r.qty / CT_VAL[asset]),
+                    "bkLoss": "0",
+                    "ccy": "",
+                    "ts": str(int(r.ms)),
+                }
+                for r in f.itertuples()
+            ]
+            return ok(
+                [
+                    {
+                        "instType": "SWAP",
+                        "instId": inst,
+                        "instFamily": f"{asset}-USDT",
+                        "uly": f"{asset}-USDT",
+                        "details": details,
+                    }
+                ]
+                if details
+                else []
+            )
+        name = path.rsplit("/", 1)[-1]
+        interval = OKX_BARS.get(p.get("period", "5m"), "5m")
+        if name == "open-interest-history":
+            f = self.market.frame("open_interest", asset, "okx", start, end, interval).iloc[::-1].head(limit)
+            return ok([[str(int(r.ms)), "0", "0", _s(r.usd)] for r in f.itertuples()])
+        if name == "taker-volume-contract":
+            f = self.market.frame("ratios", asset, "okx", start, end, interval)
+            f = f[f["kind"] == "taker"].iloc[::-1].head(limit)
+            return ok([[str(int(r.ms)), _s(r.short_share * 500), _s(r.long_share * 500)] for r in f.itertuples()])
+        kind = OKX_RATIOS.get(name)
+        if kind is None:
+            return 404, {"code": "50000", "msg": "Not found", "data": []}, {}
+        f = self.market.frame("ratios", asset, "okx", start, end, interval)
+        f = f[f["kind"] == kind].iloc[::-1].head(limit)
+        return ok([[str(int(r.ms)), _s(r.ratio)] for r in f.itertuples()])
+
+    # Bybit: {"retCode":0,"result":{"list":[...]}}, newest first, inclusive start/end, cursors.
+    def _bybit(self, path: str, p: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+        def ok(rows: list, cursor: str = "") -> tuple[int, Any, dict[str, str]]:
+            result = {"category": "linear", "symbol": p.get("symbol", ""), "list": rows, "nextPageCursor": cursor}
+            return 200, {"retCode": 0, "retMsg": "OK", "result": result, "retExtInfo": {}, "time": 0}, {}
+
+        if path == "/v5/market/time":
+            return ok([])
+        asset = p.get("symbol", "").removesuffix("USDT")
+        if asset not in ASSETS:
+            return 200, {"retCode": 10001, "retMsg": "params error: symbol invalid", "result": {}, "time": 0}, {}
+        if path == "/v5/market/kline":
+            start, end = int(p.get("start", 0)), int(p.get("end", 2**62)) + 1
+            limit = min(int(p.get("limit", 200)), 1000)
+            f = self.market.frame("candles", asset, "bybit", start, end, BYBIT_INTERVALS[p["interval"]])
+            f = f.iloc[::-1].head(limit)
+            return ok(
+                [
+                    [str(int(r.ms)), _s(r.open), _s(r.high), _s(r.low), _s(r.close), _s(r.volume), _s(r.quote_volume)]
+                    for r in f.itertuples()
+                ]
+            )
+        start, end = int(p.get("startTime", 0)), int(p.get("endTime", 2**62)) + 1
+        if path == "/v5/market/funding/history":
+            f = self.market.frame("funding", asset, "bybit", start, end, "1h").iloc[::-1]
+            f = f.head(int(p.get("limit", 200)))
+            return ok(
+                [
+                    {"symbol": p["symbol"], "fundingRate": _s(r.rate), "fundingRateTimestamp": str(int(r.ms))}
+                    for r in f.itertuples()
+                ]
+            )
+        offset = int(p.get("cursor") or 0)
+        if path == "/v5/market/account-ratio":
+            limit = min(int(p.get("limit", 50)), 500)
+            f = self.market.frame("ratios", asset, "bybit", start, end, BYBIT_PERIODS[p["period"]])
+            f = f[f["kind"] == "accounts"].iloc[::-1]
+            page = f.iloc[offset : offset + limit]
+            rows = [
+                {
+                    "symbol": p["symbol"],
+                    "buyRatio": _s(r.long_share),
+                    "sellRatio": _s(r.short_share),
+                    "timestamp": str(int(r.ms)),
+                }
+                for r in page.itertuples()
+            ]
+        elif path == "/v5/market/open-interest":
+            limit = min(int(p.get("limit", 50)), 200)
+            f = self.market.frame("open_interest", asset, "bybit", start, end, BYBIT_PERIODS[p["intervalTime"]])
+            candles = self.market.frame("candles", asset, "bybit", start, end, "5m")[["ts", "close"]]
+            f = pd.merge_asof(f, candles, on="ts", direction="backward").iloc[::-1]
+            page = f.iloc[offset : offset + limit]
+            rows = [
+                {"openInterest": _s(r.usd / r.close), "singleOpenInterest": "0", "timestamp": str(int(r.ms))}
+                for r in page.itertuples()
+            ]
+        else:
+            return 404, {"retCode": 10404, "retMsg": "route not found", "result": {}, "time": 0}, {}
+        cursor = str(offset + limit) if offset + limit < len(f) else ""
+        return ok(rows, cursor)
+
+
+def _handler(exchanges: FakeExchanges) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *_: object) -> None:
+            return
+
+        def do_GET(self) -> None:
+            parts = urlsplit(self.path)
+            params = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+            with exchanges._lock:
+                exchanges.requests.append((parts.path, params))
+            if exchanges.delay:
+                time.sleep(exchanges.delay)
+            fault = exchanges._take_fault(parts.path)
+            if fault is not None:
+                time.sleep(fault.delay)
+                self._send(fault.status, fault.body.encode(), fault.content_type, fault.headers, fault.truncate)
+                return
+            try:
+                status, body, headers = exchanges.answer(parts.path, params)
+            except Exception as error:  # a bug in the fake must be visible, not a hang
+                status, body, headers = 500, {"fake_error": repr(error)}, {}
+            self._send(status, json.dumps(body).encode(), "application/json", headers, False)
+
+        def _send(self, status: int, body: bytes, ctype: str, headers: dict, truncate: bool) -> None:
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body) * (2 if truncate else 1)))
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(body)
+                if truncate:
+                    self.close_connection = True
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True
+
+    return Handler
