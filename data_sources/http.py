@@ -16,6 +16,7 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import MaxRetryError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from data_sources.base import SourceError
@@ -144,11 +145,17 @@ class Upstream:
             except requests.exceptions.RetryError:
                 raise RateLimited(f"{self.name} kept answering 429/5xx after retries; try again in a minute.") from None
             except requests.Timeout:
-                raise Unavailable(f"{self.name} did not answer within {self.timeout:.0f} s.") from None
-            except requests.ConnectionError:
+                raise Unavailable(f"{self.name} did not answer within {self.timeout:g} s.") from None
+            except requests.ConnectionError as error:
+                if _timed_out(error):
+                    raise Unavailable(f"{self.name} did not answer within {self.timeout:g} s.") from None
                 raise Unavailable(
                     f"Could not reach {self.name} at {self.base_url}. Check the network, or set {self.setting}."
                 ) from None
+            except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
+                raise BadPayload(f"{self.name} sent a truncated answer for {path}; try again shortly.") from None
+            except requests.RequestException as error:
+                raise Unavailable(f"{self.name} request failed: {type(error).__name__}.") from None
         if self.on_response is not None:
             self.on_response(response)
         if response.status_code >= 400:
@@ -157,6 +164,12 @@ class Upstream:
             return response.json()
         except ValueError:
             raise BadPayload(f"{self.name} sent a malformed answer for {path} (not valid JSON).") from None
+
+
+def _timed_out(error: requests.ConnectionError) -> bool:
+    """requests reports a read timeout that exhausted urllib3's retries as a ConnectionError."""
+    reason = error.args[0] if error.args else None
+    return isinstance(reason, MaxRetryError) and isinstance(reason.reason, ReadTimeoutError)
 
 
 def json_body(response: requests.Response) -> Any:

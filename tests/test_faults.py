@@ -1,0 +1,112 @@
+"""Upstream faults become typed errors with sentences a user can act on."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from data_sources import http
+from data_sources.base import Query
+from data_sources.binance import BinanceAdapter
+from data_sources.bybit import BybitAdapter
+from data_sources.okx import OkxAdapter
+from tests.fake_exchanges import FakeExchanges
+from tests.live_fixtures import exchanges, fake  # noqa: F401 (pytest fixtures)
+
+HTML = "<html><body><h1>403 ERROR</h1>The request could not be satisfied. CloudFront</body></html>"
+ADAPTERS = [
+    (BinanceAdapter, "binance", "/fapi/v1/klines"),
+    (OkxAdapter, "okx", "/api/v5/market/"),
+    (BybitAdapter, "bybit", "/v5/market/kline"),
+]
+
+
+def candles(adapter: type, exchange: str, fake: FakeExchanges, timeout: float = 5.0) -> pd.DataFrame:
+    start = fake.market.seed_day
+    return adapter(fake.url, timeout).fetch(
+        "candles", Query("BTC", exchange, start, start + pd.Timedelta(hours=2), "1h")
+    )
+
+
+@pytest.mark.parametrize(("adapter", "exchange", "path"), ADAPTERS)
+class TestEverySource:
+    def test_429_then_200_is_retried(self, exchanges: FakeExchanges, adapter: type, exchange: str, path: str) -> None:
+        exchanges.fail(path, status=429, body="{}", headers={"Retry-After": "0"})
+        assert len(candles(adapter, exchange, exchanges)) == 2
+        assert len(exchanges.calls(path)) == 2
+
+    def test_persistent_429_is_rate_limited(
+        self, exchanges: FakeExchanges, adapter: type, exchange: str, path: str
+    ) -> None:
+        exchanges.fail(path, status=429, body="{}", headers={"Retry-After": "0"}, times=10)
+        with pytest.raises(http.RateLimited, match="rate limiting|429"):
+            candles(adapter, exchange, exchanges)
+
+    def test_418_is_an_ip_ban(self, exchanges: FakeExchanges, adapter: type, exchange: str, path: str) -> None:
+        exchanges.fail(path, status=418, body='{"code":-1003,"msg":"banned"}')
+        with pytest.raises(http.IpBanned, match="banned this IP"):
+            candles(adapter, exchange, exchanges)
+
+    def test_451_is_a_geo_block_naming_the_setting(
+        self, exchanges: FakeExchanges, adapter: type, exchange: str, path: str
+    ) -> None:
+        exchanges.fail(path, status=451, body='{"code":0,"msg":"Service unavailable from a restricted location"}')
+        with pytest.raises(http.GeoBlocked, match=f"LIQSCOPE_{exchange.upper()}_URL"):
+            candles(adapter, exchange, exchanges)
+
+    def test_403_html_is_a_geo_block(self, exchanges: FakeExchanges, adapter: type, exchange: str, path: str) -> None:
+        exchanges.fail(path, status=403, body=HTML, content_type="text/html")
+        with pytest.raises(http.GeoBlocked, match="403"):
+            candles(adapter, exchange, exchanges)
+
+    def test_500_is_unavailable(self, exchanges: FakeExchanges, adapter: type, exchange: str, path: str) -> None:
+        exchanges.fail(path, status=500, body="oops", times=10)
+        with pytest.raises(http.UpstreamError, match="500|retries"):
+            candles(adapter, exchange, exchanges)
+
+    def test_timeout(self, exchanges: FakeExchanges, adapter: type, exchange: str, path: str) -> None:
+        exchanges.fail(path, status=200, body="[]", delay=1.5, times=3)
+        with pytest.raises(http.Unavailable, match="did not answer within 0.5 s"):
+            candles(adapter, exchange, exchanges, timeout=0.5)
+
+    def test_truncated_body(self, exchanges: FakeExchanges, adapter: type, exchange: str, path: str) -> None:
+        exchanges.fail(path, status=200, body='{"code":"0","data":[["17', truncate=True, times=3)
+        with pytest.raises(http.BadPayload, match="truncated"):
+            candles(adapter, exchange, exchanges)
+
+    def test_malformed_json(self, exchanges: FakeExchanges, adapter: type, exchange: str, path: str) -> None:
+        exchanges.fail(path, status=200, body="{not json")
+        with pytest.raises(http.BadPayload, match="malformed"):
+            candles(adapter, exchange, exchanges)
+
+
+def test_error_envelopes_in_http_200(exchanges: FakeExchanges) -> None:
+    exchanges.fail("/api/v5/market/", status=200, body='{"code":"50011","msg":"Too Many Requests"}')
+    with pytest.raises(http.RateLimited, match="50011"):
+        candles(OkxAdapter, "okx", exchanges)
+    exchanges.fail("/v5/market/kline", status=200, body='{"retCode":10006,"retMsg":"Too many visits!","result":{}}')
+    with pytest.raises(http.RateLimited, match="10006"):
+        candles(BybitAdapter, "bybit", exchanges)
+
+
+@pytest.mark.parametrize(
+    ("adapter", "exchange", "path", "body"),
+    [
+        (BinanceAdapter, "binance", "/fapi/v1/klines", "[]"),
+        (OkxAdapter, "okx", "/api/v5/market/", '{"code":"0","msg":"","data":[]}'),
+        (BybitAdapter, "bybit", "/v5/market/kline", '{"retCode":0,"retMsg":"OK","result":{"list":[]}}'),
+    ],
+)
+def test_empty_lists_are_empty_frames(
+    exchanges: FakeExchanges, adapter: type, exchange: str, path: str, body: str
+) -> None:
+    exchanges.fail(path, status=200, body=body)
+    frame = candles(adapter, exchange, exchanges)
+    assert frame.empty and list(frame.columns)[:3] == ["ts", "exchange", "asset"]
+
+
+def test_binance_weight_header_is_read(exchanges: FakeExchanges) -> None:
+    adapter = BinanceAdapter(exchanges.url)
+    start = exchanges.market.seed_day
+    adapter.fetch("funding", Query("BTC", "binance", start, start + pd.Timedelta(days=1), "1h"))
+    assert adapter.governor.used == 12

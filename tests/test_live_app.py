@@ -1,0 +1,108 @@
+"""The app in live and auto mode, with every base URL on the loopback fake exchanges."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from data_sources import registry
+from tests.conftest import ROOT
+from tests.fake_exchanges import FakeExchanges
+from tests.live_fixtures import exchanges, fake  # noqa: F401 (pytest fixtures)
+
+
+def run_live(fake: FakeExchanges, page: str | None = None, **params: object) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params["range"] = [fake.market.seed_day.strftime("%Y-%m-%d")]
+    for key, value in params.items():
+        at.query_params[key] = value
+    at.run()
+    if page:
+        at.switch_page(page).run()
+    return at
+
+
+@pytest.fixture()
+def live(exchanges: FakeExchanges, monkeypatch: pytest.MonkeyPatch) -> FakeExchanges:
+    monkeypatch.setenv("LIQSCOPE_DATA", "live")
+    return exchanges
+
+
+def captions(at: AppTest) -> list[str]:
+    return [c.value for c in at.caption]
+
+
+@pytest.mark.parametrize("page", ["app_pages/overview.py", "app_pages/asset.py", "app_pages/exchange.py"])
+def test_pages_render_live_data(live: FakeExchanges, page: str) -> None:
+    at = run_live(live, page, interval="1h")
+    assert not at.exception, at.exception
+    assert not any("Demo data" in info.value for info in at.info)
+    expected = "Binance" if page.endswith("exchange.py") else "Binance, OKX, Bybit"
+    assert any(c.startswith(f"Live exchange APIs · answered: {expected}") for c in captions(at))
+
+
+def test_overview_prices_match_the_exchanges_and_liquidation_coverage_is_explicit(live: FakeExchanges) -> None:
+    at = run_live(live, interval="1h")
+    metrics = {m.label: m for m in at.metric}
+    assert metrics["Top mover"].value == "ETH" and metrics["Top mover"].delta == "+20.4%"
+    assert metrics["Total liquidations"].value == "n/a"
+    notes = " ".join(captions(at))
+    assert "Binance publishes no liquidation history over REST" in notes
+    assert "OKX's public liquidation endpoint keeps about the last day only" in notes
+
+
+def test_warm_rerun_makes_no_upstream_request(live: FakeExchanges) -> None:
+    at = run_live(live, interval="1h")
+    sent = len(live.calls())
+    at.run()
+    assert sent > 0 and len(live.calls()) == sent
+
+
+def test_a_geo_blocked_exchange_dims_its_panels_and_the_rest_renders(live: FakeExchanges) -> None:
+    live.fail("/fapi/", status=451, body='{"code":0,"msg":"Service unavailable from a restricted location"}', times=999)
+    live.fail("/futures/", status=451, body='{"code":0,"msg":"restricted"}', times=999)
+    at = run_live(live, interval="1h")
+    assert not at.exception
+    warnings = [w.value for w in at.warning]
+    assert any(
+        w.startswith(
+            "Binance: Binance refuses requests from this server's location (HTTP 451). Set LIQSCOPE_BINANCE_URL"
+        )
+        for w in warnings
+    )
+    assert any(c.startswith("Live exchange APIs · answered: OKX, Bybit") for c in captions(at))
+    assert {m.label: m.value for m in at.metric}["Top mover"] == "ETH"
+
+
+def test_auto_falls_back_to_the_demo_and_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    for name in ("BINANCE", "OKX", "BYBIT"):
+        monkeypatch.setenv(f"LIQSCOPE_{name}_URL", dead)
+    monkeypatch.setenv("LIQSCOPE_DATA", "auto")
+    registry.clear()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    assert not at.exception
+    banner = next(w.value for w in at.warning if w.value.startswith("No exchange answered"))
+    assert "Could not reach Binance" in banner and "LIQSCOPE_OKX_URL" in banner
+    assert any("Demo data (simulated)" in info.value for info in at.info)
+    assert {m.label: m.value for m in at.metric}["Total liquidations"] == "$965M"
+
+
+def test_auto_uses_live_data_when_an_exchange_answers(
+    exchanges: FakeExchanges, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LIQSCOPE_DATA", "auto")
+    at = run_live(exchanges, interval="1h")
+    assert not any("Demo data" in info.value for info in at.info)
+
+
+def test_settings_come_from_secrets_when_the_environment_is_silent(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LIQSCOPE_DATA", raising=False)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.secrets["LIQSCOPE_DATA"] = "sideways"
+    at.run()
+    assert "LIQSCOPE_DATA='sideways' is not one of live, demo, auto; using demo." in [w.value for w in at.warning]
