@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from data_sources import market
+from data_sources import market, registry
+from tests.fake_exchanges import FakeExchanges
 
 ROOT = Path(__file__).resolve().parent.parent
 _real_connect = socket.socket.connect
@@ -43,3 +45,20 @@ def fresh_cache(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test starts with empty caches and the demo source unless it says otherwise."""
     monkeypatch.delenv("LIQSCOPE_DATA", raising=False)
     market.clear_cache()
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeExchanges]:
+    """One loopback fake Binance/OKX/Bybit server per test module."""
+    with FakeExchanges() as server:
+        yield server
+
+
+@pytest.fixture()
+def exchanges(fake: FakeExchanges, monkeypatch: pytest.MonkeyPatch) -> FakeExchanges:
+    """The fake, with requests and faults reset, and every LIQSCOPE_*_URL pointing at it."""
+    fake.reset()
+    for name in ("BINANCE", "OKX", "BYBIT"):
+        monkeypatch.setenv(f"LIQSCOPE_{name}_URL", fake.url)
+    registry.clear()
+    return fake

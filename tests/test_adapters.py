@@ -11,7 +11,6 @@ from data_sources.binance import BinanceAdapter
 from data_sources.bybit import BybitAdapter
 from data_sources.okx import OkxAdapter
 from tests.fake_exchanges import FakeExchanges
-from tests.live_fixtures import exchanges, fake  # noqa: F401 (pytest fixtures)
 
 DAY = pd.Timedelta(days=1)
 

@@ -12,7 +12,7 @@ from data_sources.base import Query
 from data_sources.cache import BucketCache
 from data_sources.live import LiveSource
 from tests.fake_exchanges import FakeExchanges
-from tests.live_fixtures import exchanges, fake, settings_for  # noqa: F401 (pytest fixtures)
+from tests.live_helpers import settings_for
 
 DAY = pd.Timedelta(days=1)
 

@@ -11,7 +11,6 @@ from data_sources.binance import BinanceAdapter
 from data_sources.bybit import BybitAdapter
 from data_sources.okx import OkxAdapter
 from tests.fake_exchanges import FakeExchanges
-from tests.live_fixtures import exchanges, fake  # noqa: F401 (pytest fixtures)
 
 HTML = "<html><body><h1>403 ERROR</h1>The request could not be satisfied. CloudFront</body></html>"
 ADAPTERS = [
@@ -39,7 +38,7 @@ class TestEverySource:
         self, exchanges: FakeExchanges, adapter: type, exchange: str, path: str
     ) -> None:
         exchanges.fail(path, status=429, body="{}", headers={"Retry-After": "0"}, times=10)
-        with pytest.raises(http.RateLimited, match="rate limiting|429"):
+        with pytest.raises(http.RateLimited, match=r"rate limiting|429"):
             candles(adapter, exchange, exchanges)
 
     def test_418_is_an_ip_ban(self, exchanges: FakeExchanges, adapter: type, exchange: str, path: str) -> None:
@@ -61,12 +60,12 @@ class TestEverySource:
 
     def test_500_is_unavailable(self, exchanges: FakeExchanges, adapter: type, exchange: str, path: str) -> None:
         exchanges.fail(path, status=500, body="oops", times=10)
-        with pytest.raises(http.UpstreamError, match="500|retries"):
+        with pytest.raises(http.UpstreamError, match=r"500|retries"):
             candles(adapter, exchange, exchanges)
 
     def test_timeout(self, exchanges: FakeExchanges, adapter: type, exchange: str, path: str) -> None:
         exchanges.fail(path, status=200, body="[]", delay=1.5, times=3)
-        with pytest.raises(http.Unavailable, match="did not answer within 0.5 s"):
+        with pytest.raises(http.Unavailable, match=r"did not answer within 0\.5 s"):
             candles(adapter, exchange, exchanges, timeout=0.5)
 
     def test_truncated_body(self, exchanges: FakeExchanges, adapter: type, exchange: str, path: str) -> None:

@@ -10,7 +10,6 @@ from streamlit.testing.v1 import AppTest
 from data_sources import registry
 from tests.conftest import ROOT
 from tests.fake_exchanges import FakeExchanges
-from tests.live_fixtures import exchanges, fake  # noqa: F401 (pytest fixtures)
 
 
 def run_live(fake: FakeExchanges, page: str | None = None, **params: object) -> AppTest:
