@@ -4,7 +4,7 @@ import streamlit as st
 
 from components import charts, context, filters, panel, summary
 from data_sources.intervals import to_offset
-from data_sources.schema import RATIO_KIND_LABELS, RATIO_KINDS
+from data_sources.schema import EXCHANGE_NAMES, RATIO_KIND_LABELS, RATIO_KINDS
 
 view = filters.current()
 liquidations = context.panel("liquidations")
@@ -36,6 +36,10 @@ if moves.empty:
 else:
     top = moves.iloc[0]
     kpis[4].metric("Top mover", top.asset, summary.pct(top.change, signed=True), border=True)
+if covered and liquidations.status.uncovered:
+    names = ", ".join(EXCHANGE_NAMES.get(e, e) for e in liquidations.status.answered)
+    missing = ", ".join(name for name, _ in liquidations.status.uncovered)
+    st.caption(f":material/info: Liquidation figures cover {names} only; {missing}: not covered for this window.")
 
 with st.container(border=True):
     st.subheader("Key takeaways")

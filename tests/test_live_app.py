@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -105,3 +106,13 @@ def test_settings_come_from_secrets_when_the_environment_is_silent(monkeypatch: 
     at.secrets["LIQSCOPE_DATA"] = "sideways"
     at.run()
     assert "LIQSCOPE_DATA='sideways' is not one of live, demo, auto; using demo." in [w.value for w in at.warning]
+
+
+def test_partial_liquidation_coverage_is_stated_under_the_kpis(live: FakeExchanges) -> None:
+    today = pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d")
+    at = run_live(live, range=[today], interval="1h")
+    assert {m.label: m.value for m in at.metric}["Total liquidations"] != "n/a"
+    assert any(
+        c.endswith("Liquidation figures cover OKX only; Binance, Bybit: not covered for this window.")
+        for c in captions(at)
+    )
