@@ -17,7 +17,7 @@ import requests
 
 from data_sources.base import NoCoverage, Query, ms
 from data_sources.http import BadPayload, UnknownSymbol, Upstream, UpstreamError, WeightGovernor, json_body
-from data_sources.schema import Dataset, conform
+from data_sources.schema import Dataset, conform, empty
 
 NAME = "Binance"
 KLINES = "/fapi/v1/klines"
@@ -32,7 +32,6 @@ RATIO_PATHS = {
 PERIODS = {"1m": "5m", "5m": "5m", "15m": "15m", "30m": "30m", "1h": "1h", "2h": "2h", "4h": "4h", "1d": "1d"}
 KLINE_LIMIT, DATA_LIMIT, FUNDING_LIMIT = 1500, 500, 1000
 HISTORY = pd.Timedelta(days=30)
-_SHARES = ("long_share", "short_share", "ratio")
 
 
 def symbol(asset: str) -> str:
@@ -75,7 +74,7 @@ def parse_ratios(raw: Any, asset: str, kind: str) -> pd.DataFrame:
     """
     rows = _rows(raw, f"{kind} ratios")
     if not rows:
-        return conform("ratios", pd.DataFrame(columns=["ts", "exchange", "asset", "kind", *_SHARES]))
+        return empty("ratios")
     frame = _frame(rows, asset, "timestamp")
     if kind == "taker":
         buy, sell = pd.to_numeric(frame["buyVol"]), pd.to_numeric(frame["sellVol"])
@@ -92,7 +91,7 @@ def parse_open_interest(raw: Any, asset: str) -> pd.DataFrame:
     """`openInterestHist`: `sumOpenInterestValue` is already USD."""
     rows = _rows(raw, "open interest")
     if not rows:
-        return conform("open_interest", pd.DataFrame(columns=["ts", "exchange", "asset", "usd"]))
+        return empty("open_interest")
     frame = _frame(rows, asset, "timestamp")
     frame["usd"] = pd.to_numeric(frame["sumOpenInterestValue"])
     return conform("open_interest", frame)
@@ -102,7 +101,7 @@ def parse_funding(raw: Any, asset: str) -> pd.DataFrame:
     """`/fapi/v1/fundingRate`: `fundingRate` is a fraction per funding period."""
     rows = _rows(raw, "funding")
     if not rows:
-        return conform("funding", pd.DataFrame(columns=["ts", "exchange", "asset", "rate"]))
+        return empty("funding")
     frame = _frame(rows, asset, "fundingTime")
     frame["rate"] = pd.to_numeric(frame["fundingRate"])
     return conform("funding", frame)

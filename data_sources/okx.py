@@ -192,6 +192,11 @@ class OkxAdapter:
             cursor = min(int(ts_of(r)) for r in page)
         return rows
 
+    def _rubik(self, path: str, query: Query, start: int, end: int) -> list:
+        """Rows of a rubik statistics endpoint, paged newest-first by exclusive `end`/`begin`."""
+        params = {"instId": inst_id(query.asset), "period": PERIODS[query.interval]}
+        return self._newest_first(path, params, start, end, RUBIK_LIMIT, ("end", "begin"), lambda r: r[0])
+
     def _recent_only(self, query: Query, period: str, what: str) -> tuple[int, int]:
         depth = pd.Timedelta(seconds=PERIOD_SECONDS[period] * RECENT_ROWS)
         earliest = self._now() - depth
@@ -220,38 +225,15 @@ class OkxAdapter:
             )
             return parse_candles(rows, query.asset)
         if dataset == "ratios":
-            period = PERIODS[query.interval]
-            start, end = self._recent_only(query, period, "long/short ratios")
+            start, end = self._recent_only(query, PERIODS[query.interval], "long/short ratios")
             frames = [
-                parse_ratios(
-                    self._newest_first(
-                        path,
-                        {"instId": inst, "period": period},
-                        start,
-                        end,
-                        RUBIK_LIMIT,
-                        ("end", "begin"),
-                        lambda r: r[0],
-                    ),
-                    query.asset,
-                    kind,
-                )
+                parse_ratios(self._rubik(path, query, start, end), query.asset, kind)
                 for kind, path in RATIO_PATHS.items()
             ]
             return conform("ratios", pd.concat(frames, ignore_index=True))
         if dataset == "open_interest":
-            period = PERIODS[query.interval]
-            start, end = self._recent_only(query, period, "open interest")
-            rows = self._newest_first(
-                OPEN_INTEREST,
-                {"instId": inst, "period": period},
-                start,
-                end,
-                RUBIK_LIMIT,
-                ("end", "begin"),
-                lambda r: r[0],
-            )
-            return parse_open_interest(rows, query.asset)
+            start, end = self._recent_only(query, PERIODS[query.interval], "open interest")
+            return parse_open_interest(self._rubik(OPEN_INTEREST, query, start, end), query.asset)
         if dataset == "funding":
             earliest = self._now() - FUNDING_HISTORY
             if query.end <= earliest:
