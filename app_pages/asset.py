@@ -17,7 +17,6 @@ candles = context.panel("candles", assets=(asset,))
 ratios = context.panel("ratios", assets=(asset,))
 open_interest = context.panel("open_interest", assets=(asset,))
 funding = context.panel("funding", assets=(asset,))
-totals = summary.liquidation_totals(liquidations.frame)
 moves = summary.price_moves(candles.frame)
 
 st.title(f"{asset} perpetuals")
@@ -28,9 +27,7 @@ if moves.empty:
 else:
     move = moves.iloc[0]
     kpis[0].metric("Price change", summary.price(move.close), summary.pct(move.change, signed=True), border=True)
-kpis[1].metric("Total liquidations", summary.usd(totals.total), border=True)
-kpis[2].metric("Longs liquidated", summary.usd(totals.longs), border=True)
-kpis[3].metric("Shorts liquidated", summary.usd(totals.shorts), border=True)
+totals = panel.liquidation_metrics(kpis[1:], liquidations)
 
 with st.container(border=True):
     reference = summary.reference_candles(candles.frame, asset)
@@ -54,13 +51,16 @@ with left.container(border=True):
     st.subheader(f"{asset} liquidations by exchange")
     panel.status_line(liquidations.status)
     table = summary.by_exchange(liquidations.frame, view.exchanges)
-    panel.chart(
-        charts.exchange_breakdown(table),
-        table,
-        name=f"{asset}-liquidations-by-exchange",
-        alt=f"{asset} long and short liquidations per exchange, total {summary.usd(totals.total)}.",
-        key="asset_exchanges",
-    )
+    if not liquidations.status.ok:
+        st.info("No exchange's liquidations cover this window.")
+    else:
+        panel.chart(
+            charts.exchange_breakdown(table),
+            table,
+            name=f"{asset}-liquidations-by-exchange",
+            alt=f"{asset} long and short liquidations per exchange, total {summary.usd(totals.total)}.",
+            key="asset_exchanges",
+        )
 with right.container(border=True):
     st.subheader(f"Largest {asset} liquidations")
     biggest = summary.largest(liquidations.frame, 20)

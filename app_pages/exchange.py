@@ -16,16 +16,13 @@ name = EXCHANGE_NAMES.get(exchange, exchange)
 everywhere = context.panel("liquidations", exchanges=EXCHANGES)
 liquidations = context.panel("liquidations", exchanges=(exchange,))
 ratios = context.panel("ratios", exchanges=(exchange,))
-totals = summary.liquidation_totals(liquidations.frame)
 all_totals = summary.liquidation_totals(everywhere.frame)
 
 st.title(f"{name} liquidations and positioning")
 st.caption(f"{view.label} · {summary.count(len(view.assets), 'asset')} · {view.interval} bars")
 kpis = st.columns(4)
-kpis[0].metric("Total liquidations", summary.usd(totals.total), border=True)
-kpis[1].metric("Longs liquidated", summary.usd(totals.longs), border=True)
-kpis[2].metric("Shorts liquidated", summary.usd(totals.shorts), border=True)
-share = totals.total / all_totals.total if all_totals.total else float("nan")
+totals = panel.liquidation_metrics(kpis[:3], liquidations)
+share = totals.total / all_totals.total if liquidations.status.ok and all_totals.total else float("nan")
 kpis[3].metric("Share of all exchanges", summary.pct(share), border=True)
 
 left, right = st.columns(2)
@@ -33,37 +30,46 @@ with left.container(border=True):
     st.subheader(f"{name} liquidations by asset")
     panel.status_line(liquidations.status)
     table = summary.by_asset(liquidations.frame, view.assets)
-    panel.chart(
-        charts.asset_breakdown(table),
-        table,
-        name=f"{exchange}-liquidations-by-asset",
-        alt=f"Long and short liquidations per asset on {name}.",
-        key="exchange_assets",
-    )
+    if not liquidations.status.ok:
+        st.info(f"{name}'s liquidations are not covered for this window.")
+    else:
+        panel.chart(
+            charts.asset_breakdown(table),
+            table,
+            name=f"{exchange}-liquidations-by-asset",
+            alt=f"Long and short liquidations per asset on {name}.",
+            key="exchange_assets",
+        )
 with right.container(border=True):
     st.subheader(f"{name} share of each asset's liquidations")
     panel.status_line(everywhere.status)
     all_by_asset = summary.by_asset(everywhere.frame, view.assets).set_index("asset")
     shares = table.set_index("asset")["total"].div(all_by_asset["total"]).fillna(0.0)
     share_table = shares.rename("share").reset_index()
-    panel.chart(
-        charts.exchange_share(share_table, exchange),
-        share_table,
-        name=f"{exchange}-share-by-asset",
-        alt=f"{name}'s share of each asset's liquidations across all three exchanges; overall {summary.pct(share)}.",
-        key="exchange_share",
-    )
+    if not liquidations.status.ok:
+        st.info(f"No share to compute: {name}'s liquidations are not covered for this window.")
+    else:
+        panel.chart(
+            charts.exchange_share(share_table, exchange),
+            share_table,
+            name=f"{exchange}-share-by-asset",
+            alt=f"{name}'s share of each asset's liquidations across all exchanges; overall {summary.pct(share)}.",
+            key="exchange_share",
+        )
 
 with st.container(border=True):
     st.subheader(f"{name} liquidations over time")
     buckets = summary.over_time(liquidations.frame, view.start, view.end, to_offset(view.interval))
-    panel.chart(
-        charts.liquidation_timeline(buckets),
-        buckets,
-        name=f"{exchange}-liquidations-over-time",
-        alt=f"Long (red) and short (green) liquidations on {name} per {view.interval}.",
-        key="exchange_timeline",
-    )
+    if not liquidations.status.ok:
+        st.info(f"{name}'s liquidations are not covered for this window.")
+    else:
+        panel.chart(
+            charts.liquidation_timeline(buckets),
+            buckets,
+            name=f"{exchange}-liquidations-over-time",
+            alt=f"Long (red) and short (green) liquidations on {name} per {view.interval}.",
+            key="exchange_timeline",
+        )
 
 with st.container(border=True):
     st.subheader(f"{name} long/short ratios per asset")

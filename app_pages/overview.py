@@ -4,13 +4,12 @@ import streamlit as st
 
 from components import charts, context, filters, panel, summary
 from data_sources.intervals import to_offset
-from data_sources.schema import EXCHANGE_NAMES, RATIO_KIND_LABELS, RATIO_KINDS
+from data_sources.schema import RATIO_KIND_LABELS, RATIO_KINDS
 
 view = filters.current()
 liquidations = context.panel("liquidations")
 candles = context.panel("candles")
 ratios = context.panel("ratios")
-totals = summary.liquidation_totals(liquidations.frame)
 moves = summary.price_moves(candles.frame)
 
 st.title("Market overview")
@@ -20,26 +19,13 @@ st.caption(
 )
 
 kpis = st.columns(5)
-covered = liquidations.status.ok
-no_cover = "No exchange's liquidations cover this window (see the liquidation panels)."
-kpis[0].metric(
-    "Total liquidations",
-    summary.usd(totals.total) if covered else "n/a",
-    help=None if covered else no_cover,
-    border=True,
-)
-kpis[1].metric("Longs liquidated", summary.usd(totals.longs) if covered else "n/a", border=True)
-kpis[2].metric("Shorts liquidated", summary.usd(totals.shorts) if covered else "n/a", border=True)
+totals = panel.liquidation_metrics(kpis[:3], liquidations)
 kpis[3].metric("Short share", summary.pct(totals.short_share), border=True)
 if moves.empty:
     kpis[4].metric("Top mover", "n/a", border=True)
 else:
     top = moves.iloc[0]
     kpis[4].metric("Top mover", top.asset, summary.pct(top.change, signed=True), border=True)
-if covered and liquidations.status.uncovered:
-    names = ", ".join(EXCHANGE_NAMES.get(e, e) for e in liquidations.status.answered)
-    missing = ", ".join(name for name, _ in liquidations.status.uncovered)
-    st.caption(f":material/info: Liquidation figures cover {names} only; {missing}: not covered for this window.")
 
 with st.container(border=True):
     st.subheader("Key takeaways")
@@ -68,7 +54,7 @@ with right.container(border=True):
     st.subheader("Liquidations by exchange")
     panel.status_line(liquidations.status)
     table = summary.by_exchange(liquidations.frame, view.exchanges)
-    if totals.total == 0:
+    if not liquidations.status.ok or totals.total == 0:
         st.info("No liquidations recorded for this selection.")
     else:
         leader = table.sort_values("total", ascending=False).iloc[0]

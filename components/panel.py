@@ -8,8 +8,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from components import summary
 from components.filters import Filters
-from data_sources.market import SourceStatus
+from data_sources.market import Panel, SourceStatus
 from data_sources.schema import EXCHANGE_NAMES
 
 DEMO_LABEL = "Demo data (simulated)"
@@ -39,6 +40,29 @@ def status_line(status: SourceStatus) -> None:
         )
     for exchange, reason in status.failed:
         st.warning(f"{exchange}: {reason}", icon=":material/cloud_off:")
+
+
+NO_COVERAGE = "No exchange's liquidations cover this window (see the liquidation panels)."
+
+
+def liquidation_metrics(columns: list, liquidations: Panel) -> summary.LiquidationTotals:
+    """Total / longs / shorts metrics in the first three columns; "n/a" when nothing covers the window.
+
+    When some exchanges are not covered, a caption under the row names the ones that are.
+    """
+    totals = summary.liquidation_totals(liquidations.frame)
+    covered = liquidations.status.ok
+    values = (totals.total, totals.longs, totals.shorts)
+    labels = ("Total liquidations", "Longs liquidated", "Shorts liquidated")
+    for column, label, value in zip(columns, labels, values, strict=False):
+        column.metric(
+            label, summary.usd(value) if covered else "n/a", help=None if covered else NO_COVERAGE, border=True
+        )
+    if covered and liquidations.status.uncovered:
+        names = ", ".join(EXCHANGE_NAMES.get(e, e) for e in liquidations.status.answered)
+        missing = ", ".join(name for name, _ in liquidations.status.uncovered)
+        st.caption(f":material/info: Liquidation figures cover {names} only; {missing}: not covered for this window.")
+    return totals
 
 
 def chart(fig: go.Figure, frame: pd.DataFrame, *, name: str, alt: str, key: str) -> None:

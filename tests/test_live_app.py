@@ -116,3 +116,12 @@ def test_partial_liquidation_coverage_is_stated_under_the_kpis(live: FakeExchang
         c.endswith("Liquidation figures cover OKX only; Binance, Bybit: not covered for this window.")
         for c in captions(at)
     )
+
+
+@pytest.mark.parametrize(
+    ("page", "params"), [("app_pages/asset.py", {"asset": "ETH"}), ("app_pages/exchange.py", {"exchange": "bybit"})]
+)
+def test_uncovered_liquidations_read_n_a_not_zero(live: FakeExchanges, page: str, params: dict) -> None:
+    at = run_live(live, page, interval="1h", **params)
+    values = {m.label: m.value for m in at.metric}
+    assert values["Total liquidations"] == values["Shorts liquidated"] == "n/a"
