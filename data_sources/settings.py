@@ -7,7 +7,7 @@ Secret values (API keys) are returned to the code that needs them and never logg
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 DataMode = Literal["live", "demo", "auto"]
@@ -18,11 +18,20 @@ DEFAULTS: dict[str, str] = {
     "LIQSCOPE_OKX_URL": "https://www.okx.com",
     "LIQSCOPE_BYBIT_URL": "https://api.bybit.com",
     "LIQSCOPE_HTTP_TIMEOUT": "10",
+    "LIQSCOPE_DB": "data/liqscope.db",
+    "LIQSCOPE_BINANCE_WS": "wss://fstream.binance.com/market",
+    "LIQSCOPE_OKX_WS": "wss://ws.okx.com:8443/ws/v5/public",
+    "LIQSCOPE_BYBIT_WS": "wss://stream.bybit.com/v5/public/linear",
 }
 URL_SETTINGS: dict[str, str] = {
     "binance": "LIQSCOPE_BINANCE_URL",
     "okx": "LIQSCOPE_OKX_URL",
     "bybit": "LIQSCOPE_BYBIT_URL",
+}
+WS_SETTINGS: dict[str, str] = {
+    "binance": "LIQSCOPE_BINANCE_WS",
+    "okx": "LIQSCOPE_OKX_WS",
+    "bybit": "LIQSCOPE_BYBIT_WS",
 }
 
 
@@ -52,6 +61,8 @@ class Settings:
     base_urls: dict[str, str]
     timeout: float
     notes: tuple[str, ...] = ()
+    ws_urls: dict[str, str] = field(default_factory=dict)
+    db_path: str = DEFAULTS["LIQSCOPE_DB"]
 
 
 def load() -> Settings:
@@ -67,4 +78,12 @@ def load() -> Settings:
     except ValueError:
         notes.append("LIQSCOPE_HTTP_TIMEOUT is not a number of seconds; using 10.")
         timeout = 10.0
-    return Settings(data_mode=mode, base_urls=base_urls, timeout=timeout, notes=tuple(notes))  # type: ignore[arg-type]
+    ws_urls = {exchange: read(name) or "" for exchange, name in WS_SETTINGS.items()}
+    return Settings(
+        data_mode=mode,  # type: ignore[arg-type]
+        base_urls=base_urls,
+        timeout=timeout,
+        notes=tuple(notes),
+        ws_urls=ws_urls,
+        db_path=read("LIQSCOPE_DB") or DEFAULTS["LIQSCOPE_DB"],
+    )

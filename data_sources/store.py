@@ -1,0 +1,213 @@
+"""The embedded liquidation store: SQLite in WAL mode, shared by the recorder and the app.
+
+Raw events carry a natural key (exchange, symbol, ts, side, price, qty), so a
+replay or a reconnect overlap never counts an event twice. A trigger keeps a
+per-minute rollup (exchange x asset x side: count, qty, usd) in step with every
+inserted event, so aggregates over a year read minutes, not events. Coverage
+intervals record when each exchange's stream was connected. The schema is
+versioned (`PRAGMA user_version`) and migrated on open. `LiquidationStore` is
+the interface the app uses, so a shared deployment can bring PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import pandas as pd
+
+from data_sources.schema import conform, empty
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE liquidations (
+        exchange TEXT NOT NULL, symbol TEXT NOT NULL, asset TEXT NOT NULL, ts INTEGER NOT NULL,
+        side TEXT NOT NULL CHECK (side IN ('long', 'short')), price REAL NOT NULL, qty REAL NOT NULL,
+        usd REAL NOT NULL,
+        PRIMARY KEY (exchange, symbol, ts, side, price, qty)
+    ) WITHOUT ROWID;
+    CREATE INDEX liquidations_by_time ON liquidations (asset, ts);
+    CREATE TABLE liquidation_minutes (
+        exchange TEXT NOT NULL, asset TEXT NOT NULL, side TEXT NOT NULL, minute INTEGER NOT NULL,
+        count INTEGER NOT NULL, qty REAL NOT NULL, usd REAL NOT NULL,
+        PRIMARY KEY (exchange, asset, side, minute)
+    ) WITHOUT ROWID;
+    CREATE TRIGGER liquidations_rollup AFTER INSERT ON liquidations BEGIN
+        INSERT INTO liquidation_minutes (exchange, asset, side, minute, count, qty, usd)
+        VALUES (NEW.exchange, NEW.asset, NEW.side, NEW.ts / 60000 * 60000, 1, NEW.qty, NEW.usd)
+        ON CONFLICT (exchange, asset, side, minute) DO UPDATE SET
+            count = count + 1, qty = qty + excluded.qty, usd = usd + excluded.usd;
+    END;
+    CREATE TABLE coverage (
+        exchange TEXT NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL,
+        PRIMARY KEY (exchange, start)
+    );
+    """,
+)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One liquidation as recorded: `side` is the liquidated position; ts in epoch ms; qty in coins."""
+
+    exchange: str
+    symbol: str
+    asset: str
+    ts: int
+    side: str
+    price: float
+    qty: float
+
+    @property
+    def usd(self) -> float:
+        """Notional in USD."""
+        return self.price * self.qty
+
+
+class LiquidationStore(Protocol):
+    """What the app and the recorder need from a store (SQLite here; PostgreSQL later)."""
+
+    def insert(self, events: Sequence[Event]) -> int:
+        """Insert events in one transaction; returns how many were new."""
+        ...
+
+    def events(self, asset: str, exchange: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+        """Recorded events as a normalized liquidations frame."""
+        ...
+
+    def coverage(
+        self, exchange: str, start: pd.Timestamp, end: pd.Timestamp
+    ) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+        """Connected intervals of the exchange's stream overlapping [start, end), merged."""
+        ...
+
+
+class StoreError(Exception):
+    """The store cannot be opened or written; the message says what to fix."""
+
+
+def _ms(ts: pd.Timestamp) -> int:
+    return int(ts.value // 1_000_000)
+
+
+class SqliteStore:
+    """LiquidationStore on one SQLite file (WAL: one writer process, many readers)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._connection = sqlite3.connect(self.path, check_same_thread=False, timeout=10, isolation_level=None)
+            self._connection.execute("PRAGMA journal_mode=WAL")
+            self._connection.execute("PRAGMA synchronous=NORMAL")
+            self._migrate()
+        except (OSError, sqlite3.Error) as error:
+            raise StoreError(f"Cannot open the liquidation store at {self.path}: {error}. Set LIQSCOPE_DB.") from None
+        self._lock = threading.Lock()
+
+    def _migrate(self) -> None:
+        version = self._connection.execute("PRAGMA user_version").fetchone()[0]
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            self._connection.executescript(f"BEGIN; {script} PRAGMA user_version = {number}; COMMIT;")
+
+    @property
+    def version(self) -> int:
+        """The schema version on disk."""
+        return self._connection.execute("PRAGMA user_version").fetchone()[0]
+
+    def close(self) -> None:
+        """Close the connection (checkpointing the WAL)."""
+        self._connection.close()
+
+    def insert(self, events: Sequence[Event]) -> int:
+        """Insert events in one transaction; duplicates by natural key are ignored. Returns new rows."""
+        rows = [(e.exchange, e.symbol, e.asset, e.ts, e.side, e.price, e.qty, e.usd) for e in events]
+        with self._lock:
+            before = self._connection.total_changes
+            try:
+                self._connection.execute("BEGIN IMMEDIATE")
+                self._connection.executemany(
+                    "INSERT OR IGNORE INTO liquidations (exchange, symbol, asset, ts, side, price, qty, usd) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+                self._connection.execute("COMMIT")
+            except sqlite3.Error as error:
+                self._connection.execute("ROLLBACK")
+                raise StoreError(f"Cannot write to the liquidation store at {self.path}: {error}.") from None
+            inserted = self._connection.total_changes - before
+        return inserted // 2  # each new event also touches its minute rollup row
+
+    def open_interval(self, exchange: str, start_ms: int) -> None:
+        """Record that the exchange's stream connected at `start_ms`."""
+        with self._lock:
+            self._connection.execute(
+                "INSERT OR REPLACE INTO coverage (exchange, start, end) VALUES (?, ?, ?)",
+                (exchange, start_ms, start_ms),
+            )
+
+    def extend_interval(self, exchange: str, start_ms: int, end_ms: int) -> None:
+        """Move the end of the connected interval that began at `start_ms`."""
+        with self._lock:
+            self._connection.execute(
+                "UPDATE coverage SET end = ? WHERE exchange = ? AND start = ?", (end_ms, exchange, start_ms)
+            )
+
+    def events(self, asset: str, exchange: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+        """Recorded events of one asset on one exchange in [start, end) as a normalized frame."""
+        frame = pd.read_sql_query(
+            "SELECT ts, exchange, asset, side, price, qty, usd FROM liquidations "
+            "WHERE asset = ? AND exchange = ? AND ts >= ? AND ts < ? ORDER BY ts",
+            self._connection,
+            params=(asset, exchange, _ms(start), _ms(end)),
+        )
+        if frame.empty:
+            return empty("liquidations")
+        frame["ts"] = pd.to_datetime(frame["ts"], unit="ms", utc=True)
+        return conform("liquidations", frame)
+
+    def minute_totals(
+        self, assets: Iterable[str], exchanges: Iterable[str], start: pd.Timestamp, end: pd.Timestamp
+    ) -> pd.DataFrame:
+        """The per-minute rollup: exchange, asset, side, minute (ms), count, qty, usd."""
+        assets, exchanges = list(assets), list(exchanges)
+        sql = (
+            "SELECT exchange, asset, side, minute, count, qty, usd FROM liquidation_minutes "
+            f"WHERE asset IN ({','.join('?' * len(assets))}) AND exchange IN ({','.join('?' * len(exchanges))}) "
+            "AND minute >= ? AND minute < ?"
+        )
+        return pd.read_sql_query(sql, self._connection, params=(*assets, *exchanges, _ms(start), _ms(end)))
+
+    def coverage(
+        self, exchange: str, start: pd.Timestamp, end: pd.Timestamp
+    ) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+        """Connected intervals overlapping [start, end), clipped to it and merged."""
+        rows = self._connection.execute(
+            "SELECT start, end FROM coverage WHERE exchange = ? AND end > ? AND start < ? ORDER BY start",
+            (exchange, _ms(start), _ms(end)),
+        ).fetchall()
+        merged: list[list[int]] = []
+        for lo, hi in rows:
+            lo, hi = max(lo, _ms(start)), min(hi, _ms(end))
+            if merged and lo <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], hi)
+            elif hi > lo:
+                merged.append([lo, hi])
+        return [(pd.Timestamp(lo, unit="ms", tz="UTC"), pd.Timestamp(hi, unit="ms", tz="UTC")) for lo, hi in merged]
+
+
+_stores: dict[str, SqliteStore] = {}
+_stores_lock = threading.Lock()
+
+
+def open_store(path: str | Path) -> SqliteStore:
+    """The process-wide store for `path` (one connection per file)."""
+    key = str(Path(path).resolve())
+    with _stores_lock:
+        if key not in _stores:
+            _stores[key] = SqliteStore(path)
+        return _stores[key]

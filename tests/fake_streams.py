@@ -1,0 +1,159 @@
+"""Local fake liquidation streams (Binance, Bybit, OKX) on 127.0.0.1 with `websockets.serve`.
+
+Each server speaks its exchange's protocol: Binance serves `/market/ws/!forceOrder@arr`
+(and the legacy `/ws/...`) and sends one forceOrder object per message; Bybit
+acks `{"op":"subscribe"}` and answers `{"op":"ping"}`; OKX acks the subscribe
+event and answers the text `ping` with `pong`. Each replays a script of native
+messages; `drop_after` closes the socket mid-stream, and on reconnect the last
+`overlap` messages are sent again, as a real reconnect overlap would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import websockets
+
+
+def binance_message(symbol: str, order_side: str, price: float, qty: float, ts: int) -> str:
+    """A `!forceOrder@arr` push: `S` is the liquidation order's side."""
+    order = {
+        "s": symbol,
+        "S": order_side,
+        "o": "LIMIT",
+        "f": "IOC",
+        "q": str(qty),
+        "p": str(price * 0.99),
+        "ap": str(price),
+        "X": "FILLED",
+        "l": str(qty),
+        "z": str(qty),
+        "T": ts,
+    }
+    return json.dumps({"e": "forceOrder", "E": ts + 2, "o": order})
+
+
+def bybit_message(items: list[tuple[str, str, float, float, int]]) -> str:
+    """An `allLiquidation` batch; items are (symbol, position side Buy/Sell, price, qty, ts)."""
+    symbol = items[0][0]
+    data = [{"T": ts, "s": s, "S": side, "v": str(qty), "p": str(price)} for s, side, price, qty, ts in items]
+    return json.dumps({"topic": f"allLiquidation.{symbol}", "type": "snapshot", "ts": items[-1][4] + 100, "data": data})
+
+
+def okx_message(inst_id: str, details: list[tuple[str, str, float, float, int]]) -> str:
+    """A `liquidation-orders` push; details are (order side, posSide, bkPx, sz contracts, ts)."""
+    rows = [
+        {"bkLoss": "0", "bkPx": str(px), "ccy": "", "posSide": pos, "side": side, "sz": str(sz), "ts": str(ts)}
+        for side, pos, px, sz, ts in details
+    ]
+    item = {
+        "details": rows,
+        "instFamily": inst_id.removesuffix("-SWAP"),
+        "instId": inst_id,
+        "instType": "SWAP",
+        "uly": inst_id.removesuffix("-SWAP"),
+    }
+    return json.dumps({"arg": {"channel": "liquidation-orders", "instType": "SWAP"}, "data": [item]})
+
+
+@dataclass
+class FakeStream:
+    """One exchange's fake stream; `url` is what the recorder's LIQSCOPE_*_WS setting takes."""
+
+    exchange: str
+    script: list[str]
+    interval: float = 0.0
+    drop_after: int | None = None
+    overlap: int = 0
+    connections: int = 0
+    pings: int = 0
+    subscribed: list[str] = field(default_factory=list)
+    sent: int = 0
+    url: str = ""
+
+    async def handler(self, socket: websockets.ServerConnection) -> None:
+        self.connections += 1
+        path = socket.request.path
+        if self.exchange == "binance" and not path.endswith("/ws/!forceOrder@arr"):
+            await socket.close(1008, "unknown stream")
+            return
+        if self.exchange in ("bybit", "okx"):
+            request = await socket.recv()
+            self.subscribed.append(request)
+            ack = (
+                {"success": True, "ret_msg": "", "conn_id": "fake", "req_id": "", "op": "subscribe"}
+                if self.exchange == "bybit"
+                else {
+                    "event": "subscribe",
+                    "arg": {"channel": "liquidation-orders", "instType": "SWAP"},
+                    "connId": "fake",
+                }
+            )
+            await socket.send(json.dumps(ack))
+        answering = asyncio.create_task(self._answer_pings(socket))
+        start = max(0, self.sent - self.overlap)
+        try:
+            for index in range(start, len(self.script)):
+                if self.drop_after is not None and index >= self.drop_after and self.connections == 1:
+                    await socket.close(1011, "dropped by the fake")
+                    return
+                await socket.send(self.script[index])
+                self.sent = max(self.sent, index + 1)
+                if self.interval:
+                    await asyncio.sleep(self.interval)
+            await socket.wait_closed()
+        except websockets.ConnectionClosed:
+            return
+        finally:
+            answering.cancel()
+
+    async def _answer_pings(self, socket: websockets.ServerConnection) -> None:
+        try:
+            async for message in socket:
+                if message == "ping":
+                    self.pings += 1
+                    await socket.send("pong")
+                elif '"op": "ping"' in message or '"op":"ping"' in message:
+                    self.pings += 1
+                    await socket.send(json.dumps({"success": True, "ret_msg": "pong", "op": "ping"}))
+        except websockets.ConnectionClosed:
+            return
+
+
+async def _serve(stream: FakeStream) -> websockets.Server:
+    return await websockets.serve(stream.handler, "127.0.0.1", 0)
+
+
+class FakeStreams:
+    """Fake streams served from one background event loop."""
+
+    def __init__(self, streams: list[FakeStream]) -> None:
+        self.streams = {s.exchange: s for s in streams}
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.servers: list = []
+
+    def __enter__(self) -> FakeStreams:
+        self.thread.start()
+        for stream in self.streams.values():
+            server = asyncio.run_coroutine_threadsafe(_serve(stream), self.loop).result(timeout=10)
+            self.servers.append(server)
+            port = next(iter(server.sockets)).getsockname()[1]
+            base = f"ws://127.0.0.1:{port}"
+            stream.url = f"{base}/market" if stream.exchange == "binance" else f"{base}/ws/v5/public"
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for server in self.servers:
+            server.close()
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=5)
+
+    def env(self) -> Iterator[tuple[str, str]]:
+        """LIQSCOPE_*_WS settings pointing at these streams."""
+        for exchange, stream in self.streams.items():
+            yield f"LIQSCOPE_{exchange.upper()}_WS", stream.url

@@ -1,0 +1,233 @@
+"""The recorder against loopback WebSocket servers speaking each exchange's protocol."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from data_sources.recorder import Recorder
+from data_sources.store import SqliteStore
+from data_sources.streams import BinanceStream, BybitStream, OkxStream
+from tests.conftest import ROOT
+from tests.fake_streams import FakeStream, FakeStreams, binance_message, bybit_message, okx_message
+
+T0 = 1_763_900_000_000
+TRACKED = frozenset({"BTC", "ETH"})
+
+
+def binance_script(n: int) -> list[str]:
+    """n pushes alternating SELL (long liquidated) and BUY (short), plus one untracked symbol."""
+    messages = [
+        binance_message("BTCUSDT" if i % 2 else "ETHUSDT", "SELL" if i % 3 else "BUY", 100.0 + i, 0.5, T0 + i * 1000)
+        for i in range(n)
+    ]
+    return [*messages, binance_message("PEPEUSDT", "SELL", 0.00001, 1e9, T0)]
+
+
+def bybit_script(n: int) -> list[str]:
+    """n batches of two; `S` is the position side (Buy = long liquidated)."""
+    return [
+        bybit_message(
+            [
+                ("BTCUSDT", "Buy", 90_000.0, 0.01 * (i + 1), T0 + i * 500),
+                ("BTCUSDT", "Sell", 90_100.0, 0.02, T0 + i * 500 + 1),
+            ]
+        )
+        for i in range(n)
+    ]
+
+
+def okx_script(n: int) -> list[str]:
+    """n pushes of ETH swap liquidations in contracts (ctVal 0.1), net mode and hedge mode."""
+    return [
+        okx_message(
+            "ETH-USDT-SWAP", [("sell", "net", 2000.0, 10, T0 + i * 700), ("buy", "short", 2010.0, 3, T0 + i * 700 + 5)]
+        )
+        for i in range(n)
+    ]
+
+
+def table(db: Path) -> pd.DataFrame:
+    with sqlite3.connect(db) as connection:
+        return pd.read_sql_query("SELECT * FROM liquidations", connection)
+
+
+async def record_until(recorder: Recorder, done, timeout: float = 20) -> None:
+    task = asyncio.create_task(recorder.run(status_every=0))
+    deadline = time.monotonic() + timeout
+    while not done() and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    recorder.stop.set()
+    await task
+
+
+class TestParsers:
+    def test_binance_sell_order_means_a_long_was_liquidated(self) -> None:
+        stream = BinanceStream("ws://x/market", TRACKED)
+        (event,) = stream.parse(binance_message("BTCUSDT", "SELL", 35_000.0, 1.437, T0))
+        assert (event.side, event.price, event.qty, event.ts) == ("long", 35_000.0, 1.437, T0)
+        (event,) = stream.parse(
+            '{"stream":"!forceOrder@arr","data":' + binance_message("ETHUSDT", "BUY", 2e3, 1, T0) + "}"
+        )
+        assert event.side == "short"
+        assert stream.parse(binance_message("PEPEUSDT", "SELL", 1, 1, T0)) == []
+        assert stream.url == "ws://x/market/ws/!forceOrder@arr"
+
+    def test_bybit_buy_means_a_long_was_liquidated(self) -> None:
+        events = BybitStream("ws://x", TRACKED).parse(bybit_script(1)[0])
+        assert [(e.side, e.qty, e.usd) for e in events] == [("long", 0.01, 900.0), ("short", 0.02, 90_100 * 0.02)]
+
+    def test_okx_contracts_times_ct_val_and_net_mode_sides(self) -> None:
+        events = OkxStream("ws://x", TRACKED, {"ETH": 0.1}).parse(okx_script(1)[0])
+        assert [(e.side, e.qty) for e in events] == [("long", pytest.approx(1.0)), ("short", pytest.approx(0.3))]
+        assert OkxStream("ws://x", TRACKED, {"ETH": 0.1}).parse("pong") == []
+
+
+def test_store_ends_with_exactly_the_expected_events(tmp_path: Path) -> None:
+    fakes = [
+        FakeStream("binance", binance_script(40)),
+        FakeStream("bybit", bybit_script(25)),
+        FakeStream("okx", okx_script(30)),
+    ]
+    with FakeStreams(fakes) as streams:
+        store = SqliteStore(tmp_path / "l.db")
+        protocols = [
+            BinanceStream(streams.streams["binance"].url, TRACKED),
+            BybitStream(streams.streams["bybit"].url, TRACKED),
+            OkxStream(streams.streams["okx"].url, TRACKED, {"ETH": 0.1}),
+        ]
+        recorder = Recorder(store, protocols, flush_every=0.1)
+        asyncio.run(record_until(recorder, lambda: recorder.committed >= 40 + 50 + 60))
+    rows = table(tmp_path / "l.db")
+    counts = rows.groupby("exchange").size().to_dict()
+    assert counts == {"binance": 40, "bybit": 50, "okx": 60}
+    binance = rows[rows["exchange"] == "binance"]
+    assert (binance["side"] == "long").sum() == sum(1 for i in range(40) if i % 3)
+    bybit = rows[rows["exchange"] == "bybit"]
+    assert bybit.loc[bybit["side"] == "long", "usd"].sum() == pytest.approx(sum(900.0 * (i + 1) for i in range(25)))
+    okx = rows[rows["exchange"] == "okx"]
+    assert okx["usd"].sum() == pytest.approx(30 * (2000.0 * 1.0 + 2010.0 * 0.3))
+    assert "allLiquidation.BTCUSDT" in streams.streams["bybit"].subscribed[0]
+    assert '"channel": "liquidation-orders"' in streams.streams["okx"].subscribed[0]
+
+
+def test_drop_and_reconnect_records_the_gap_and_no_duplicates(tmp_path: Path) -> None:
+    fake = FakeStream("bybit", bybit_script(30), interval=0.01, drop_after=10, overlap=4)
+    with FakeStreams([fake]) as streams:
+        store = SqliteStore(tmp_path / "l.db")
+        recorder = Recorder(store, [BybitStream(streams.streams["bybit"].url, TRACKED)], flush_every=0.1)
+        import data_sources.streams as streams_module
+
+        streams_module.BACKOFF_START = 0.2
+        try:
+            asyncio.run(record_until(recorder, lambda: recorder.committed >= 60))
+        finally:
+            streams_module.BACKOFF_START = 1.0
+    rows = table(tmp_path / "l.db")
+    assert len(rows) == 60 and fake.connections == 2
+    intervals = store.coverage("bybit", pd.Timestamp(0, tz="UTC"), pd.Timestamp.now(tz="UTC") + pd.Timedelta(minutes=1))
+    assert len(intervals) == 2 and intervals[0][1] < intervals[1][0]
+
+
+def _recorder(db: Path, streams: FakeStreams) -> subprocess.Popen:
+    env = {**os.environ, **dict(streams.env()), "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "data_sources.recorder",
+            "--exchanges",
+            "binance,bybit",
+            "--assets",
+            "BTC,ETH",
+            "--db",
+            str(db),
+            "--flush-every",
+            "0.2",
+            "--status-every",
+            "0",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait_rows(db: Path, at_least: int, timeout: float = 30) -> int:
+    deadline = time.monotonic() + timeout
+    count = 0
+    while time.monotonic() < deadline:
+        if db.exists():
+            try:
+                with sqlite3.connect(db) as connection:
+                    count = connection.execute("SELECT COUNT(*) FROM liquidations").fetchone()[0]
+            except sqlite3.OperationalError:
+                count = 0
+            if count >= at_least:
+                return count
+        time.sleep(0.1)
+    return count
+
+
+def test_kill_9_mid_stream_loses_no_committed_event_and_restart_adds_no_duplicate(tmp_path: Path) -> None:
+    db = tmp_path / "l.db"
+    binance, bybit = (
+        FakeStream("binance", binance_script(300), interval=0.01),
+        FakeStream("bybit", bybit_script(150), interval=0.02),
+    )
+    with FakeStreams([binance, bybit]) as streams:
+        first = _recorder(db, streams)
+        committed_before = _wait_rows(db, 100)
+        assert committed_before >= 100
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait(timeout=10)
+        with sqlite3.connect(db) as connection:
+            assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            survived = connection.execute("SELECT COUNT(*) FROM liquidations").fetchone()[0]
+        assert survived >= committed_before
+        binance.sent = bybit.sent = 0  # the restarted recorder sees every message again
+        second = _recorder(db, streams)
+        final = _wait_rows(db, 300 + 300, timeout=40)
+        second.send_signal(signal.SIGTERM)
+        _, err = second.communicate(timeout=20)
+    assert second.returncode == 0, err
+    assert "stopped;" in err
+    assert final == 600
+    rows = table(db)
+    assert not rows.duplicated(["exchange", "symbol", "ts", "side", "price", "qty"]).any()
+    with sqlite3.connect(db) as connection:
+        rollup = connection.execute("SELECT SUM(count), SUM(usd) FROM liquidation_minutes").fetchone()
+    assert rollup[0] == 600 and rollup[1] == pytest.approx(rows["usd"].sum())
+
+
+def test_bad_arguments_and_unwritable_db_are_clear(tmp_path: Path) -> None:
+    bad = subprocess.run(
+        [sys.executable, "-m", "data_sources.recorder", "--exchanges", "ftx"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode == 2 and "choose from binance, okx, bybit" in bad.stderr
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    unwritable = subprocess.run(
+        [sys.executable, "-m", "data_sources.recorder", "--db", str(blocker / "x.db")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert unwritable.returncode == 2 and "Cannot open the liquidation store" in unwritable.stderr
+    assert "Traceback" not in unwritable.stderr
