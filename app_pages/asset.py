@@ -102,3 +102,29 @@ with st.container(border=True):
         alt=f"{asset} open interest in USD per exchange above funding rates per exchange.",
         key="asset_oi_funding",
     )
+
+
+@st.fragment(run_every="5s")
+def live_feed() -> None:
+    """The newest recorded liquidations; reads the store only, never an exchange."""
+    feed = context.recent_liquidations(asset, view.exchanges, 15)
+    if feed is None or feed.empty:
+        st.info("Nothing recorded yet for this asset: run `python -m data_sources.recorder` beside the app.")
+        return
+    st.dataframe(
+        feed[["ts", "exchange", "side", "price", "qty", "usd"]],
+        hide_index=True,
+        column_config={
+            "ts": st.column_config.DatetimeColumn("Time (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+            "price": st.column_config.NumberColumn("Price", format="dollar"),
+            "qty": st.column_config.NumberColumn(f"Qty ({asset})", format="%.4f"),
+            "usd": st.column_config.NumberColumn("USD", format="dollar"),
+        },
+    )
+
+
+if context.recent_liquidations(asset, view.exchanges, 1) is not None:
+    with st.container(border=True):
+        st.subheader(f"Live {asset} liquidation feed")
+        st.caption("The newest events the recorder stored, refreshed every 5 s.")
+        live_feed()

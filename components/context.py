@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from components.filters import current
@@ -37,6 +38,12 @@ def panel(
         filters.end,
         filters.interval,
     )
+
+
+def recent_liquidations(asset: str, exchanges: tuple[str, ...], limit: int) -> pd.DataFrame | None:
+    """The latest recorded liquidations from the recorder's store; None when there is no store."""
+    recent = getattr(source().source, "recent", None)
+    return recent(asset, exchanges, limit) if recent else None
 
 
 def set_page_params(params: dict[str, str]) -> None:

@@ -31,6 +31,8 @@ def status_line(status: SourceStatus) -> None:
     answered = ", ".join(EXCHANGE_NAMES.get(e, e) for e in status.answered) or "none"
     origin = DEMO_LABEL if status.simulated else "Live exchange APIs"
     st.caption(f"{origin} · answered: {answered} · as of {_age(status.fetched_at)}")
+    for note in status.notes:
+        st.caption(f":material/sensors: {note}")
     for _exchange, reason in status.uncovered:
         st.caption(f":material/block: Not covered: {reason}")
     for exchange, reason in status.stale:

@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
-from data_sources.base import Query, SourceError
+from data_sources.base import NoCoverage, Query, SourceError
 from data_sources.binance import BinanceAdapter
 from data_sources.bybit import BybitAdapter
 from data_sources.http import Upstream
 from data_sources.okx import OkxAdapter
-from data_sources.schema import Dataset
+from data_sources.schema import EXCHANGE_NAMES, Dataset, conform
 from data_sources.settings import Settings
+from data_sources.store import SqliteStore, open_store
 
 PROBE_PATHS = {"binance": "/fapi/v1/time", "okx": "/api/v5/public/time", "bybit": "/v5/market/time"}
+LOWER_BOUND = {"binance": "at most 1 event per symbol per second", "okx": "at most 1 order per contract per second"}
+
+
+def within(ts: pd.Series, intervals: list[tuple[pd.Timestamp, pd.Timestamp]]) -> pd.Series:
+    """True where `ts` falls inside any of the [start, end) intervals."""
+    mask = pd.Series(False, index=ts.index)
+    for start, end in intervals:
+        mask |= (ts >= start) & (ts < end)
+    return mask
+
+
+def _clock(ts: pd.Timestamp) -> str:
+    return f"{ts:%Y-%m-%d %H:%M}" if ts.second == 0 else f"{ts:%Y-%m-%d %H:%M:%S}"
 
 
 class LiveSource:
@@ -23,6 +39,7 @@ class LiveSource:
 
     def __init__(self, settings: Settings) -> None:
         urls, timeout = settings.base_urls, settings.timeout
+        self.db_path = Path(settings.db_path)
         self.adapters = {
             "binance": BinanceAdapter(urls["binance"], timeout),
             "okx": OkxAdapter(urls["okx"], timeout),
@@ -33,12 +50,68 @@ class LiveSource:
         """The REST host behind an exchange (for probes and request counts)."""
         return self.adapters[exchange].upstream
 
+    def store(self) -> SqliteStore | None:
+        """The recorder's store, once a recorder has created it (the app never creates it)."""
+        return open_store(self.db_path) if self.db_path.exists() else None
+
     def fetch(self, dataset: Dataset, query: Query) -> pd.DataFrame:
-        """The normalized frame from the exchange's adapter; raises a typed SourceError."""
+        """The normalized frame from the exchange's adapter (liquidations: store first); typed SourceError."""
         adapter = self.adapters.get(query.exchange)
         if adapter is None:
             raise SourceError(f"liqscope has no adapter for exchange {query.exchange!r}.")
+        if dataset == "liquidations":
+            return self._liquidations(query)
         return adapter.fetch(dataset, query)
+
+    def _liquidations(self, query: Query) -> pd.DataFrame:
+        """Recorded stream events where the recorder was connected; OKX REST orders for the other minutes.
+
+        Precedence per exchange-minute: the recorder's events inside its connected
+        intervals, then OKX's REST recent orders outside them. No minute is counted
+        from two sources.
+        """
+        store = self.store()
+        covered = store.coverage(query.exchange, query.start, query.end) if store else []
+        parts = [store.events(query.asset, query.exchange, query.start, query.end)] if store else []
+        rest_error: SourceError | None = None
+        if query.exchange == "okx":
+            try:
+                rest = self.adapters["okx"].fetch("liquidations", query)
+                parts.append(rest[~within(rest["ts"], covered)])
+            except SourceError as error:
+                rest_error = error
+        if not covered and (query.exchange != "okx" or rest_error is not None):
+            if rest_error is not None:
+                raise rest_error
+            name = EXCHANGE_NAMES[query.exchange]
+            raise NoCoverage(
+                f"{name} liquidations were not recorded in this window ({name} keeps no liquidation history "
+                "over REST). Run `python -m data_sources.recorder` beside the app to capture its stream."
+            )
+        return conform("liquidations", pd.concat(parts, ignore_index=True))
+
+    def coverage_note(self, exchange: str, start: pd.Timestamp, end: pd.Timestamp) -> str | None:
+        """What covers the exchange's liquidations in [start, end): recorded intervals, gaps, lower bound."""
+        store = self.store()
+        intervals = store.coverage(exchange, start, end) if store else []
+        name = EXCHANGE_NAMES[exchange]
+        parts = []
+        if intervals:
+            first, last = intervals[0][0], intervals[-1][1]
+            gaps = len(intervals) - 1
+            gap_text = f", {gaps} gap{'s' if gaps != 1 else ''}" if gaps else ", no gaps"
+            parts.append(f"{name}: recorded {_clock(first)} to {_clock(last)} UTC{gap_text}")
+        if exchange == "okx":
+            parts.append(f"{name}: REST recent orders (about the last 24 h) where not recorded")
+        if not parts:
+            return None
+        note = "; ".join(parts)
+        return f"{note} · lower bound ({LOWER_BOUND[exchange]})" if exchange in LOWER_BOUND else note
+
+    def recent(self, asset: str, exchanges: tuple[str, ...], limit: int) -> pd.DataFrame | None:
+        """The latest recorded liquidations, newest first (None without a store)."""
+        store = self.store()
+        return store.latest(asset, exchanges, limit) if store else None
 
     def probe(self, exchange: str) -> str | None:
         """None when the exchange answers its server-time endpoint, else the reason it did not."""

@@ -35,6 +35,7 @@ class SourceStatus:
     fetched_at: pd.Timestamp
     stale: tuple[tuple[str, str], ...] = ()
     uncovered: tuple[tuple[str, str], ...] = ()
+    notes: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -96,6 +97,8 @@ def _fetch_panel(
         if exchange not in answered:
             answered.append(exchange)
     frame = pd.concat(frames, ignore_index=True) if frames else empty(dataset)
+    coverage_note = getattr(source, "coverage_note", None)
+    notes = [coverage_note(e, start, end) for e in exchanges] if dataset == "liquidations" and coverage_note else []
     oldest = pd.Timestamp(min(fetched_at), unit="s", tz="UTC") if fetched_at else pd.Timestamp.now(tz="UTC")
     status = SourceStatus(
         source=source.name,
@@ -105,6 +108,7 @@ def _fetch_panel(
         fetched_at=oldest,
         stale=tuple(stale.items()),
         uncovered=tuple(uncovered.items()),
+        notes=tuple(note for note in notes if note),
     )
     return Panel(frame=frame, status=status)
 

@@ -170,6 +170,17 @@ class SqliteStore:
         frame["ts"] = pd.to_datetime(frame["ts"], unit="ms", utc=True)
         return conform("liquidations", frame)
 
+    def latest(self, asset: str, exchanges: Sequence[str], limit: int) -> pd.DataFrame:
+        """The `limit` most recent recorded events of `asset` on `exchanges`, newest first."""
+        frame = pd.read_sql_query(
+            "SELECT ts, exchange, asset, side, price, qty, usd FROM liquidations "
+            f"WHERE asset = ? AND exchange IN ({','.join('?' * len(exchanges))}) ORDER BY ts DESC LIMIT ?",
+            self._connection,
+            params=(asset, *exchanges, limit),
+        )
+        frame["ts"] = pd.to_datetime(frame["ts"], unit="ms", utc=True)
+        return frame
+
     def minute_totals(
         self, assets: Iterable[str], exchanges: Iterable[str], start: pd.Timestamp, end: pd.Timestamp
     ) -> pd.DataFrame:

@@ -49,7 +49,8 @@ def test_overview_prices_match_the_exchanges_and_liquidation_coverage_is_explici
     assert metrics["Top mover"].value == "ETH" and metrics["Top mover"].delta == "+20.4%"
     assert metrics["Total liquidations"].value == "n/a"
     notes = " ".join(captions(at))
-    assert "Binance publishes no liquidation history over REST" in notes
+    assert "Binance liquidations were not recorded in this window" in notes
+    assert "Run `python -m data_sources.recorder` beside the app" in notes
     assert "OKX's public liquidation endpoint keeps about the last day only" in notes
 
 

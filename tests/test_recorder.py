@@ -231,3 +231,52 @@ def test_bad_arguments_and_unwritable_db_are_clear(tmp_path: Path) -> None:
     )
     assert unwritable.returncode == 2 and "Cannot open the liquidation store" in unwritable.stderr
     assert "Traceback" not in unwritable.stderr
+
+
+def test_app_reading_a_recorded_store_matches_a_direct_sql_sum(
+    tmp_path: Path, exchanges, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Events the recorder stored appear in the app with exactly the totals SQL gives."""
+    from streamlit.testing.v1 import AppTest
+
+    from components import summary
+
+    now = int(time.time() * 1000)
+    binance = FakeStream(
+        "binance",
+        [binance_message("ETHUSDT", "SELL" if i % 4 else "BUY", 2000.0 + i, 1.5, now - 60_000 + i) for i in range(80)],
+    )
+    bybit = FakeStream(
+        "bybit", [bybit_message([("ETHUSDT", "Sell", 2100.0, 0.5 + i, now - 30_000 + i)]) for i in range(40)]
+    )
+    db = tmp_path / "recorded.db"
+    with FakeStreams([binance, bybit]):
+        store = SqliteStore(db)
+        protocols = [BinanceStream(binance.url, TRACKED), BybitStream(bybit.url, TRACKED)]
+        recorder = Recorder(store, protocols, flush_every=0.1)
+        asyncio.run(record_until(recorder, lambda: recorder.committed >= 120))
+    with sqlite3.connect(db) as connection:
+        total, shorts = connection.execute(
+            "SELECT SUM(usd), SUM(CASE WHEN side = 'short' THEN usd ELSE 0 END) FROM liquidations WHERE asset = 'ETH'"
+        ).fetchone()
+    monkeypatch.setenv("LIQSCOPE_DATA", "live")
+    monkeypatch.setenv("LIQSCOPE_DB", str(db))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params.update(
+        {
+            "range": [time.strftime("%Y-%m-%d", time.gmtime())],
+            "assets": ["ETH"],
+            "exchanges": ["binance", "bybit"],
+            "interval": "1h",
+        }
+    )
+    at.run()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Total liquidations"] == summary.usd(total)
+    assert metrics["Shorts liquidated"] == summary.usd(shorts)
+    notes = " ".join(c.value for c in at.caption)
+    assert "Binance: recorded" in notes and "lower bound" in notes
+    at.switch_page("app_pages/asset.py").run()
+    feed = at.dataframe[-1].value
+    assert len(feed) == 15 and feed["ts"].is_monotonic_decreasing
