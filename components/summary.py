@@ -154,8 +154,8 @@ def ratio_snapshot(ratios: pd.DataFrame, kind: str) -> pd.DataFrame:
 
 
 def largest(liquidations: pd.DataFrame, n: int = 20) -> pd.DataFrame:
-    """The `n` largest single liquidations, largest first."""
-    return liquidations.nlargest(n, "usd").reset_index(drop=True)
+    """The `n` largest single liquidations, largest first (aggregated buckets, with no price, excluded)."""
+    return liquidations.dropna(subset=["price"]).nlargest(n, "usd").reset_index(drop=True)
 
 
 def _join(names: list[str]) -> str:
@@ -192,11 +192,11 @@ def takeaways(
         heads = [f"{row.asset} ({usd(row.total)})" for row in per_asset.head(2).itertuples() if row.total > 0]
         if heads:
             lines.append(f"Most liquidated: {_join(heads)}.")
-        biggest = largest(liquidations, 1).iloc[0]
-        lines.append(
-            f"Largest single liquidation: {usd(biggest.usd)} {biggest.asset} {biggest.side} on "
-            f"{EXCHANGE_NAMES.get(biggest.exchange, biggest.exchange)} at {biggest.ts:%Y-%m-%d %H:%M} UTC."
-        )
+        for biggest in largest(liquidations, 1).itertuples():
+            lines.append(
+                f"Largest single liquidation: {usd(biggest.usd)} {biggest.asset} {biggest.side} on "
+                f"{EXCHANGE_NAMES.get(biggest.exchange, biggest.exchange)} at {biggest.ts:%Y-%m-%d %H:%M} UTC."
+            )
     if not moves.empty and not ratios.empty:
         asset = moves.iloc[0].asset
         snap = ratio_snapshot(ratios, "accounts")

@@ -105,6 +105,7 @@ class Upstream:
     timeout: float = 10.0
     on_response: Callable[[requests.Response], None] | None = None
     classify: Callable[[requests.Response], UpstreamError | None] | None = None
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
     requests_made: int = 0
     _gate: threading.BoundedSemaphore = field(default_factory=lambda: threading.BoundedSemaphore(PER_HOST_CONCURRENCY))
     _count_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -141,7 +142,9 @@ class Upstream:
             with self._count_lock:
                 self.requests_made += 1
             try:
-                response = session().get(url, params=params, timeout=(CONNECT_TIMEOUT_SECONDS, self.timeout))
+                response = session().get(
+                    url, params=params, headers=self.headers, timeout=(CONNECT_TIMEOUT_SECONDS, self.timeout)
+                )
             except requests.exceptions.RetryError:
                 raise RateLimited(f"{self.name} kept answering 429/5xx after retries; try again in a minute.") from None
             except requests.Timeout:

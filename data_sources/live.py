@@ -9,8 +9,9 @@ import pandas as pd
 from data_sources.base import NoCoverage, Query, SourceError
 from data_sources.binance import BinanceAdapter
 from data_sources.bybit import BybitAdapter
+from data_sources.coinalyze import CoinalyzeClient
 from data_sources.http import Upstream
-from data_sources.okx import OkxAdapter
+from data_sources.okx import LIQUIDATION_HISTORY, OkxAdapter
 from data_sources.schema import EXCHANGE_NAMES, Dataset, conform
 from data_sources.settings import Settings
 from data_sources.store import SqliteStore, open_store
@@ -45,6 +46,8 @@ class LiveSource:
             "okx": OkxAdapter(urls["okx"], timeout),
             "bybit": BybitAdapter(urls["bybit"], timeout),
         }
+        key = settings.coinalyze_key
+        self.coinalyze = CoinalyzeClient(settings.coinalyze_url, key, timeout) if key else None
 
     def upstream(self, exchange: str) -> Upstream:
         """The REST host behind an exchange (for probes and request counts)."""
@@ -64,29 +67,41 @@ class LiveSource:
         return adapter.fetch(dataset, query)
 
     def _liquidations(self, query: Query) -> pd.DataFrame:
-        """Recorded stream events where the recorder was connected; OKX REST orders for the other minutes.
+        """Liquidations from every source that covers the window, each exchange-minute from one source.
 
-        Precedence per exchange-minute: the recorder's events inside its connected
-        intervals, then OKX's REST recent orders outside them. No minute is counted
-        from two sources.
+        Precedence: (1) the recorder's events inside its connected intervals; (2) OKX's
+        REST recent orders (about the last day) outside them; (3) Coinalyze buckets
+        (with a key) for what neither covers.
         """
         store = self.store()
-        covered = store.coverage(query.exchange, query.start, query.end) if store else []
+        taken = store.coverage(query.exchange, query.start, query.end) if store else []
         parts = [store.events(query.asset, query.exchange, query.start, query.end)] if store else []
-        rest_error: SourceError | None = None
+        covered = bool(taken)
+        errors: list[SourceError] = []
         if query.exchange == "okx":
             try:
                 rest = self.adapters["okx"].fetch("liquidations", query)
-                parts.append(rest[~within(rest["ts"], covered)])
+                parts.append(rest[~within(rest["ts"], taken)])
+                now = self.adapters["okx"].now()
+                taken = [*taken, (now - LIQUIDATION_HISTORY, now)]
+                covered = True
             except SourceError as error:
-                rest_error = error
-        if not covered and (query.exchange != "okx" or rest_error is not None):
-            if rest_error is not None:
-                raise rest_error
+                errors.append(error)
+        if self.coinalyze is not None:
+            try:
+                buckets, _interval = self.coinalyze.liquidations(query)
+                parts.append(buckets[~within(buckets["ts"], taken)])
+                covered = True
+            except SourceError as error:
+                errors.append(error)
+        if not covered:
+            if errors:
+                raise errors[0]
             name = EXCHANGE_NAMES[query.exchange]
             raise NoCoverage(
                 f"{name} liquidations were not recorded in this window ({name} keeps no liquidation history "
-                "over REST). Run `python -m data_sources.recorder` beside the app to capture its stream."
+                "over REST). Run `python -m data_sources.recorder` beside the app to capture its stream, "
+                "or set LIQSCOPE_COINALYZE_KEY for history."
             )
         return conform("liquidations", pd.concat(parts, ignore_index=True))
 
@@ -103,6 +118,8 @@ class LiveSource:
             parts.append(f"{name}: recorded {_clock(first)} to {_clock(last)} UTC{gap_text}")
         if exchange == "okx":
             parts.append(f"{name}: REST recent orders (about the last 24 h) where not recorded")
+        if self.coinalyze is not None:
+            parts.append(f"{name}: Coinalyze buckets where neither covers")
         if not parts:
             return None
         note = "; ".join(parts)

@@ -160,7 +160,8 @@ class OkxAdapter:
         self._ct_val: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def _now(self) -> pd.Timestamp:
+    def now(self) -> pd.Timestamp:
+        """The adapter's clock as a UTC timestamp."""
         return pd.Timestamp(self.clock(), unit="s", tz="UTC")
 
     def ct_val(self, asset: str) -> float:
@@ -199,7 +200,7 @@ class OkxAdapter:
 
     def _recent_only(self, query: Query, period: str, what: str) -> tuple[int, int]:
         depth = pd.Timedelta(seconds=PERIOD_SECONDS[period] * RECENT_ROWS)
-        earliest = self._now() - depth
+        earliest = self.now() - depth
         if query.end <= earliest:
             raise NoCoverage(
                 f"{NAME} keeps only the latest 1,440 {period} rows of {what} (about {depth.days or 1} days, "
@@ -212,7 +213,7 @@ class OkxAdapter:
         inst = inst_id(query.asset)
         if dataset == "candles":
             bar = BARS[query.interval]
-            recent = self._now() - pd.Timedelta(seconds=BAR_SECONDS[bar] * RECENT_ROWS)
+            recent = self.now() - pd.Timedelta(seconds=BAR_SECONDS[bar] * RECENT_ROWS)
             path = CANDLES if query.start >= recent else HISTORY_CANDLES
             rows = self._newest_first(
                 path,
@@ -235,7 +236,7 @@ class OkxAdapter:
             start, end = self._recent_only(query, PERIODS[query.interval], "open interest")
             return parse_open_interest(self._rubik(OPEN_INTEREST, query, start, end), query.asset)
         if dataset == "funding":
-            earliest = self._now() - FUNDING_HISTORY
+            earliest = self.now() - FUNDING_HISTORY
             if query.end <= earliest:
                 raise NoCoverage(f"{NAME} keeps funding history for 3 months only (since {earliest:%Y-%m-%d}).")
             rows = self._newest_first(
@@ -251,7 +252,7 @@ class OkxAdapter:
         return self._liquidations(query)
 
     def _liquidations(self, query: Query) -> pd.DataFrame:
-        earliest = self._now() - LIQUIDATION_HISTORY
+        earliest = self.now() - LIQUIDATION_HISTORY
         if query.end <= earliest:
             raise NoCoverage(
                 f"{NAME}'s public liquidation endpoint keeps about the last day only (since "

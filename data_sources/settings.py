@@ -22,6 +22,7 @@ DEFAULTS: dict[str, str] = {
     "LIQSCOPE_BINANCE_WS": "wss://fstream.binance.com/market",
     "LIQSCOPE_OKX_WS": "wss://ws.okx.com:8443/ws/v5/public",
     "LIQSCOPE_BYBIT_WS": "wss://stream.bybit.com/v5/public/linear",
+    "LIQSCOPE_COINALYZE_URL": "https://api.coinalyze.net/v1",
 }
 URL_SETTINGS: dict[str, str] = {
     "binance": "LIQSCOPE_BINANCE_URL",
@@ -63,6 +64,8 @@ class Settings:
     notes: tuple[str, ...] = ()
     ws_urls: dict[str, str] = field(default_factory=dict)
     db_path: str = DEFAULTS["LIQSCOPE_DB"]
+    coinalyze_url: str = DEFAULTS["LIQSCOPE_COINALYZE_URL"]
+    coinalyze_key: str | None = field(default=None, repr=False)
 
 
 def load() -> Settings:
@@ -86,4 +89,6 @@ def load() -> Settings:
         notes=tuple(notes),
         ws_urls=ws_urls,
         db_path=read("LIQSCOPE_DB") or DEFAULTS["LIQSCOPE_DB"],
+        coinalyze_url=(read("LIQSCOPE_COINALYZE_URL") or "").rstrip("/"),
+        coinalyze_key=read("LIQSCOPE_COINALYZE_KEY"),
     )

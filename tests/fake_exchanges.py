@@ -24,6 +24,20 @@ from data_sources import demo
 from data_sources.base import Query
 from data_sources.schema import ASSETS
 
+COINALYZE_KEY = "test-coinalyze-key-3f9a"
+COINALYZE_CODES = {"Binance": "A", "OKX": "3", "Bybit": "4"}  # not the documented "6": symbols must be resolved
+COINALYZE_SECONDS = {
+    "1min": 60,
+    "5min": 300,
+    "15min": 900,
+    "30min": 1800,
+    "1hour": 3600,
+    "2hour": 7200,
+    "4hour": 14400,
+    "6hour": 21600,
+    "12hour": 43200,
+    "daily": 86400,
+}
 CT_VAL = {"BTC": 0.01, "ETH": 0.1, "SOL": 1.0, "XRP": 100.0, "DOGE": 1000.0, "ADA": 100.0, "BNB": 0.01}
 BINANCE_INTERVALS = {"1m", "5m", "15m", "30m", "1h", "2h", "4h", "1d"}
 OKX_BARS = {"1m": "1m", "5m": "5m", "15m": "15m", "30m": "30m", "1H": "1h", "2H": "2h", "4H": "4h", "1Dutc": "1d"}
@@ -137,8 +151,12 @@ class FakeExchanges:
                     return fault
         return None
 
-    def answer(self, path: str, params: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+    def answer(
+        self, path: str, params: dict[str, str], headers: dict[str, str] | None = None
+    ) -> tuple[int, Any, dict[str, str]]:
         """(status, JSON body, headers) for a request; the exchanges' own routing."""
+        if path.startswith("/v1/"):
+            return self._coinalyze(path, params, headers or {})
         if path.startswith(("/fapi/", "/futures/")):
             return self._binance(path, params)
         if path.startswith("/api/v5/"):
@@ -146,6 +164,56 @@ class FakeExchanges:
         if path.startswith("/v5/"):
             return self._bybit(path, params)
         return 404, {"error": "not found"}, {}
+
+    # Coinalyze: api_key header, UNIX seconds, symbols resolved through /exchanges and /future-markets.
+    def _coinalyze(self, path: str, p: dict[str, str], headers: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+        if headers.get("api_key") != COINALYZE_KEY:
+            return 401, {"message": "Invalid API key"}, {}
+        if path == "/v1/exchanges":
+            return 200, [{"name": name, "code": code} for name, code in COINALYZE_CODES.items()], {}
+        if path == "/v1/future-markets":
+            markets = [
+                {
+                    "symbol": f"{a}USDT_PERP.{code}",
+                    "exchange": code,
+                    "symbol_on_exchange": f"{a}USDT",
+                    "base_asset": a,
+                    "quote_asset": "USDT",
+                    "is_perpetual": True,
+                    "has_long_short_ratio_data": True,
+                }
+                for a in ASSETS
+                for code in COINALYZE_CODES.values()
+            ]
+            markets.append(
+                {
+                    "symbol": "BTCUSD_250627.A",
+                    "exchange": "A",
+                    "symbol_on_exchange": "BTCUSD_250627",
+                    "base_asset": "BTC",
+                    "quote_asset": "USD",
+                    "is_perpetual": False,
+                }
+            )
+            return 200, markets, {}
+        if path == "/v1/liquidation-history":
+            by_code = {code: name.lower() for name, code in COINALYZE_CODES.items()}
+            out = []
+            seconds = COINALYZE_SECONDS[p["interval"]]
+            for symbol in p["symbols"].split(","):
+                asset, code = symbol.split("USDT_PERP.")
+                frame = self.market.frame(
+                    "liquidations", asset, by_code[code], int(p["from"]) * 1000, (int(p["to"]) + 1) * 1000, "1m"
+                )
+                bucket = (frame["ms"] // (seconds * 1000)) * seconds
+                sums = frame.groupby([bucket, "side"])["usd"].sum().unstack("side", fill_value=0.0)
+                history = [
+                    {"t": int(t), "l": float(row.get("long", 0.0)), "s": float(row.get("short", 0.0))}
+                    for t, row in sums.iterrows()
+                ]
+                out.append({"symbol": symbol, "history": history})
+            return 200, out, {}
+        return 404, {"message": "not found"}, {}
 
     # Binance: ascending, startTime inclusive, numbers as strings, times as ints.
     def _binance(self, path: str, p: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
@@ -404,7 +472,7 @@ def _handler(exchanges: FakeExchanges) -> type[BaseHTTPRequestHandler]:
                 self._send(fault.status, fault.body.encode(), fault.content_type, fault.headers, fault.truncate)
                 return
             try:
-                status, body, headers = exchanges.answer(parts.path, params)
+                status, body, headers = exchanges.answer(parts.path, params, dict(self.headers))
             except Exception as error:  # a bug in the fake must be visible, not a hang
                 status, body, headers = 500, {"fake_error": repr(error)}, {}
             self._send(status, json.dumps(body).encode(), "application/json", headers, False)

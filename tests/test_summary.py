@@ -120,3 +120,11 @@ class TestTakeaways:
         assert lines[1] == "$800 of shorts were liquidated, 80% of the $1.00K total."
         assert lines[2] == "Binance and OKX took $800 of the short liquidations (100%)."
         assert "Largest single liquidation: $600 BTC short on Binance at 2025-05-08 00:00 UTC." in lines
+
+
+def test_takeaways_without_per_order_prices_skip_the_largest_line() -> None:
+    """Aggregated buckets (Coinalyze) have no price: totals still report, the largest-order line is left out."""
+    buckets = SAMPLE.assign(price=float("nan"), qty=float("nan"))
+    lines = summary.takeaways(pd.DataFrame(), buckets, SAMPLE.iloc[0:0].assign(kind=[]), ("binance", "okx", "bybit"))
+    assert lines[0] == "$800 of shorts were liquidated, 80% of the $1.00K total."
+    assert not any(line.startswith("Largest single liquidation") for line in lines)

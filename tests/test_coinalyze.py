@@ -1,0 +1,98 @@
+"""Coinalyze backfill against a loopback fake: symbols, seconds, rate limits, precedence, secrecy."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from data_sources import http
+from data_sources.base import Query
+from data_sources.coinalyze import CoinalyzeClient, interval_for
+from tests.conftest import ROOT
+from tests.fake_exchanges import COINALYZE_KEY, FakeExchanges
+
+DAY = pd.Timedelta(days=1)
+
+
+def client(fake: FakeExchanges, key: str = COINALYZE_KEY) -> CoinalyzeClient:
+    return CoinalyzeClient(f"{fake.url}/v1", key, timeout=5)
+
+
+def test_symbols_are_resolved_at_runtime_and_times_are_seconds(exchanges: FakeExchanges) -> None:
+    start = exchanges.market.seed_day
+    frame, interval = client(exchanges).liquidations(Query("ETH", "bybit", start, start + DAY, "1h"))
+    (call,) = exchanges.calls("/v1/liquidation-history")
+    assert call[1]["symbols"] == "ETHUSDT_PERP.4"
+    assert call[1]["convert_to_usd"] == "true" and call[1]["interval"] == interval == "15min"
+    assert int(call[1]["from"]) == int(start.timestamp()) and len(call[1]["from"]) == 10
+    truth = exchanges.market.frame(
+        "liquidations", "ETH", "bybit", start.value // 10**6, (start + DAY).value // 10**6, "1m"
+    )
+    assert frame.groupby("side")["usd"].sum().to_dict() == pytest.approx(truth.groupby("side")["usd"].sum().to_dict())
+    assert frame["price"].isna().all()
+
+
+def test_retention_picks_the_finest_interval_that_reaches_back() -> None:
+    now = pd.Timestamp("2026-11-24 12:00", tz="UTC")
+    assert interval_for(now - pd.Timedelta(hours=20), now)[0] == "1min"
+    assert interval_for(now - pd.Timedelta(days=14), now)[0] == "15min"
+    assert interval_for(now - pd.Timedelta(days=400), now)[0] == "12hour"
+    assert interval_for(now - pd.Timedelta(days=1000), now)[0] == "daily"
+
+
+def test_429_with_retry_after_is_retried(exchanges: FakeExchanges) -> None:
+    exchanges.fail("/v1/liquidation-history", status=429, body="{}", headers={"Retry-After": "1"})
+    start = exchanges.market.seed_day
+    frame, _ = client(exchanges).liquidations(Query("BTC", "binance", start, start + DAY, "1h"))
+    assert not frame.empty and len(exchanges.calls("/v1/liquidation-history")) == 2
+
+
+def test_bad_key_is_a_clear_error(exchanges: FakeExchanges) -> None:
+    start = exchanges.market.seed_day
+    with pytest.raises(http.UpstreamError, match="Coinalyze rejected the request \\(HTTP 401\\)"):
+        client(exchanges, key="wrong").liquidations(Query("BTC", "binance", start, start + DAY, "1h"))
+
+
+def run_live(fake: FakeExchanges, monkeypatch: pytest.MonkeyPatch, day: pd.Timestamp, key: str | None) -> AppTest:
+    monkeypatch.setenv("LIQSCOPE_DATA", "live")
+    monkeypatch.setenv("LIQSCOPE_COINALYZE_URL", f"{fake.url}/v1")
+    if key:
+        monkeypatch.setenv("LIQSCOPE_COINALYZE_KEY", key)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params.update({"range": [f"{day:%Y-%m-%d}"], "interval": "1h"})
+    return at.run()
+
+
+def test_with_a_key_the_seed_day_is_rebuilt_from_coinalyze(exchanges: FakeExchanges, monkeypatch) -> None:
+    """Two weeks back no exchange keeps liquidations; Coinalyze gives the whole $965M day."""
+    at = run_live(exchanges, monkeypatch, exchanges.market.seed_day, COINALYZE_KEY)
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Total liquidations"] == "$965M" and metrics["Short share"] == "84%"
+    assert any("Coinalyze buckets where neither covers" in c.value for c in at.caption)
+    text = repr(at._tree) + " ".join(
+        str(e.value) for kind in ("markdown", "caption", "warning", "info", "code") for e in at.get(kind)
+    )
+    assert COINALYZE_KEY not in text
+
+
+def test_without_a_key_the_page_says_how_to_get_history(exchanges: FakeExchanges, monkeypatch) -> None:
+    at = run_live(exchanges, monkeypatch, exchanges.market.seed_day, None)
+    assert {m.label: m.value for m in at.metric}["Total liquidations"] == "n/a"
+    assert any("set LIQSCOPE_COINALYZE_KEY" in c.value for c in at.caption)
+
+
+def test_okx_minutes_covered_by_rest_are_not_counted_again_from_coinalyze(
+    exchanges: FakeExchanges, monkeypatch
+) -> None:
+    today = pd.Timestamp.now(tz="UTC").floor("D")
+    monkeypatch.setenv("LIQSCOPE_COINALYZE_KEY", COINALYZE_KEY)
+    monkeypatch.setenv("LIQSCOPE_COINALYZE_URL", f"{exchanges.url}/v1")
+    from data_sources import settings
+    from data_sources.live import LiveSource
+
+    with_key = LiveSource(settings.load()).fetch("liquidations", Query("ETH", "okx", today, today + DAY, "1h"))
+    assert exchanges.calls("/v1/liquidation-history"), "Coinalyze was asked"
+    assert exchanges.calls("/api/v5/public/liquidation-orders"), "OKX REST was asked"
+    assert not with_key.empty and with_key["price"].notna().all(), "no Coinalyze bucket inside REST-covered minutes"
