@@ -19,6 +19,7 @@ import pandas as pd
 
 from data_sources.base import NoCoverage, Query
 from data_sources.http import BadPayload, UnknownSymbol, Upstream
+from data_sources.intervals import INTERVAL_SECONDS
 from data_sources.schema import EXCHANGE_NAMES, conform, empty
 
 NAME = "Coinalyze"
@@ -37,10 +38,10 @@ INTERVALS: tuple[tuple[str, int], ...] = (
 )
 
 
-def interval_for(start: pd.Timestamp, now: pd.Timestamp) -> tuple[str, int]:
-    """The finest interval whose ~1,500 retained points still reach back to `start`."""
+def interval_for(start: pd.Timestamp, now: pd.Timestamp, at_least: int = 60) -> tuple[str, int]:
+    """The finest interval of at least `at_least` seconds whose ~1,500 retained points reach back to `start`."""
     for name, seconds in INTERVALS[:-1]:
-        if (now - start).total_seconds() <= seconds * RETAINED_POINTS:
+        if seconds >= at_least and (now - start).total_seconds() <= seconds * RETAINED_POINTS:
             return name, seconds
     return INTERVALS[-1]
 
@@ -70,6 +71,45 @@ def parse_liquidations(raw: Any, asset: str, exchange: str) -> pd.DataFrame:
     return conform("liquidations", frame)
 
 
+def _history(raw: Any, what: str) -> list[dict]:
+    if not isinstance(raw, list):
+        raise BadPayload(f"{NAME} sent an unexpected answer for {what} (expected a list).")
+    return [point for entry in raw for point in entry.get("history", [])]
+
+
+def parse_ratios(raw: Any, asset: str, exchange: str) -> pd.DataFrame:
+    """`long-short-ratio-history` points `{t, r, l, s}`: account shares, in percent or fractions.
+
+    Field meanings are undocumented (UNCONFIRMED), so shares are taken from `l`/`s`
+    when they sum to 100 or to 1, and from the ratio `r` otherwise.
+    """
+    points = _history(raw, "long/short ratio history")
+    if not points:
+        return empty("ratios")
+    frame = pd.DataFrame(points)
+    frame["ts"] = pd.to_datetime(pd.to_numeric(frame["t"]) * 1000, unit="ms", utc=True)
+    long_, short = pd.to_numeric(frame.get("l")), pd.to_numeric(frame.get("s"))
+    total = long_ + short
+    from_ratio = pd.to_numeric(frame["r"]) / (1 + pd.to_numeric(frame["r"]))
+    frame["long_share"] = (long_ / total).where((total - 100).abs().lt(1) | (total - 1).abs().lt(0.01), from_ratio)
+    frame["short_share"] = 1 - frame["long_share"]
+    frame["ratio"] = frame["long_share"] / frame["short_share"]
+    frame["exchange"], frame["asset"], frame["kind"] = exchange, asset, "accounts"
+    return conform("ratios", frame)
+
+
+def parse_open_interest(raw: Any, asset: str, exchange: str) -> pd.DataFrame:
+    """`open-interest-history` (convert_to_usd) OHLC points `{t, o, h, l, c}`: the close is the USD value."""
+    points = _history(raw, "open-interest history")
+    if not points:
+        return empty("open_interest")
+    frame = pd.DataFrame(points)
+    frame["ts"] = pd.to_datetime(pd.to_numeric(frame["t"]) * 1000, unit="ms", utc=True)
+    frame["usd"] = pd.to_numeric(frame["c"])
+    frame["exchange"], frame["asset"] = exchange, asset
+    return conform("open_interest", frame)
+
+
 class CoinalyzeClient:
     """Liquidation history per exchange from Coinalyze."""
 
@@ -96,12 +136,11 @@ class CoinalyzeClient:
             raise UnknownSymbol(f"{NAME} lists no {asset} USDT perpetual on {EXCHANGE_NAMES[exchange]}.")
         return found
 
-    def liquidations(self, query: Query) -> tuple[pd.DataFrame, str]:
-        """Bucketed long/short USD liquidations in [start, end), and the interval used."""
+    def _get(self, path: str, query: Query) -> tuple[Any, str]:
         now = pd.Timestamp(self.clock(), unit="s", tz="UTC")
         if query.start >= now:
-            raise NoCoverage(f"{NAME} has no liquidations after now.")
-        interval, _seconds = interval_for(query.start, now)
+            raise NoCoverage(f"{NAME} has no data after now.")
+        interval, _seconds = interval_for(query.start, now, INTERVAL_SECONDS[query.interval])
         params = {
             "symbols": self.symbol(query.asset, query.exchange),
             "interval": interval,
@@ -109,5 +148,23 @@ class CoinalyzeClient:
             "to": int(min(query.end, now).timestamp()) - 1,
             "convert_to_usd": "true",
         }
-        frame = parse_liquidations(self.upstream.get_json("/liquidation-history", params), query.asset, query.exchange)
-        return frame[(frame["ts"] >= query.start) & (frame["ts"] < query.end)].reset_index(drop=True), interval
+        return self.upstream.get_json(path, params), interval
+
+    @staticmethod
+    def _window(frame: pd.DataFrame, query: Query) -> pd.DataFrame:
+        return frame[(frame["ts"] >= query.start) & (frame["ts"] < query.end)].reset_index(drop=True)
+
+    def liquidations(self, query: Query) -> tuple[pd.DataFrame, str]:
+        """Bucketed long/short USD liquidations in [start, end), and the interval used."""
+        raw, interval = self._get("/liquidation-history", query)
+        return self._window(parse_liquidations(raw, query.asset, query.exchange), query), interval
+
+    def ratios(self, query: Query) -> pd.DataFrame:
+        """Account long/short ratio history (the fallback where an exchange's own history ends)."""
+        raw, _ = self._get("/long-short-ratio-history", query)
+        return self._window(parse_ratios(raw, query.asset, query.exchange), query)
+
+    def open_interest(self, query: Query) -> pd.DataFrame:
+        """Open-interest history in USD (the fallback where an exchange's own history ends)."""
+        raw, _ = self._get("/open-interest-history", query)
+        return self._window(parse_open_interest(raw, query.asset, query.exchange), query)

@@ -64,7 +64,16 @@ class LiveSource:
             raise SourceError(f"liqscope has no adapter for exchange {query.exchange!r}.")
         if dataset == "liquidations":
             return self._liquidations(query)
-        return adapter.fetch(dataset, query)
+        try:
+            return adapter.fetch(dataset, query)
+        except NoCoverage as beyond_history:
+            if self.coinalyze is None or dataset not in ("ratios", "open_interest"):
+                raise
+            try:
+                fallback = self.coinalyze.ratios if dataset == "ratios" else self.coinalyze.open_interest
+                return fallback(query)
+            except SourceError as error:
+                raise NoCoverage(f"{beyond_history} Coinalyze did not fill in: {error}") from None
 
     def _liquidations(self, query: Query) -> pd.DataFrame:
         """Liquidations from every source that covers the window, each exchange-minute from one source.

@@ -213,6 +213,29 @@ class FakeExchanges:
                 ]
                 out.append({"symbol": symbol, "history": history})
             return 200, out, {}
+        if path in ("/v1/long-short-ratio-history", "/v1/open-interest-history"):
+            by_code = {code: name.lower() for name, code in COINALYZE_CODES.items()}
+            seconds = COINALYZE_SECONDS[p["interval"]]
+            interval = {300: "5m", 900: "15m", 1800: "30m", 3600: "1h", 7200: "2h", 14400: "4h"}.get(seconds, "1d")
+            out = []
+            for symbol in p["symbols"].split(","):
+                asset, code = symbol.split("USDT_PERP.")
+                start, end = int(p["from"]) * 1000, (int(p["to"]) + 1) * 1000
+                if path.endswith("ratio-history"):
+                    frame = self.market.frame("ratios", asset, by_code[code], start, end, interval)
+                    frame = frame[frame["kind"] == "accounts"]
+                    history = [
+                        {"t": int(r.ms) // 1000, "r": r.ratio, "l": r.long_share * 100, "s": r.short_share * 100}
+                        for r in frame.itertuples()
+                    ]
+                else:
+                    frame = self.market.frame("open_interest", asset, by_code[code], start, end, interval)
+                    history = [
+                        {"t": int(r.ms) // 1000, "o": r.usd, "h": r.usd, "l": r.usd, "c": r.usd}
+                        for r in frame.itertuples()
+                    ]
+                out.append({"symbol": symbol, "history": history})
+            return 200, out, {}
         return 404, {"message": "not found"}, {}
 
     # Binance: ascending, startTime inclusive, numbers as strings, times as ints.

@@ -24,7 +24,7 @@ def test_symbols_are_resolved_at_runtime_and_times_are_seconds(exchanges: FakeEx
     frame, interval = client(exchanges).liquidations(Query("ETH", "bybit", start, start + DAY, "1h"))
     (call,) = exchanges.calls("/v1/liquidation-history")
     assert call[1]["symbols"] == "ETHUSDT_PERP.4"
-    assert call[1]["convert_to_usd"] == "true" and call[1]["interval"] == interval == "15min"
+    assert call[1]["convert_to_usd"] == "true" and call[1]["interval"] == interval == "1hour"
     assert int(call[1]["from"]) == int(start.timestamp()) and len(call[1]["from"]) == 10
     truth = exchanges.market.frame(
         "liquidations", "ETH", "bybit", start.value // 10**6, (start + DAY).value // 10**6, "1m"
@@ -39,6 +39,7 @@ def test_retention_picks_the_finest_interval_that_reaches_back() -> None:
     assert interval_for(now - pd.Timedelta(days=14), now)[0] == "15min"
     assert interval_for(now - pd.Timedelta(days=400), now)[0] == "12hour"
     assert interval_for(now - pd.Timedelta(days=1000), now)[0] == "daily"
+    assert interval_for(now - pd.Timedelta(hours=20), now, at_least=3600)[0] == "1hour"
 
 
 def test_429_with_retry_after_is_retried(exchanges: FakeExchanges) -> None:
@@ -96,3 +97,31 @@ def test_okx_minutes_covered_by_rest_are_not_counted_again_from_coinalyze(
     assert exchanges.calls("/v1/liquidation-history"), "Coinalyze was asked"
     assert exchanges.calls("/api/v5/public/liquidation-orders"), "OKX REST was asked"
     assert not with_key.empty and with_key["price"].notna().all(), "no Coinalyze bucket inside REST-covered minutes"
+
+
+@pytest.mark.parametrize(("dataset", "column"), [("ratios", "ratio"), ("open_interest", "usd")])
+def test_coinalyze_fills_in_where_binance_history_ends(
+    exchanges: FakeExchanges, monkeypatch: pytest.MonkeyPatch, dataset: str, column: str
+) -> None:
+    """Binance keeps ratios and OI for 30 days; with a key, older windows come from Coinalyze."""
+    from data_sources import settings
+    from data_sources.base import NoCoverage
+    from data_sources.live import LiveSource
+
+    monkeypatch.setenv("LIQSCOPE_COINALYZE_URL", f"{exchanges.url}/v1")
+    start = exchanges.market.seed_day - pd.Timedelta(days=10)
+    query = Query("ETH", "binance", start, start + DAY, "1h")
+    later = lambda: pd.Timestamp.now(tz="UTC").timestamp() + 20 * 86400  # noqa: E731 (Binance's 30 days end sooner)
+    without = LiveSource(settings.load())
+    without.adapters["binance"].clock = later
+    with pytest.raises(NoCoverage, match="30 days only"):
+        without.fetch(dataset, query)
+    monkeypatch.setenv("LIQSCOPE_COINALYZE_KEY", COINALYZE_KEY)
+    source = LiveSource(settings.load())
+    source.adapters["binance"].clock = later
+    frame = source.fetch(dataset, query)
+    truth = exchanges.market.frame(dataset, "ETH", "binance", start.value // 10**6, (start + DAY).value // 10**6, "1h")
+    if dataset == "ratios":
+        truth = truth[truth["kind"] == "accounts"]
+    assert len(frame) == len(truth) > 0
+    assert frame[column].to_numpy() == pytest.approx(truth[column].to_numpy(), rel=1e-6)
