@@ -11,12 +11,14 @@ from data_sources.binance import BinanceAdapter
 from data_sources.bybit import BybitAdapter
 from data_sources.coinalyze import CoinalyzeClient
 from data_sources.http import Upstream
+from data_sources.intervals import INTERVAL_SECONDS
 from data_sources.okx import LIQUIDATION_HISTORY, OkxAdapter
 from data_sources.schema import EXCHANGE_NAMES, Dataset, conform
 from data_sources.settings import Settings
 from data_sources.store import SqliteStore, open_store
 
 PROBE_PATHS = {"binance": "/fapi/v1/time", "okx": "/api/v5/public/time", "bybit": "/v5/market/time"}
+EVENT_WINDOW = pd.Timedelta(days=7)
 LOWER_BOUND = {"binance": "at most 1 event per symbol per second", "okx": "at most 1 order per contract per second"}
 
 
@@ -84,7 +86,7 @@ class LiveSource:
         """
         store = self.store()
         taken = store.coverage(query.exchange, query.start, query.end) if store else []
-        parts = [store.events(query.asset, query.exchange, query.start, query.end)] if store else []
+        parts = [self._recorded(store, query)] if store else []
         covered = bool(taken)
         errors: list[SourceError] = []
         if query.exchange == "okx":
@@ -113,6 +115,14 @@ class LiveSource:
                 "or set LIQSCOPE_COINALYZE_KEY for history."
             )
         return conform("liquidations", pd.concat(parts, ignore_index=True))
+
+    @staticmethod
+    def _recorded(store: SqliteStore, query: Query) -> pd.DataFrame:
+        """Individual events for windows up to a week; per-bar sums from the rollups beyond that."""
+        if query.end - query.start <= EVENT_WINDOW:
+            return store.events(query.asset, query.exchange, query.start, query.end)
+        step = INTERVAL_SECONDS[query.interval] * 1000
+        return store.buckets(query.asset, query.exchange, query.start, query.end, step)
 
     def coverage_note(self, exchange: str, start: pd.Timestamp, end: pd.Timestamp) -> str | None:
         """What covers the exchange's liquidations in [start, end): recorded intervals, gaps, lower bound."""

@@ -47,7 +47,24 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (exchange, start)
     );
     """,
+    """
+    CREATE TABLE liquidation_days (
+        exchange TEXT NOT NULL, asset TEXT NOT NULL, side TEXT NOT NULL, day INTEGER NOT NULL,
+        count INTEGER NOT NULL, qty REAL NOT NULL, usd REAL NOT NULL,
+        PRIMARY KEY (exchange, asset, side, day)
+    ) WITHOUT ROWID;
+    INSERT INTO liquidation_days (exchange, asset, side, day, count, qty, usd)
+        SELECT exchange, asset, side, minute / 86400000 * 86400000, SUM(count), SUM(qty), SUM(usd)
+        FROM liquidation_minutes GROUP BY 1, 2, 3, 4;
+    CREATE TRIGGER liquidations_daily AFTER INSERT ON liquidations BEGIN
+        INSERT INTO liquidation_days (exchange, asset, side, day, count, qty, usd)
+        VALUES (NEW.exchange, NEW.asset, NEW.side, NEW.ts / 86400000 * 86400000, 1, NEW.qty, NEW.usd)
+        ON CONFLICT (exchange, asset, side, day) DO UPDATE SET
+            count = count + 1, qty = qty + excluded.qty, usd = usd + excluded.usd;
+    END;
+    """,
 )
+ROLLUP_WRITES_PER_EVENT = 3  # the event row, its minute row, its day row
 
 
 @dataclass(frozen=True)
@@ -140,7 +157,7 @@ class SqliteStore:
                 self._connection.execute("ROLLBACK")
                 raise StoreError(f"Cannot write to the liquidation store at {self.path}: {error}.") from None
             inserted = self._connection.total_changes - before
-        return inserted // 2  # each new event also touches its minute rollup row
+        return inserted // ROLLUP_WRITES_PER_EVENT
 
     def open_interval(self, exchange: str, start_ms: int) -> None:
         """Record that the exchange's stream connected at `start_ms`."""
@@ -180,6 +197,25 @@ class SqliteStore:
         )
         frame["ts"] = pd.to_datetime(frame["ts"], unit="ms", utc=True)
         return frame
+
+    def buckets(self, asset: str, exchange: str, start: pd.Timestamp, end: pd.Timestamp, step_ms: int) -> pd.DataFrame:
+        """Recorded liquidations summed per `step_ms` bucket and side, from the rollups (not the events).
+
+        Whole-day steps read the daily rollup; shorter steps the minute rollup. Rows
+        are normalized liquidations with `usd` and `qty` set and no price.
+        """
+        table, unit = ("liquidation_days", "day") if step_ms % 86_400_000 == 0 else ("liquidation_minutes", "minute")
+        frame = pd.read_sql_query(
+            f"SELECT {unit} / ? * ? AS ts, side, SUM(qty) AS qty, SUM(usd) AS usd FROM {table} "
+            f"WHERE exchange = ? AND asset = ? AND {unit} >= ? AND {unit} < ? GROUP BY 1, 2 ORDER BY 1",
+            self._connection,
+            params=(step_ms, step_ms, exchange, asset, _ms(start), _ms(end)),
+        )
+        if frame.empty:
+            return empty("liquidations")
+        frame["ts"] = pd.to_datetime(frame["ts"], unit="ms", utc=True)
+        frame["exchange"], frame["asset"], frame["price"] = exchange, asset, float("nan")
+        return conform("liquidations", frame)
 
     def minute_totals(
         self, assets: Iterable[str], exchanges: Iterable[str], start: pd.Timestamp, end: pd.Timestamp
