@@ -12,11 +12,9 @@ for value in filters.unknown_link_values("asset", view.assets):
 asset = st.selectbox("Asset", view.assets, key="asset", bind="query-params")
 context.set_page_params({"asset": asset})
 
-liquidations = context.panel("liquidations", assets=(asset,))
-candles = context.panel("candles", assets=(asset,))
-ratios = context.panel("ratios", assets=(asset,))
-open_interest = context.panel("open_interest", assets=(asset,))
-funding = context.panel("funding", assets=(asset,))
+liquidations, candles, ratios, open_interest, funding = context.panels(
+    "liquidations", "candles", "ratios", "open_interest", "funding", assets=(asset,)
+)
 moves = summary.price_moves(candles.frame)
 
 st.title(f"{asset} perpetuals")

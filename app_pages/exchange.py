@@ -13,9 +13,8 @@ exchange = st.selectbox("Exchange", view.exchanges, key="exchange", bind="query-
 context.set_page_params({"exchange": exchange})
 name = EXCHANGE_NAMES.get(exchange, exchange)
 
-everywhere = context.panel("liquidations", exchanges=EXCHANGES)
-liquidations = context.panel("liquidations", exchanges=(exchange,))
-ratios = context.panel("ratios", exchanges=(exchange,))
+(everywhere,) = context.panels("liquidations", exchanges=EXCHANGES)
+liquidations, ratios = context.panels("liquidations", "ratios", exchanges=(exchange,))
 all_totals = summary.liquidation_totals(everywhere.frame)
 
 st.title(f"{name} liquidations and positioning")

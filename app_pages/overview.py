@@ -7,9 +7,7 @@ from data_sources.intervals import to_offset
 from data_sources.schema import RATIO_KIND_LABELS, RATIO_KINDS
 
 view = filters.current()
-liquidations = context.panel("liquidations")
-candles = context.panel("candles")
-ratios = context.panel("ratios")
+liquidations, candles, ratios = context.panels("liquidations", "candles", "ratios")
 moves = summary.price_moves(candles.frame)
 
 st.title("Market overview")

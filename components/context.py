@@ -24,26 +24,26 @@ def source() -> SourceChoice:
     return st.session_state[SOURCE_KEY]
 
 
-def panel(
-    dataset: Dataset, *, assets: tuple[str, ...] | None = None, exchanges: tuple[str, ...] | None = None
-) -> market.Panel:
-    """`dataset` for the current filters, optionally narrowed to some assets or exchanges."""
+def recent_liquidations(asset: str, exchanges: tuple[str, ...], limit: int) -> pd.DataFrame | None:
+    """The latest recorded liquidations from the recorder's store; None when there is no store."""
+    recent = getattr(source().source, "recent", None)
+    return recent(asset, exchanges, limit) if recent else None
+
+
+def panels(
+    *datasets: Dataset, assets: tuple[str, ...] | None = None, exchanges: tuple[str, ...] | None = None
+) -> tuple[market.Panel, ...]:
+    """Several datasets for the current filters, fetched concurrently."""
     filters = current()
-    return market.load(
+    return market.load_many(
         source().source,
-        dataset,
+        datasets,
         assets or filters.assets,
         exchanges or filters.exchanges,
         filters.start,
         filters.end,
         filters.interval,
     )
-
-
-def recent_liquidations(asset: str, exchanges: tuple[str, ...], limit: int) -> pd.DataFrame | None:
-    """The latest recorded liquidations from the recorder's store; None when there is no store."""
-    recent = getattr(source().source, "recent", None)
-    return recent(asset, exchanges, limit) if recent else None
 
 
 def set_page_params(params: dict[str, str]) -> None:

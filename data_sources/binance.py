@@ -16,7 +16,7 @@ import pandas as pd
 import requests
 
 from data_sources.base import NoCoverage, Query, ms
-from data_sources.http import BadPayload, UnknownSymbol, Upstream, UpstreamError, WeightGovernor, json_body
+from data_sources.http import BadPayload, UnknownSymbol, Upstream, UpstreamError, WeightGovernor, fan_out, json_body
 from data_sources.schema import Dataset, conform, empty
 
 NAME = "Binance"
@@ -161,12 +161,14 @@ class BinanceAdapter:
         if dataset == "ratios":
             start, end = self._history_window(query, "long/short")
             params = {"symbol": sym, "period": PERIODS[query.interval]}
-            frames = [
-                parse_ratios(
-                    self._ascending(path, params, start, end, DATA_LIMIT, lambda r: r["timestamp"]), query.asset, kind
-                )
-                for kind, path in RATIO_PATHS.items()
-            ]
+            frames = fan_out(
+                lambda item: parse_ratios(
+                    self._ascending(item[1], params, start, end, DATA_LIMIT, lambda r: r["timestamp"]),
+                    query.asset,
+                    item[0],
+                ),
+                RATIO_PATHS.items(),
+            )
             return conform("ratios", pd.concat(frames, ignore_index=True))
         if dataset == "open_interest":
             start, end = self._history_window(query, "open-interest")

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -23,7 +24,8 @@ from data_sources.base import SourceError
 
 MAX_RETRY_AFTER_SECONDS = 5.0
 CONNECT_TIMEOUT_SECONDS = 3.05
-PER_HOST_CONCURRENCY = 6
+PER_HOST_CONCURRENCY = 16
+REQUEST_WORKERS = 48
 
 
 class UpstreamError(SourceError):
@@ -181,6 +183,20 @@ def json_body(response: requests.Response) -> Any:
         return response.json()
     except ValueError:
         return None
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+_requests_pool = ThreadPoolExecutor(max_workers=REQUEST_WORKERS, thread_name_prefix="liqscope-http")
+
+
+def fan_out(request: Callable[[T], R], items: Iterable[T]) -> list[R]:
+    """Run independent requests of one fetch concurrently; results in order, first error raised.
+
+    Adapters call this at most once per fetch and never from inside `request`,
+    so the pool cannot deadlock on itself.
+    """
+    return list(_requests_pool.map(request, items))
 
 
 def _brief(text: str, limit: int = 160) -> str:

@@ -21,7 +21,8 @@ from data_sources.cache import BucketCache, Fetched
 from data_sources.schema import EXCHANGE_NAMES, Dataset, empty
 
 PANEL_TTL_SECONDS = 30
-FETCH_WORKERS = 16
+FETCH_WORKERS = 32
+PAGE_WORKERS = 6
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ buckets = BucketCache()
 _panels: TTLCache = TTLCache(maxsize=512, ttl=PANEL_TTL_SECONDS)
 _panels_lock = threading.Lock()
 _pool = ThreadPoolExecutor(max_workers=FETCH_WORKERS, thread_name_prefix="liqscope-fetch")
+_page_pool = ThreadPoolExecutor(max_workers=PAGE_WORKERS, thread_name_prefix="liqscope-page")
 
 
 def _read(source: MarketSource, dataset: Dataset, query: Query) -> Fetched | SourceError:
@@ -135,6 +137,19 @@ def load(
     with _panels_lock:
         _panels[key] = panel
     return panel
+
+
+def load_many(
+    source: MarketSource,
+    datasets: tuple[Dataset, ...],
+    assets: tuple[str, ...],
+    exchanges: tuple[str, ...],
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    interval: str,
+) -> tuple[Panel, ...]:
+    """Several datasets for the same view at once (a cold page costs the slowest, not the sum)."""
+    return tuple(_page_pool.map(lambda d: load(source, d, assets, exchanges, start, end, interval), datasets))
 
 
 def clear_cache() -> None:

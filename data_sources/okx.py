@@ -24,6 +24,7 @@ from data_sources.http import (
     UnknownSymbol,
     Upstream,
     UpstreamError,
+    fan_out,
     json_body,
 )
 from data_sources.schema import Dataset, conform
@@ -193,10 +194,28 @@ class OkxAdapter:
             cursor = min(int(ts_of(r)) for r in page)
         return rows
 
-    def _rubik(self, path: str, query: Query, start: int, end: int) -> list:
-        """Rows of a rubik statistics endpoint, paged newest-first by exclusive `end`/`begin`."""
-        params = {"instId": inst_id(query.asset), "period": PERIODS[query.interval]}
-        return self._newest_first(path, params, start, end, RUBIK_LIMIT, ("end", "begin"), lambda r: r[0])
+    def _chunk(self, request: tuple[str, dict, int, int, tuple[str, str]]) -> list:
+        """One page covering [start, end) exactly, via exclusive cursors (older-than end, newer-than start-1)."""
+        path, params, start, end, (older, newer) = request
+        page = data(self.upstream.get_json(path, {**params, older: end, newer: start - 1}), path)
+        return [row for row in page if start <= int(row[0]) < end]
+
+    @staticmethod
+    def _chunks(start: int, end: int, step_ms: int, limit: int) -> list[tuple[int, int]]:
+        """Split [start, end) into spans of at most `limit` rows of a fixed-period series."""
+        span = step_ms * limit
+        return [(lo, min(lo + span, end)) for lo in range(start, end, span)]
+
+    def _fixed_period(self, requests: list[tuple[str, dict, int, int, tuple[str, str]]]) -> list[list]:
+        """Fixed-period series have known page bounds, so every page is fetched at once."""
+        return fan_out(self._chunk, requests)
+
+    def _series(self, path: str, params: dict, start: int, end: int, step_ms: int, keys: tuple[str, str]) -> list:
+        limit = int(params["limit"])
+        pages = self._fixed_period(
+            [(path, params, lo, hi, keys) for lo, hi in self._chunks(start, end, step_ms, limit)]
+        )
+        return [row for page in pages for row in page]
 
     def _recent_only(self, query: Query, period: str, what: str) -> tuple[int, int]:
         depth = pd.Timedelta(seconds=PERIOD_SECONDS[period] * RECENT_ROWS)
@@ -215,26 +234,26 @@ class OkxAdapter:
             bar = BARS[query.interval]
             recent = self.now() - pd.Timedelta(seconds=BAR_SECONDS[bar] * RECENT_ROWS)
             path = CANDLES if query.start >= recent else HISTORY_CANDLES
-            rows = self._newest_first(
-                path,
-                {"instId": inst, "bar": bar},
-                ms(query.start),
-                ms(query.end),
-                CANDLE_LIMIT,
-                ("after", "before"),
-                lambda r: r[0],
+            params = {"instId": inst, "bar": bar, "limit": CANDLE_LIMIT}
+            rows = self._series(
+                path, params, ms(query.start), ms(query.end), BAR_SECONDS[bar] * 1000, ("after", "before")
             )
             return parse_candles(rows, query.asset)
-        if dataset == "ratios":
-            start, end = self._recent_only(query, PERIODS[query.interval], "long/short ratios")
-            frames = [
-                parse_ratios(self._rubik(path, query, start, end), query.asset, kind)
-                for kind, path in RATIO_PATHS.items()
-            ]
-            return conform("ratios", pd.concat(frames, ignore_index=True))
-        if dataset == "open_interest":
-            start, end = self._recent_only(query, PERIODS[query.interval], "open interest")
-            return parse_open_interest(self._rubik(OPEN_INTEREST, query, start, end), query.asset)
+        if dataset in ("ratios", "open_interest"):
+            period = PERIODS[query.interval]
+            what = "long/short ratios" if dataset == "ratios" else "open interest"
+            start, end = self._recent_only(query, period, what)
+            paths = RATIO_PATHS if dataset == "ratios" else {"open_interest": OPEN_INTEREST}
+            params = {"instId": inst, "period": period, "limit": RUBIK_LIMIT}
+            chunks = self._chunks(start, end, PERIOD_SECONDS[period] * 1000, RUBIK_LIMIT)
+            requests = [(path, params, lo, hi, ("end", "begin")) for path in paths.values() for lo, hi in chunks]
+            pages = iter(self._fixed_period(requests))
+            rows = {kind: [row for _ in chunks for row in next(pages)] for kind in paths}
+            if dataset == "open_interest":
+                return parse_open_interest(rows["open_interest"], query.asset)
+            return conform(
+                "ratios", pd.concat([parse_ratios(rows[k], query.asset, k) for k in paths], ignore_index=True)
+            )
         if dataset == "funding":
             earliest = self.now() - FUNDING_HISTORY
             if query.end <= earliest:

@@ -22,6 +22,7 @@ import pandas as pd
 
 from data_sources import demo
 from data_sources.base import Query
+from data_sources.intervals import INTERVAL_SECONDS
 from data_sources.schema import ASSETS
 
 COINALYZE_KEY = "test-coinalyze-key-3f9a"
@@ -77,25 +78,45 @@ class FakeMarket:
         today = pd.Timestamp.now(tz="UTC").floor("D")
         self.shift = today - demo.END + pd.Timedelta(days=1)
         self.source = demo.DemoSource()
+        self._cache: dict[tuple[str, str, str, str], pd.DataFrame] = {}
+        self._lock = threading.Lock()
 
     @property
     def seed_day(self) -> pd.Timestamp:
         """Where 2025-05-08 lands in fake time."""
         return demo.SEED_DAY + self.shift
 
+    def warm(self) -> None:
+        """Build every series up front, so no request pays for the fake's own set-up."""
+        for asset in ASSETS:
+            for exchange in ("binance", "okx", "bybit"):
+                for interval in INTERVAL_SECONDS:
+                    for dataset in ("candles", "ratios", "open_interest"):
+                        self._series(dataset, asset, exchange, interval)
+                for dataset in ("liquidations", "funding"):
+                    self._series(dataset, asset, exchange, "1m")
+
+    def _series(self, dataset: str, asset: str, exchange: str, interval: str) -> pd.DataFrame:
+        """The whole period of one series in fake time, with an integer `ms` column (cached)."""
+        if dataset in ("liquidations", "funding"):
+            interval = "1m"
+        key = (dataset, asset, exchange, interval)
+        with self._lock:
+            cached = self._cache.get(key)
+        if cached is None:
+            frame = self.source.fetch(dataset, Query(asset, exchange, demo.START, demo.END, interval)).copy()
+            frame["ts"] = frame["ts"] + self.shift
+            frame["ms"] = (frame["ts"] - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(milliseconds=1)
+            with self._lock:
+                cached = self._cache.setdefault(key, frame)
+        return cached
+
     def frame(self, dataset: str, asset: str, exchange: str, start_ms: int, end_ms: int, interval: str) -> pd.DataFrame:
         """Rows with start_ms <= ts < end_ms (fake time), never later than now."""
-        now = pd.Timestamp.now(tz="UTC")
-        start = max(pd.Timestamp(start_ms, unit="ms", tz="UTC"), demo.START + self.shift)
-        end = min(pd.Timestamp(end_ms, unit="ms", tz="UTC"), now, demo.END + self.shift)
-        if start >= end:
-            frame = demo.empty(dataset)
-        else:
-            frame = self.source.fetch(dataset, Query(asset, exchange, start - self.shift, end - self.shift, interval))
-            frame = frame.copy()
-            frame["ts"] = frame["ts"] + self.shift
-        frame["ms"] = (frame["ts"] - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(milliseconds=1)
-        return frame
+        now_ms = int(time.time() * 1000)
+        series = self._series(dataset, asset, exchange, interval)
+        lo, hi = series["ms"].searchsorted([start_ms, min(end_ms, now_ms)])
+        return series.iloc[lo:hi] if hi > lo else series.iloc[0:0]
 
 
 def _s(value: float) -> str:
@@ -155,6 +176,13 @@ class FakeExchanges:
         self, path: str, params: dict[str, str], headers: dict[str, str] | None = None
     ) -> tuple[int, Any, dict[str, str]]:
         """(status, JSON body, headers) for a request; the exchanges' own routing."""
+        if path == "/_fake/requests":  # for a benchmark in another process; not an exchange path
+            with self._lock:
+                count = sum(1 for p, _ in self.requests if not p.startswith("/_fake/"))
+            return 200, {"count": count}, {}
+        if path == "/_fake/reset":
+            self.reset()
+            return 200, {"reset": True}, {}
         if path.startswith("/v1/"):
             return self._coinalyze(path, params, headers or {})
         if path.startswith(("/fapi/", "/futures/")):
@@ -478,6 +506,7 @@ class FakeExchanges:
 def _handler(exchanges: FakeExchanges) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
 
         def log_message(self, *_: object) -> None:
             return
@@ -487,7 +516,7 @@ def _handler(exchanges: FakeExchanges) -> type[BaseHTTPRequestHandler]:
             params = {k: v[-1] for k, v in parse_qs(parts.query).items()}
             with exchanges._lock:
                 exchanges.requests.append((parts.path, params))
-            if exchanges.delay:
+            if exchanges.delay and not parts.path.startswith("/_fake/"):
                 time.sleep(exchanges.delay)
             fault = exchanges._take_fault(parts.path)
             if fault is not None:
@@ -515,3 +544,17 @@ def _handler(exchanges: FakeExchanges) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
 
     return Handler
+
+
+def serve() -> None:
+    """`python -m tests.fake_exchanges [delay]`: serve until stdin closes; prints the base URL first."""
+    import sys
+
+    with FakeExchanges(delay=float(sys.argv[1]) if len(sys.argv) > 1 else 0.0) as exchanges:
+        exchanges.market.warm()
+        print(exchanges.url, flush=True)
+        sys.stdin.read()
+
+
+if __name__ == "__main__":
+    serve()

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import websockets
+
+logging.getLogger("websockets").setLevel(logging.WARNING)
 
 
 def binance_message(symbol: str, order_side: str, price: float, qty: float, ts: int) -> str:
@@ -128,6 +131,11 @@ async def _serve(stream: FakeStream) -> websockets.Server:
     return await websockets.serve(stream.handler, "127.0.0.1", 0)
 
 
+async def _close(server: websockets.Server) -> None:
+    server.close()
+    await server.wait_closed()
+
+
 class FakeStreams:
     """Fake streams served from one background event loop."""
 
@@ -149,7 +157,7 @@ class FakeStreams:
 
     def __exit__(self, *_: object) -> None:
         for server in self.servers:
-            server.close()
+            asyncio.run_coroutine_threadsafe(_close(server), self.loop).result(timeout=10)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=5)
 

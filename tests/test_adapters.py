@@ -170,14 +170,20 @@ class TestOkxPayloads:
 
 
 class TestOkxAdapter:
-    def test_candles_page_newest_first_with_exclusive_after(self, exchanges: FakeExchanges) -> None:
+    def test_candles_are_fetched_as_exact_pages_with_exclusive_cursors(self, exchanges: FakeExchanges) -> None:
+        """A fixed-period series has known page bounds: each request covers (before, after) exactly, no overlap."""
         start, end = seed(exchanges)
         frame = OkxAdapter(exchanges.url).fetch("candles", Query("BTC", "okx", start, end, "5m"))
         assert len(frame) == 288
         assert_no_gaps(frame, "5min")
         calls = exchanges.calls("/api/v5/market/")
-        afters = [int(p["after"]) for _, p in calls]
-        assert afters[0] == end.value // 10**6 and afters == sorted(afters, reverse=True) and len(calls) == 3
+        first, span = start.value // 10**6, 100 * 300_000
+        bounds = sorted((int(p["before"]), int(p["after"])) for _, p in calls)
+        assert bounds == [
+            (first - 1, first + span),
+            (first + span - 1, first + 2 * span),
+            (first + 2 * span - 1, end.value // 10**6),
+        ]
         assert {p["bar"] for _, p in calls} == {"5m"} and {p["instId"] for _, p in calls} == {"BTC-USDT-SWAP"}
         assert {path for path, _ in calls} == {"/api/v5/market/history-candles"}
 

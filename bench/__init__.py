@@ -1,0 +1,1 @@
+"""The liqscope benchmark (`python -m bench`)."""

@@ -1,0 +1,483 @@
+"""liqscope benchmark: speed, upstream economy, memory and scale, on loopback only.
+
+`python -m bench [--quick] [--delay 0.1]` starts the test suite's fake exchanges
+with an injected round-trip delay and prints one row per scenario: the measured
+figure beside its target. Nothing here asserts a timing; `--quick` is the small
+version CI runs so the benchmark cannot rot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import requests
+from streamlit.testing.v1 import AppTest
+
+from bench.naive import naive_overview
+from data_sources import market, registry
+from data_sources.recorder import Recorder
+from data_sources.schema import ASSETS, EXCHANGES
+from data_sources.store import SqliteStore
+from data_sources.streams import BybitStream
+from tests.fake_streams import FakeStream, FakeStreams, bybit_message
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = {"overview": None, "asset": "app_pages/asset.py", "exchange": "app_pages/exchange.py"}
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+class RemoteExchanges:
+    """The fake exchanges in their own process (as a real exchange would be), counted over loopback."""
+
+    def __init__(self, delay: float) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.fake_exchanges", str(delay)],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.url = self.process.stdout.readline().strip()
+
+    def count(self) -> int:
+        """Exchange requests served since the last reset."""
+        return requests.get(f"{self.url}/_fake/requests", timeout=10).json()["count"]
+
+    def reset(self) -> None:
+        """Forget the requests served so far."""
+        requests.get(f"{self.url}/_fake/reset", timeout=10)
+
+    def close(self) -> None:
+        """Stop the fake's process."""
+        self.process.stdin.close()
+        self.process.wait(timeout=30)
+
+
+@dataclass
+class Row:
+    """One printed figure."""
+
+    scenario: str
+    figure: str
+    target: str = ""
+    met: bool | None = None
+
+
+def _dtype_size(dtype: str) -> int:
+    return int("".join(ch for ch in dtype if ch.isdigit()) or 8)
+
+
+def _length(values: object) -> int:
+    if isinstance(values, dict) and "bdata" in values:
+        return len(base64.b64decode(values["bdata"])) // _dtype_size(values.get("dtype", "f8"))
+    return len(values) if isinstance(values, list) else 0
+
+
+def figure_stats(at: AppTest) -> tuple[int, int]:
+    """Largest number of points in any trace, and total figure JSON bytes, on the rendered page."""
+    most, size = 0, 0
+    for chart in at.get("plotly_chart"):
+        size += len(chart.proto.spec)
+        for trace in json.loads(chart.proto.spec)["data"]:
+            most = max(most, _length(trace.get("x")), _length(trace.get("z")))
+    return most, size
+
+
+def fresh_caches() -> None:
+    """Cold start: no panel, bucket or probe cached."""
+    market.clear_cache()
+    registry.clear()
+
+
+def window(fake: RemoteExchanges, days: int) -> list[str]:
+    """The last `days` fake-time UTC days, ending today."""
+    today = pd.Timestamp.now(tz="UTC").floor("D")
+    return [f"{today - pd.Timedelta(days=days - 1):%Y-%m-%d}", f"{today:%Y-%m-%d}"]
+
+
+def run_page(fake: RemoteExchanges, page: str, days: int) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
+    at.query_params["range"] = window(fake, days)
+    at.run()
+    if PAGES[page]:
+        at.switch_page(PAGES[page]).run()
+    if at.exception:
+        raise RuntimeError(f"{page} raised: {at.exception}")
+    return at
+
+
+def timed(action: Callable[[], object]) -> tuple[float, object]:
+    start = time.perf_counter()
+    result = action()
+    return time.perf_counter() - start, result
+
+
+def warm_interpreter(fake: RemoteExchanges) -> None:
+    """Render every page once on another window, so 'cold' below means cold data, not cold Python."""
+    today = pd.Timestamp.now(tz="UTC").floor("D")
+    for page in PAGES:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
+        at.query_params["range"] = [f"{today - pd.Timedelta(days=20):%Y-%m-%d}"]
+        at.run()
+        if PAGES[page]:
+            at.switch_page(PAGES[page]).run()
+
+
+def page_rows(fake: RemoteExchanges, days_list: list[int], rtt: float) -> tuple[list[Row], dict]:
+    rows, facts = [], {}
+    warm_interpreter(fake)
+    for days in days_list:
+        for page in PAGES:
+            fresh_caches()
+            fake.reset()
+            at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
+            at.query_params["range"] = window(fake, days)
+            if PAGES[page]:
+                at.run()  # the frame registers pages; the page itself is timed cold below
+                fresh_caches()
+                fake.reset()
+                cold, _ = timed(lambda at=at, page=page: at.switch_page(PAGES[page]).run())
+            else:
+                cold, _ = timed(at.run)
+            cold_requests = fake.count()
+            warm, _ = timed(at.run)
+            warm_requests = fake.count() - cold_requests
+            most, size = figure_stats(at)
+            label = f"{page}, 7 assets x 3 exchanges, {days} d"
+            facts[(page, days)] = cold_requests
+            if page == "overview":
+                rows.append(
+                    Row(
+                        f"{label}: cold script",
+                        f"{cold * 1000:,.0f} ms = {cold / rtt:.1f} x RTT",
+                        "<= 3 x RTT",
+                        cold <= 3 * rtt,
+                    )
+                )
+                rows.append(Row(f"{label}: warm script", f"{warm * 1000:,.0f} ms", "<= 150 ms", warm <= 0.150))
+            else:
+                rows.append(Row(f"{label}: cold script", f"{cold * 1000:,.0f} ms = {cold / rtt:.1f} x RTT"))
+                rows.append(Row(f"{label}: warm script", f"{warm * 1000:,.0f} ms"))
+            rows.append(
+                Row(
+                    f"{label}: upstream requests cold / warm",
+                    f"{cold_requests} / {warm_requests}",
+                    "warm = 0",
+                    warm_requests == 0,
+                )
+            )
+            rows.append(
+                Row(
+                    f"{label}: most points in a trace; figure JSON",
+                    f"{most:,}; {size / 1024:,.0f} KiB",
+                    "<= 2,000 points",
+                    most <= 2000,
+                )
+            )
+            if page == "overview":
+                facts[("overview_cold", days)] = cold
+    return rows, facts
+
+
+def baseline_rows(fake: RemoteExchanges, days: int, liqscope_cold: float, rtt: float) -> list[Row]:
+    fake.reset()
+    today = pd.Timestamp.now(tz="UTC").floor("D")
+    start = today - pd.Timedelta(days=days - 1)
+    naive, requests = timed(lambda: naive_overview(fake.url, start, today + pd.Timedelta(days=1)))
+    return [
+        Row(f"naive overview (sequential, no cache), {days} d", f"{naive * 1000:,.0f} ms, {requests} requests"),
+        Row(
+            f"liqscope cold / naive cold, {days} d",
+            f"{liqscope_cold / naive:.2f}",
+            "<= 0.2",
+            liqscope_cold / naive <= 0.2,
+        ),
+    ]
+
+
+def concurrent_rows(fake: RemoteExchanges, sessions: int, single: int) -> list[Row]:
+    fresh_caches()
+    fake.reset()
+    errors: list[BaseException] = []
+
+    def one() -> None:
+        try:
+            run_page(fake, "overview", 1)
+        except BaseException as error:  # reported below, not swallowed
+            errors.append(error)
+
+    threads = [threading.Thread(target=one) for _ in range(sessions)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    total = fake.count()
+    return [
+        Row(
+            f"{sessions} concurrent identical overview sessions: requests / one session's",
+            f"{total} / {single} = {total / single:.2f}",
+            "1.0",
+            total == single,
+        )
+    ]
+
+
+def browser_rows(fake: RemoteExchanges, env: dict[str, str]) -> list[Row]:
+    if not CHROMIUM.exists():
+        return [Row("overview in headless Chromium", "skipped: /usr/bin/chromium not installed")]
+    from playwright.sync_api import sync_playwright
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.headless=true",
+            f"--server.port={port}",
+            "--server.address=127.0.0.1",
+        ],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/?range={window(fake, 1)[0]}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/_stcore/health", timeout=1).text == "ok":
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        rows = []
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=str(CHROMIUM),
+                args=[
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                ],
+            )
+            for label in ("cold (first visit after server start)", "warm (second visit)"):
+                page = browser.new_page()
+                start = time.perf_counter()
+                page.goto(url)
+                page.get_by_text("Total liquidations").first.wait_for(timeout=120_000)
+                rows.append(
+                    Row(
+                        f"overview in headless Chromium, {label}: KPIs visible",
+                        f"{(time.perf_counter() - start) * 1000:,.0f} ms",
+                    )
+                )
+                page.close()
+            browser.close()
+        return rows
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def rss_rows(combinations: int) -> list[Row]:
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.rss", str(combinations)], cwd=ROOT, capture_output=True, text=True, timeout=3600
+    )
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-2000:])
+    peak = float(out.stdout.strip().splitlines()[-1])
+    return [
+        Row(f"peak RSS after {combinations} distinct filter combinations", f"{peak:,.0f} MB", "<= 600 MB", peak <= 600)
+    ]
+
+
+def ingest_rows(events: int) -> list[Row]:
+    batch = 100
+    script = [
+        bybit_message(
+            [
+                (
+                    "BTCUSDT",
+                    "Buy" if j % 2 else "Sell",
+                    90_000.0 + j,
+                    0.001 * (j + 1),
+                    1_700_000_000_000 + i * batch + j,
+                )
+                for j in range(batch)
+            ]
+        )
+        for i in range(events // batch)
+    ]
+    with tempfile.TemporaryDirectory() as folder, FakeStreams([FakeStream("bybit", script)]) as streams:
+        store = SqliteStore(Path(folder) / "ingest.db")
+        recorder = Recorder(store, [BybitStream(streams.streams["bybit"].url, frozenset({"BTC"}))], flush_every=0.2)
+
+        async def go() -> float:
+            task = asyncio.create_task(recorder.run(status_every=0))
+            start = time.perf_counter()
+            while recorder.committed < events:
+                await asyncio.sleep(0.01)
+            elapsed = time.perf_counter() - start
+            recorder.stop.set()
+            await task
+            return elapsed
+
+        elapsed = asyncio.run(go())
+    rate = events / elapsed
+    return [
+        Row(
+            f"recorder ingest, {events:,} events from a local WebSocket replay",
+            f"{rate:,.0f} events/s",
+            ">= 20,000 events/s",
+            rate >= 20_000,
+        )
+    ]
+
+
+def synthetic_year(store: SqliteStore, days: int, busy_events_per_day: int = 300_000) -> int:
+    """Fill the rollups as a recorder would after `days` of realistic flow; returns minute rows."""
+    rng = np.random.default_rng(5)
+    minutes = np.arange(days * 1440, dtype=np.int64) * 60_000 + 1_700_006_400_000
+    weights = {"BTC": 0.35, "ETH": 0.3, "SOL": 0.1, "XRP": 0.07, "DOGE": 0.08, "ADA": 0.05, "BNB": 0.05}
+    rows = []
+    for exchange, share in zip(EXCHANGES, (0.4, 0.3, 0.3), strict=True):
+        for asset in ASSETS:
+            for side in ("long", "short"):
+                per_minute = busy_events_per_day / 1440 / 2 * share * weights[asset] * 0.3
+                counts = rng.poisson(per_minute, minutes.size)
+                active = counts > 0
+                usd = counts[active] * rng.lognormal(9, 1, active.sum())
+                rows += zip(
+                    [exchange] * active.sum(),
+                    [asset] * active.sum(),
+                    [side] * active.sum(),
+                    minutes[active].tolist(),
+                    counts[active].tolist(),
+                    (usd / 1000).tolist(),
+                    usd.tolist(),
+                    strict=True,
+                )
+    with sqlite3.connect(store.path) as connection:
+        connection.executemany("INSERT INTO liquidation_minutes VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        connection.execute(
+            "INSERT INTO liquidation_days SELECT exchange, asset, side, minute / 86400000 * 86400000, "
+            "SUM(count), SUM(qty), SUM(usd) FROM liquidation_minutes GROUP BY 1, 2, 3, 4"
+        )
+    return len(rows)
+
+
+def store_rows(days: int) -> list[Row]:
+    with tempfile.TemporaryDirectory() as folder:
+        store = SqliteStore(Path(folder) / "year.db")
+        count = synthetic_year(store, days)
+        start = pd.Timestamp(1_700_006_400_000, unit="ms", tz="UTC")
+        end = start + pd.Timedelta(days=days)
+
+        def overview_aggregates() -> float:
+            frames = [store.buckets(a, e, start, end, 86_400_000) for e in EXCHANGES for a in ASSETS]
+            return pd.concat(frames)["usd"].sum()
+
+        overview_aggregates()
+        elapsed, _ = timed(overview_aggregates)
+        store.close()
+    return [
+        Row(
+            f"store: overview aggregates over {days} days ({count:,} minute rows, 7 x 3)",
+            f"{elapsed * 1000:,.0f} ms",
+            "<= 200 ms",
+            elapsed <= 0.2,
+        )
+    ]
+
+
+@contextmanager
+def live_env(fake: RemoteExchanges) -> Iterator[dict[str, str]]:
+    env = {
+        "LIQSCOPE_DATA": "live",
+        "LIQSCOPE_DB": "/nonexistent/liqscope.db",
+        **{f"LIQSCOPE_{name}_URL": fake.url for name in ("BINANCE", "OKX", "BYBIT")},
+    }
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    try:
+        yield env
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def print_table(rows: list[Row], rtt: float) -> None:
+    print(
+        f"liqscope benchmark: {os.cpu_count()} cores, injected round trip {rtt * 1000:.0f} ms, "
+        f"{pd.Timestamp.now(tz='UTC'):%Y-%m-%d %H:%M} UTC\n"
+    )
+    width = max(len(r.scenario) for r in rows)
+    fig = max(len(r.figure) for r in rows)
+    print(f"{'scenario':{width}}  {'measured':{fig}}  {'target':18}  ")
+    print(f"{'-' * width}  {'-' * fig}  {'-' * 18}  ----")
+    for row in rows:
+        verdict = "" if row.met is None else ("met" if row.met else "MISSED")
+        print(f"{row.scenario:{width}}  {row.figure:{fig}}  {row.target:18}  {verdict}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run every scenario and print the table."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small version (CI): 1-day pages, fewer combinations")
+    parser.add_argument("--delay", type=float, default=0.1, help="injected round trip, seconds (default 0.1)")
+    args = parser.parse_args(argv)
+    days_list = [1] if args.quick else [7, 30]
+    rows: list[Row] = []
+    fake = RemoteExchanges(args.delay)
+    try:
+        with live_env(fake) as env:
+            page, facts = page_rows(fake, days_list, args.delay)
+            rows += page
+            first = days_list[0]
+            rows += baseline_rows(fake, first, facts[("overview_cold", first)], args.delay)
+            single = facts.get(("overview", 1)) or _single_cold(fake)
+            rows += concurrent_rows(fake, 3 if args.quick else 10, single)
+            rows += browser_rows(fake, env)
+    finally:
+        fake.close()
+    rows += rss_rows(10 if args.quick else 100)
+    rows += ingest_rows(5_000 if args.quick else 100_000)
+    rows += store_rows(7 if args.quick else 365)
+    print_table(rows, args.delay)
+    return 0
+
+
+def _single_cold(fake: RemoteExchanges) -> int:
+    fresh_caches()
+    fake.reset()
+    run_page(fake, "overview", 1)
+    return fake.count()
