@@ -10,7 +10,7 @@ deep link) and only lay out what they read from `st.session_state`.
 import streamlit as st
 
 from components import context, filters, panel
-from data_sources import registry, settings
+from data_sources import market, registry, settings
 
 st.set_page_config(page_title="liqscope", page_icon=":material/waterfall_chart:", layout="wide")
 
@@ -20,6 +20,13 @@ context.set_source(choice)
 context.set_page_params({})
 view = filters.sidebar(choice)
 share_slot = st.sidebar.container()
+st.sidebar.button(
+    "Refresh data",
+    icon=":material/refresh:",
+    on_click=market.refresh,
+    width="stretch",
+    help="Fetch again now; a source that fails keeps showing its last data, with its age.",
+)
 
 page = st.navigation(
     [

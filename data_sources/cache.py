@@ -68,8 +68,13 @@ class BucketCache:
         self._inflight: dict[BucketKey, Future] = {}
         self._lock = threading.Lock()
 
+    def expire(self) -> None:
+        """Treat every bucket as out of date (keeping last-good copies for stale serving)."""
+        with self._lock:
+            self._fresh.clear()
+
     def clear(self) -> None:
-        """Forget everything (tests, and a user's explicit refresh)."""
+        """Forget everything, last-good copies included."""
         with self._lock:
             self._fresh.clear()
             self._last_good.clear()

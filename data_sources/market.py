@@ -152,6 +152,13 @@ def load_many(
     return tuple(_page_pool.map(lambda d: load(source, d, assets, exchanges, start, end, interval), datasets))
 
 
+def refresh() -> None:
+    """Refetch on next read; if a source then fails, its last good data is served with its age."""
+    with _panels_lock:
+        _panels.clear()
+    buckets.expire()
+
+
 def clear_cache() -> None:
     """Drop every cached panel and bucket (tests, and an explicit refresh)."""
     with _panels_lock:

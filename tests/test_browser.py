@@ -13,12 +13,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import requests
 
 from tests.conftest import ROOT
+from tests.fake_exchanges import FakeExchanges
 
 CHROMIUM = Path(os.environ.get("LIQSCOPE_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -43,9 +45,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    """A fresh `streamlit run app.py` on loopback; yields its base URL."""
+@contextmanager
+def streamlit_server(env: dict[str, str]) -> Iterator[str]:
+    """A fresh `streamlit run app.py` on loopback with `env`; yields its base URL."""
     port = free_port()
     process = subprocess.Popen(
         [
@@ -59,9 +61,9 @@ def server() -> Iterator[str]:
             "--server.address=127.0.0.1",
         ],
         cwd=ROOT,
-        env={**os.environ, "LIQSCOPE_DATA": "demo"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -78,6 +80,13 @@ def server() -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    """The demo app, started fresh for this module (so the first visit is a true cold start)."""
+    with streamlit_server({"LIQSCOPE_DATA": "demo"}) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
@@ -139,3 +148,24 @@ def test_tampered_link_shows_a_note(server: str, page: object) -> None:
     page.get_by_text("Ignored invalid date 'garbage'").wait_for(timeout=60_000)
     assert page.get_by_text("Ignored unknown asset '<img src=x onerror=alert(1)>'").is_visible()
     assert page.locator("img[src='x']").count() == 0
+
+
+def test_html_in_an_upstream_answer_is_shown_as_text(browser: object, fake: FakeExchanges, tmp_path) -> None:
+    """An exchange error message carrying markup is displayed literally, never rendered."""
+    fake.reset()
+    payload = '{"code":-1130,"msg":"<img src=x onerror=alert(1)> bad symbol"}'
+    for prefix in ("/fapi/", "/futures/"):
+        fake.fail(prefix, status=400, body=payload, times=10_000)
+    env = {
+        "LIQSCOPE_DATA": "live",
+        "LIQSCOPE_DB": str(tmp_path / "none.db"),
+        **{f"LIQSCOPE_{name}_URL": fake.url for name in ("BINANCE", "OKX", "BYBIT")},
+    }
+    with streamlit_server(env) as base:
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        page.goto(f"{base}/?range={fake.market.seed_day:%Y-%m-%d}&interval=4h&assets=BTC")
+        page.get_by_text("<img src=x onerror=alert(1)> bad symbol").first.wait_for(timeout=60_000)
+        assert page.locator("img[src='x']").count() == 0
+        context.close()
+    fake.reset()
