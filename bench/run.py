@@ -13,7 +13,6 @@ import asyncio
 import base64
 import json
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -37,6 +36,7 @@ from data_sources.schema import ASSETS, EXCHANGES
 from data_sources.store import SqliteStore
 from data_sources.streams import BybitStream
 from tests.fake_streams import FakeStream, FakeStreams, bybit_message
+from tests.servers import streamlit_server
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = {"overview": None, "asset": "app_pages/asset.py", "exchange": "app_pages/exchange.py"}
@@ -246,34 +246,9 @@ def browser_rows(fake: RemoteExchanges, env: dict[str, str]) -> list[Row]:
         return [Row("overview in headless Chromium", "skipped: /usr/bin/chromium not installed")]
     from playwright.sync_api import sync_playwright
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
-            "--server.headless=true",
-            f"--server.port={port}",
-            "--server.address=127.0.0.1",
-        ],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}/?range={window(fake, 1)[0]}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/_stcore/health", timeout=1).text == "ok":
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.2)
+    url_query = f"/?range={window(fake, 1)[0]}"
+    with streamlit_server(env) as base:
+        url = base + url_query
         rows = []
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
@@ -300,9 +275,6 @@ def browser_rows(fake: RemoteExchanges, env: dict[str, str]) -> list[Row]:
                 page.close()
             browser.close()
         return rows
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
 
 
 def rss_rows(combinations: int) -> list[Row]:

@@ -159,10 +159,11 @@ class BucketCache:
         if previous is not None and since != run[0]:
             fetched = pd.concat([previous.frame[previous.frame["ts"] < since], fetched], ignore_index=True)
         fetched_at = self.clock()
-        by_day = dict(tuple(fetched.groupby(fetched["ts"].dt.floor("D")))) if not fetched.empty else {}
+        fetched = fetched.sort_values("ts", kind="stable") if not fetched["ts"].is_monotonic_increasing else fetched
+        edges = fetched["ts"].searchsorted([*run, run[-1] + DAY])
         with self._lock:
-            for day in run:
-                frame = by_day.get(day, empty(dataset)).reset_index(drop=True)
+            for day, lo, hi in zip(run, edges[:-1], edges[1:], strict=True):
+                frame = fetched.iloc[lo:hi].reset_index(drop=True)
                 bucket = Bucket(frame=frame, fetched_at=fetched_at, closed=day + DAY <= now)
                 self._fresh[keys[day]] = bucket
                 self._last_good[keys[day]] = bucket
