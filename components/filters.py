@@ -23,6 +23,8 @@ from data_sources.schema import ASSETS, EXCHANGES
 
 STATE_KEY = "liqscope_filters"
 RANGE_KEY, ASSETS_KEY, EXCHANGES_KEY, INTERVAL_KEY = "range", "assets", "exchanges", "interval"
+UNTIL_KEY = "until"
+UNTIL_FORMAT = "%Y-%m-%dT%H:%MZ"
 AUTO = "auto"
 PRESETS: dict[str, int] = {"24 h": 1, "7 d": 7, "30 d": 30}
 
@@ -38,6 +40,7 @@ class Filters:
     interval: str
     interval_choice: str
     notes: tuple[str, ...] = ()
+    until: pd.Timestamp | None = None
 
     @property
     def start(self) -> pd.Timestamp:
@@ -46,15 +49,40 @@ class Filters:
 
     @property
     def end(self) -> pd.Timestamp:
-        """Window end, exclusive (00:00 UTC after the last day)."""
-        return pd.Timestamp(self.last_day, tz="UTC") + pd.Timedelta(days=1)
+        """Window end, exclusive: 00:00 UTC after the last day, or the `until` a shared link froze."""
+        day_end = pd.Timestamp(self.last_day, tz="UTC") + pd.Timedelta(days=1)
+        return min(day_end, self.until) if self.until is not None else day_end
 
     @property
     def label(self) -> str:
-        """'2025-05-08' or '2025-05-07 to 2025-05-09' (UTC)."""
-        if self.first_day == self.last_day:
-            return f"{self.first_day:%Y-%m-%d} (UTC)"
-        return f"{self.first_day:%Y-%m-%d} to {self.last_day:%Y-%m-%d} (UTC)"
+        """'2025-05-08' or '2025-05-07 to 2025-05-09' (UTC), with the freeze time when there is one."""
+        days = f"{self.first_day:%Y-%m-%d}"
+        if self.first_day != self.last_day:
+            days += f" to {self.last_day:%Y-%m-%d}"
+        frozen = f", data until {self.until:%Y-%m-%d %H:%M}" if self.until is not None else ""
+        return f"{days} (UTC{frozen})"
+
+
+def parse_until(values: list[str]) -> tuple[pd.Timestamp | None, list[str]]:
+    """The `until` of a shared link (YYYY-MM-DDTHH:MMZ), or None with a note when it is malformed."""
+    if not values:
+        return None, []
+    try:
+        return pd.Timestamp(pd.to_datetime(values[-1], format=UNTIL_FORMAT, utc=True)), []
+    except (ValueError, TypeError):
+        return None, [f"Ignored invalid until {values[-1]!r} from the link; it is YYYY-MM-DDTHH:MMZ."]
+
+
+def share_until(filters: Filters, now: pd.Timestamp) -> str | None:
+    """The freeze a share link needs: the link's own, or now when the window's last day is still open."""
+    if filters.until is not None:
+        return f"{filters.until:{UNTIL_FORMAT}}"
+    day_end = pd.Timestamp(filters.last_day, tz="UTC") + pd.Timedelta(days=1)
+    return f"{now.floor('min'):{UNTIL_FORMAT}}" if day_end > now else None
+
+
+def _release_until() -> None:
+    del st.query_params[UNTIL_KEY]
 
 
 def normalize_range(value: Any, default: date, first: date | None, last: date) -> tuple[date, date, list[str]]:
@@ -107,6 +135,8 @@ def sidebar(choice: SourceChoice) -> Filters:
     for key, options, what in ((ASSETS_KEY, ASSETS, "asset"), (EXCHANGES_KEY, EXCHANGES, "exchange")):
         notes += [f"Ignored unknown {what} {v!r} from the link." for v in unknown_link_values(key, options)]
     notes += [f"Ignored invalid date {v!r} from the link; dates are YYYY-MM-DD." for v in _range_from_link()]
+    until, until_notes = parse_until(st.query_params.get_all(UNTIL_KEY))
+    notes += until_notes
     interval_link = unknown_link_values(INTERVAL_KEY, (AUTO, *INTERVALS))
     notes += [f"Ignored unknown interval {v!r} from the link." for v in interval_link]
 
@@ -170,7 +200,12 @@ def sidebar(choice: SourceChoice) -> Filters:
         interval=interval,
         interval_choice=interval_choice,
         notes=tuple(notes),
+        until=until,
     )
+    if until is not None:
+        with st.sidebar:
+            st.caption(f":material/lock_clock: Frozen by a shared link: data until {until:%Y-%m-%d %H:%M} UTC.")
+            st.button("Show the latest data", on_click=_release_until, icon=":material/lock_open:", width="stretch")
     st.session_state[STATE_KEY] = filters
     return filters
 

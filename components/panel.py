@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from components import summary
-from components.filters import Filters
+from components.filters import Filters, share_until
 from data_sources.market import Panel, SourceStatus
 from data_sources.schema import EXCHANGE_NAMES
 
@@ -82,21 +82,25 @@ def chart(fig: go.Figure, frame: pd.DataFrame, *, name: str, alt: str, key: str)
     )
 
 
-def share_params(filters: Filters, page_params: dict[str, str]) -> dict[str, list[str]]:
-    """Every filter made explicit, with absolute dates, so a link reopens the same numbers."""
+def share_params(filters: Filters, page_params: dict[str, str], now: pd.Timestamp) -> dict[str, list[str]]:
+    """Every filter made explicit, with absolute dates (and a freeze time if the window is still open),
+    so a link reopens the same numbers later."""
     params = {
         "range": [f"{filters.first_day:%Y-%m-%d}", f"{filters.last_day:%Y-%m-%d}"],
         "assets": list(filters.assets),
         "exchanges": list(filters.exchanges),
         "interval": [filters.interval_choice],
     }
+    until = share_until(filters, now)
+    if until is not None:
+        params["until"] = [until]
     params.update({k: [v] for k, v in page_params.items()})
     return params
 
 
-def share_link(base_url: str, url_path: str, filters: Filters, page_params: dict[str, str]) -> str:
+def share_link(base_url: str, url_path: str, filters: Filters, page_params: dict[str, str], now: pd.Timestamp) -> str:
     """The absolute link for the current page and filters."""
-    query = urlencode(share_params(filters, page_params), doseq=True)
+    query = urlencode(share_params(filters, page_params, now), doseq=True)
     return f"{base_url.rstrip('/')}/{url_path}?{query}"
 
 
@@ -105,4 +109,5 @@ def share_control(url_path: str, filters: Filters, page_params: dict[str, str]) 
     base = st.context.url or "http://localhost:8501"
     with st.popover("Share this view", icon=":material/link:", width="stretch"):
         st.caption("Every filter explicit, with absolute dates: this link reopens the same view and numbers.")
-        st.code(share_link(base, url_path, filters, page_params), language=None, wrap_lines=True)
+        link = share_link(base, url_path, filters, page_params, pd.Timestamp.now(tz="UTC"))
+        st.code(link, language=None, wrap_lines=True)

@@ -126,3 +126,31 @@ def test_uncovered_liquidations_read_n_a_not_zero(live: FakeExchanges, page: str
     at = run_live(live, page, interval="1h", **params)
     values = {m.label: m.value for m in at.metric}
     assert values["Total liquidations"] == values["Shorts liquidated"] == "n/a"
+
+
+def test_share_link_freezes_an_open_window_and_reopening_it_keeps_the_numbers(live: FakeExchanges) -> None:
+    """A shared link for today carries `until`; reopened later, it shows the data up to then, not more."""
+    from urllib.parse import parse_qs, urlsplit
+
+    today = pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d")
+    at = run_live(live, range=[today], interval="1h", exchanges=["okx"])
+    query = parse_qs(urlsplit(at.code[0].value).query)
+    assert query["until"] == [pd.Timestamp.now(tz="UTC").floor("min").strftime("%Y-%m-%dT%H:%MZ")]
+    earlier = (pd.Timestamp.now(tz="UTC") - pd.Timedelta(hours=3)).strftime("%Y-%m-%dT%H:%MZ")
+    frozen = run_live(live, **{**query, "until": [earlier]})
+    assert frozen.caption[0].value.startswith(f"{today} (UTC, data until ")
+    latest = {m.label: m.value for m in at.metric}["Total liquidations"]
+    assert {m.label: m.value for m in frozen.metric}["Total liquidations"] != latest
+    release = next(b for b in frozen.button if b.label == "Show the latest data")
+    release.click().run()
+    assert "until" not in frozen.query_params
+    assert {m.label: m.value for m in frozen.metric}["Total liquidations"] == latest
+
+
+def test_a_past_window_needs_no_freeze_and_a_bad_until_is_noted(live: FakeExchanges) -> None:
+    at = run_live(live, interval="1h")
+    assert "until=" not in at.code[0].value
+    noted = run_live(live, interval="1h", until="yesterday-ish")
+    assert "Ignored invalid until 'yesterday-ish' from the link; it is YYYY-MM-DDTHH:MMZ." in [
+        w.value for w in noted.warning
+    ]
