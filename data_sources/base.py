@@ -31,6 +31,11 @@ def ms(ts: pd.Timestamp) -> int:
     return int(ts.value // 1_000_000)
 
 
+def from_ms(values: object) -> pd.Series:
+    """Epoch milliseconds (numbers or numeric strings, as exchanges send them) as UTC timestamps."""
+    return pd.to_datetime(pd.to_numeric(pd.Series(values)), unit="ms", utc=True).astype("datetime64[ms, UTC]")
+
+
 class SourceError(Exception):
     """A source could not answer; `str(error)` is a sentence a user can act on."""
 

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 import requests
 
-from data_sources.base import NoCoverage, Query, ms
+from data_sources.base import NoCoverage, Query, from_ms, ms
 from data_sources.http import BadPayload, UnknownSymbol, Upstream, UpstreamError, WeightGovernor, fan_out, json_body
 from data_sources.schema import Dataset, conform, empty
 
@@ -47,7 +47,7 @@ def _rows(raw: Any, what: str) -> list:
 
 def _frame(raw: list[dict], asset: str, ts_key: str) -> pd.DataFrame:
     frame = pd.DataFrame(raw)
-    frame["ts"] = pd.to_datetime(pd.to_numeric(frame[ts_key]), unit="ms", utc=True)
+    frame["ts"] = from_ms(frame[ts_key])
     frame["exchange"] = "binance"
     frame["asset"] = asset
     return frame
@@ -60,7 +60,7 @@ def parse_klines(raw: Any, asset: str) -> pd.DataFrame:
         [r[:8] for r in rows],
         columns=["ts", "open", "high", "low", "close", "volume", "close_time", "quote_volume"],
     )
-    frame["ts"] = pd.to_datetime(pd.to_numeric(frame["ts"]), unit="ms", utc=True)
+    frame["ts"] = from_ms(frame["ts"])
     frame["exchange"] = "binance"
     frame["asset"] = asset
     return conform("candles", frame)

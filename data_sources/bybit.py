@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 import requests
 
-from data_sources.base import NoCoverage, Query, ms
+from data_sources.base import NoCoverage, Query, from_ms, ms
 from data_sources.http import BadPayload, GeoBlocked, RateLimited, UnknownSymbol, Upstream, UpstreamError, json_body
 from data_sources.schema import Dataset, conform
 
@@ -52,16 +52,12 @@ def result(raw: Any, what: str) -> dict:
     return body
 
 
-def _ts(values: pd.Series) -> pd.Series:
-    return pd.to_datetime(pd.to_numeric(values), unit="ms", utc=True).astype("datetime64[ms, UTC]")
-
-
 def parse_klines(rows: list[list[str]], asset: str) -> pd.DataFrame:
     """Rows [startTime, o, h, l, c, volume(coin), turnover(USDT)], newest first."""
     frame = pd.DataFrame(
         [r[:7] for r in rows], columns=["ts", "open", "high", "low", "close", "volume", "quote_volume"]
     )
-    frame["ts"] = _ts(frame["ts"])
+    frame["ts"] = from_ms(frame["ts"])
     frame["exchange"], frame["asset"] = "bybit", asset
     return conform("candles", frame)
 
@@ -69,7 +65,7 @@ def parse_klines(rows: list[list[str]], asset: str) -> pd.DataFrame:
 def parse_account_ratio(rows: list[dict], asset: str) -> pd.DataFrame:
     """`buyRatio`/`sellRatio` are the shares of accounts long and short."""
     frame = pd.DataFrame(rows, columns=["timestamp", "buyRatio", "sellRatio"])
-    frame["ts"] = _ts(frame["timestamp"])
+    frame["ts"] = from_ms(frame["timestamp"])
     frame["long_share"] = pd.to_numeric(frame["buyRatio"])
     frame["short_share"] = pd.to_numeric(frame["sellRatio"])
     frame["ratio"] = frame["long_share"] / frame["short_share"]
@@ -80,7 +76,7 @@ def parse_account_ratio(rows: list[dict], asset: str) -> pd.DataFrame:
 def parse_open_interest(rows: list[dict], asset: str, closes: pd.DataFrame) -> pd.DataFrame:
     """`openInterest` is in coins for linear contracts: x the latest close at or before each row."""
     frame = pd.DataFrame(rows, columns=["timestamp", "openInterest"])
-    frame["ts"] = _ts(frame["timestamp"])
+    frame["ts"] = from_ms(frame["timestamp"])
     frame = frame.sort_values("ts")
     priced = pd.merge_asof(frame, closes[["ts", "close"]].sort_values("ts"), on="ts", direction="backward")
     priced["usd"] = pd.to_numeric(priced["openInterest"]) * priced["close"]
@@ -91,7 +87,7 @@ def parse_open_interest(rows: list[dict], asset: str, closes: pd.DataFrame) -> p
 def parse_funding(rows: list[dict], asset: str) -> pd.DataFrame:
     """`fundingRate` per period at `fundingRateTimestamp`."""
     frame = pd.DataFrame(rows, columns=["fundingRateTimestamp", "fundingRate"])
-    frame["ts"] = _ts(frame["fundingRateTimestamp"])
+    frame["ts"] = from_ms(frame["fundingRateTimestamp"])
     frame["rate"] = pd.to_numeric(frame["fundingRate"])
     frame["exchange"], frame["asset"] = "bybit", asset
     return conform("funding", frame)

@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from data_sources.base import NoCoverage, Query
+from data_sources.base import NoCoverage, Query, from_ms
 from data_sources.http import BadPayload, UnknownSymbol, Upstream
 from data_sources.intervals import INTERVAL_SECONDS
 from data_sources.schema import EXCHANGE_NAMES, conform, empty
@@ -65,7 +65,7 @@ def parse_liquidations(raw: Any, asset: str, exchange: str) -> pd.DataFrame:
     if not rows:
         return empty("liquidations")
     frame = pd.DataFrame(rows)
-    frame["ts"] = pd.to_datetime(frame["ts"], unit="ms", utc=True)
+    frame["ts"] = from_ms(frame["ts"])
     frame["exchange"], frame["asset"] = exchange, asset
     frame["price"] = frame["qty"] = float("nan")
     return conform("liquidations", frame)
@@ -87,7 +87,7 @@ def parse_ratios(raw: Any, asset: str, exchange: str) -> pd.DataFrame:
     if not points:
         return empty("ratios")
     frame = pd.DataFrame(points)
-    frame["ts"] = pd.to_datetime(pd.to_numeric(frame["t"]) * 1000, unit="ms", utc=True)
+    frame["ts"] = from_ms(pd.to_numeric(frame["t"]) * 1000)
     long_, short = pd.to_numeric(frame.get("l")), pd.to_numeric(frame.get("s"))
     total = long_ + short
     from_ratio = pd.to_numeric(frame["r"]) / (1 + pd.to_numeric(frame["r"]))
@@ -104,7 +104,7 @@ def parse_open_interest(raw: Any, asset: str, exchange: str) -> pd.DataFrame:
     if not points:
         return empty("open_interest")
     frame = pd.DataFrame(points)
-    frame["ts"] = pd.to_datetime(pd.to_numeric(frame["t"]) * 1000, unit="ms", utc=True)
+    frame["ts"] = from_ms(pd.to_numeric(frame["t"]) * 1000)
     frame["usd"] = pd.to_numeric(frame["c"])
     frame["exchange"], frame["asset"] = exchange, asset
     return conform("open_interest", frame)

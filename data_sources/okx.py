@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 import requests
 
-from data_sources.base import NoCoverage, Query, ms
+from data_sources.base import NoCoverage, Query, from_ms, ms
 from data_sources.http import (
     BadPayload,
     GeoBlocked,
@@ -72,16 +72,12 @@ def data(raw: Any, what: str) -> list:
     return rows
 
 
-def _ts(values: pd.Series) -> pd.Series:
-    return pd.to_datetime(pd.to_numeric(values), unit="ms", utc=True)
-
-
 def parse_candles(rows: list[list[str]], asset: str) -> pd.DataFrame:
     """Rows [ts, o, h, l, c, vol(contracts), volCcy(coin), volCcyQuote(USDT), confirm]."""
     frame = pd.DataFrame(
         [r[:8] for r in rows], columns=["ts", "open", "high", "low", "close", "contracts", "volume", "quote_volume"]
     )
-    frame["ts"] = _ts(frame["ts"])
+    frame["ts"] = from_ms(frame["ts"])
     frame["exchange"], frame["asset"] = "okx", asset
     return conform("candles", frame)
 
@@ -96,7 +92,7 @@ def parse_ratios(rows: list[list[str]], asset: str, kind: str) -> pd.DataFrame:
         frame = pd.DataFrame([r[:2] for r in rows], columns=["ts", "long_short"])
         ratio = pd.to_numeric(frame["long_short"])
         frame["long_share"] = ratio / (1 + ratio)
-    frame["ts"] = _ts(frame["ts"])
+    frame["ts"] = from_ms(frame["ts"])
     frame["short_share"] = 1 - frame["long_share"]
     frame["ratio"] = frame["long_share"] / frame["short_share"]
     frame["exchange"], frame["asset"], frame["kind"] = "okx", asset, kind
@@ -106,7 +102,7 @@ def parse_ratios(rows: list[list[str]], asset: str, kind: str) -> pd.DataFrame:
 def parse_open_interest(rows: list[list[str]], asset: str) -> pd.DataFrame:
     """Rubik OI rows [ts, oi(contracts), oiCcy(coin), oiUsd]: `oiUsd` is the USD figure."""
     frame = pd.DataFrame([r[:4] for r in rows], columns=["ts", "contracts", "coins", "usd"])
-    frame["ts"] = _ts(frame["ts"])
+    frame["ts"] = from_ms(frame["ts"])
     frame["exchange"], frame["asset"] = "okx", asset
     return conform("open_interest", frame)
 
@@ -114,7 +110,7 @@ def parse_open_interest(rows: list[list[str]], asset: str) -> pd.DataFrame:
 def parse_funding(rows: list[dict], asset: str) -> pd.DataFrame:
     """Funding history: `realizedRate` (what was paid) when present, else `fundingRate`."""
     frame = pd.DataFrame(rows, columns=["fundingTime", "fundingRate", "realizedRate"])
-    frame["ts"] = _ts(frame["fundingTime"])
+    frame["ts"] = from_ms(frame["fundingTime"])
     realized = pd.to_numeric(frame["realizedRate"].replace("", None), errors="coerce")
     frame["rate"] = realized.fillna(pd.to_numeric(frame["fundingRate"]))
     frame["exchange"], frame["asset"] = "okx", asset
@@ -138,7 +134,7 @@ def parse_liquidations(rows: list[dict], asset: str, ct_val: float) -> pd.DataFr
             price = float(detail["bkPx"])
             records.append({"ts": int(detail["ts"]), "side": side, "price": price, "qty": qty, "usd": price * qty})
     frame = pd.DataFrame(records, columns=["ts", "side", "price", "qty", "usd"])
-    frame["ts"] = pd.to_datetime(frame["ts"], unit="ms", utc=True)
+    frame["ts"] = from_ms(frame["ts"])
     frame["exchange"], frame["asset"] = "okx", asset
     return conform("liquidations", frame)
 

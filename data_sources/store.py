@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import pandas as pd
 
+from data_sources.base import from_ms, ms
 from data_sources.schema import conform, empty
 
 MIGRATIONS: tuple[str, ...] = (
@@ -107,10 +108,6 @@ class StoreError(Exception):
     """The store cannot be opened or written; the message says what to fix."""
 
 
-def _ms(ts: pd.Timestamp) -> int:
-    return int(ts.value // 1_000_000)
-
-
 class SqliteStore:
     """LiquidationStore on one SQLite file (WAL: one writer process, many readers)."""
 
@@ -174,29 +171,28 @@ class SqliteStore:
                 "UPDATE coverage SET end = ? WHERE exchange = ? AND start = ?", (end_ms, exchange, start_ms)
             )
 
+    def _read(self, sql: str, params: Sequence[object]) -> pd.DataFrame:
+        """Rows of a query whose `ts` column is epoch ms, with `ts` as UTC timestamps."""
+        frame = pd.read_sql_query(sql, self._connection, params=params)
+        frame["ts"] = from_ms(frame["ts"])
+        return frame
+
     def events(self, asset: str, exchange: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
         """Recorded events of one asset on one exchange in [start, end) as a normalized frame."""
-        frame = pd.read_sql_query(
+        frame = self._read(
             "SELECT ts, exchange, asset, side, price, qty, usd FROM liquidations "
             "WHERE asset = ? AND exchange = ? AND ts >= ? AND ts < ? ORDER BY ts",
-            self._connection,
-            params=(asset, exchange, _ms(start), _ms(end)),
+            (asset, exchange, ms(start), ms(end)),
         )
-        if frame.empty:
-            return empty("liquidations")
-        frame["ts"] = pd.to_datetime(frame["ts"], unit="ms", utc=True)
-        return conform("liquidations", frame)
+        return conform("liquidations", frame) if not frame.empty else empty("liquidations")
 
     def latest(self, asset: str, exchanges: Sequence[str], limit: int) -> pd.DataFrame:
         """The `limit` most recent recorded events of `asset` on `exchanges`, newest first."""
-        frame = pd.read_sql_query(
+        return self._read(
             "SELECT ts, exchange, asset, side, price, qty, usd FROM liquidations "
             f"WHERE asset = ? AND exchange IN ({','.join('?' * len(exchanges))}) ORDER BY ts DESC LIMIT ?",
-            self._connection,
-            params=(asset, *exchanges, limit),
+            (asset, *exchanges, limit),
         )
-        frame["ts"] = pd.to_datetime(frame["ts"], unit="ms", utc=True)
-        return frame
 
     def buckets(self, asset: str, exchange: str, start: pd.Timestamp, end: pd.Timestamp, step_ms: int) -> pd.DataFrame:
         """Recorded liquidations summed per `step_ms` bucket and side, from the rollups (not the events).
@@ -205,29 +201,15 @@ class SqliteStore:
         are normalized liquidations with `usd` and `qty` set and no price.
         """
         table, unit = ("liquidation_days", "day") if step_ms % 86_400_000 == 0 else ("liquidation_minutes", "minute")
-        frame = pd.read_sql_query(
+        frame = self._read(
             f"SELECT {unit} / ? * ? AS ts, side, SUM(qty) AS qty, SUM(usd) AS usd FROM {table} "
             f"WHERE exchange = ? AND asset = ? AND {unit} >= ? AND {unit} < ? GROUP BY 1, 2 ORDER BY 1",
-            self._connection,
-            params=(step_ms, step_ms, exchange, asset, _ms(start), _ms(end)),
+            (step_ms, step_ms, exchange, asset, ms(start), ms(end)),
         )
         if frame.empty:
             return empty("liquidations")
-        frame["ts"] = pd.to_datetime(frame["ts"], unit="ms", utc=True)
         frame["exchange"], frame["asset"], frame["price"] = exchange, asset, float("nan")
         return conform("liquidations", frame)
-
-    def minute_totals(
-        self, assets: Iterable[str], exchanges: Iterable[str], start: pd.Timestamp, end: pd.Timestamp
-    ) -> pd.DataFrame:
-        """The per-minute rollup: exchange, asset, side, minute (ms), count, qty, usd."""
-        assets, exchanges = list(assets), list(exchanges)
-        sql = (
-            "SELECT exchange, asset, side, minute, count, qty, usd FROM liquidation_minutes "
-            f"WHERE asset IN ({','.join('?' * len(assets))}) AND exchange IN ({','.join('?' * len(exchanges))}) "
-            "AND minute >= ? AND minute < ?"
-        )
-        return pd.read_sql_query(sql, self._connection, params=(*assets, *exchanges, _ms(start), _ms(end)))
 
     def coverage(
         self, exchange: str, start: pd.Timestamp, end: pd.Timestamp
@@ -235,11 +217,11 @@ class SqliteStore:
         """Connected intervals overlapping [start, end), clipped to it and merged."""
         rows = self._connection.execute(
             "SELECT start, end FROM coverage WHERE exchange = ? AND end > ? AND start < ? ORDER BY start",
-            (exchange, _ms(start), _ms(end)),
+            (exchange, ms(start), ms(end)),
         ).fetchall()
         merged: list[list[int]] = []
         for lo, hi in rows:
-            lo, hi = max(lo, _ms(start)), min(hi, _ms(end))
+            lo, hi = max(lo, ms(start)), min(hi, ms(end))
             if merged and lo <= merged[-1][1]:
                 merged[-1][1] = max(merged[-1][1], hi)
             elif hi > lo:
