@@ -131,6 +131,7 @@ class FakeExchanges:
         self.delay = delay
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.faults: list[Fault] = []
+        self.fill = "start"  # which end of an over-full range a page holds: "start" or "end"
         self._lock = threading.Lock()
         handler = _handler(self)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -161,6 +162,13 @@ class FakeExchanges:
         with self._lock:
             self.requests.clear()
             self.faults.clear()
+
+    def _page(self, rows: pd.DataFrame, limit: int, offset: int = 0) -> pd.DataFrame:
+        """One page of `rows` (already in the endpoint's sort order): the `offset`-th `limit` rows
+        counted from the first row (fill "start") or from the last (fill "end")."""
+        if self.fill == "start":
+            return rows.iloc[offset : offset + limit]
+        return rows.iloc[max(len(rows) - offset - limit, 0) : max(len(rows) - offset, 0)]
 
     def _take_fault(self, path: str) -> Fault | None:
         with self._lock:
@@ -278,7 +286,7 @@ class FakeExchanges:
         name = path.rsplit("/", 1)[-1]
         if name == "klines":
             limit = min(int(p.get("limit", 500)), 1500)
-            f = self.market.frame("candles", asset, "binance", start, end, p["interval"]).head(limit)
+            f = self._page(self.market.frame("candles", asset, "binance", start, end, p["interval"]), limit)
             rows = [
                 [
                     int(r.ms),
@@ -298,7 +306,7 @@ class FakeExchanges:
             ]
             return 200, rows, headers
         if name == "fundingRate":
-            f = self.market.frame("funding", asset, "binance", start, end, "1h").head(int(p.get("limit", 100)))
+            f = self._page(self.market.frame("funding", asset, "binance", start, end, "1h"), int(p.get("limit", 100)))
             rows = [
                 {"symbol": p["symbol"], "fundingRate": _s(r.rate), "fundingTime": int(r.ms), "markPrice": ""}
                 for r in f.itertuples()
@@ -307,7 +315,7 @@ class FakeExchanges:
         limit = min(int(p.get("limit", 30)), 500)
         interval = p.get("period", "5m")
         if name == "openInterestHist":
-            f = self.market.frame("open_interest", asset, "binance", start, end, interval).head(limit)
+            f = self._page(self.market.frame("open_interest", asset, "binance", start, end, interval), limit)
             rows = [
                 {
                     "symbol": p["symbol"],
@@ -323,7 +331,7 @@ class FakeExchanges:
         if kind is None:
             return 404, {"code": -5000, "msg": "Path not found"}, headers
         f = self.market.frame("ratios", asset, "binance", start, end, interval)
-        f = f[f["kind"] == kind].head(limit)
+        f = self._page(f[f["kind"] == kind], limit)
         if kind == "taker":
             rows = [
                 {
@@ -364,7 +372,7 @@ class FakeExchanges:
         start = int(p.get(newer_key) or -1) + 1
         limit = int(p.get("limit", 100))
         if path in ("/api/v5/market/candles", "/api/v5/market/history-candles"):
-            f = self.market.frame("candles", asset, "okx", start, end, OKX_BARS[p["bar"]]).iloc[::-1].head(limit)
+            f = self._page(self.market.frame("candles", asset, "okx", start, end, OKX_BARS[p["bar"]]).iloc[::-1], limit)
             rows = [
                 [
                     str(int(r.ms)),
@@ -381,7 +389,7 @@ class FakeExchanges:
             ]
             return ok(rows)
         if path == "/api/v5/public/funding-rate-history":
-            f = self.market.frame("funding", asset, "okx", start, end, "1h").iloc[::-1].head(limit)
+            f = self._page(self.market.frame("funding", asset, "okx", start, end, "1h").iloc[::-1], limit)
             return ok(
                 [
                     {
@@ -398,7 +406,9 @@ class FakeExchanges:
             )
         if path == "/api/v5/public/liquidation-orders":
             since = int((pd.Timestamp.now(tz="UTC") - pd.Timedelta(days=1)).value // 1_000_000)
-            f = self.market.frame("liquidations", asset, "okx", max(start, since), end, "1m").iloc[::-1].head(limit)
+            f = self._page(
+                self.market.frame("liquidations", asset, "okx", max(start, since), end, "1m").iloc[::-1], limit
+            )
             details = [
                 {
                     "side": "sell" if r.side == "long" else "buy",
@@ -427,17 +437,17 @@ class FakeExchanges:
         name = path.rsplit("/", 1)[-1]
         interval = OKX_BARS.get(p.get("period", "5m"), "5m")
         if name == "open-interest-history":
-            f = self.market.frame("open_interest", asset, "okx", start, end, interval).iloc[::-1].head(limit)
+            f = self._page(self.market.frame("open_interest", asset, "okx", start, end, interval).iloc[::-1], limit)
             return ok([[str(int(r.ms)), "0", "0", _s(r.usd)] for r in f.itertuples()])
         if name == "taker-volume-contract":
             f = self.market.frame("ratios", asset, "okx", start, end, interval)
-            f = f[f["kind"] == "taker"].iloc[::-1].head(limit)
+            f = self._page(f[f["kind"] == "taker"].iloc[::-1], limit)
             return ok([[str(int(r.ms)), _s(r.short_share * 500), _s(r.long_share * 500)] for r in f.itertuples()])
         kind = OKX_RATIOS.get(name)
         if kind is None:
             return 404, {"code": "50000", "msg": "Not found", "data": []}, {}
         f = self.market.frame("ratios", asset, "okx", start, end, interval)
-        f = f[f["kind"] == kind].iloc[::-1].head(limit)
+        f = self._page(f[f["kind"] == kind].iloc[::-1], limit)
         return ok([[str(int(r.ms)), _s(r.ratio)] for r in f.itertuples()])
 
     # Bybit: {"retCode":0,"result":{"list":[...]}}, newest first, inclusive start/end, cursors.
@@ -455,7 +465,7 @@ class FakeExchanges:
             start, end = int(p.get("start", 0)), int(p.get("end", 2**62)) + 1
             limit = min(int(p.get("limit", 200)), 1000)
             f = self.market.frame("candles", asset, "bybit", start, end, BYBIT_INTERVALS[p["interval"]])
-            f = f.iloc[::-1].head(limit)
+            f = self._page(f.iloc[::-1], limit)
             return ok(
                 [
                     [str(int(r.ms)), _s(r.open), _s(r.high), _s(r.low), _s(r.close), _s(r.volume), _s(r.quote_volume)]
@@ -465,7 +475,7 @@ class FakeExchanges:
         start, end = int(p.get("startTime", 0)), int(p.get("endTime", 2**62)) + 1
         if path == "/v5/market/funding/history":
             f = self.market.frame("funding", asset, "bybit", start, end, "1h").iloc[::-1]
-            f = f.head(int(p.get("limit", 200)))
+            f = self._page(f, int(p.get("limit", 200)))
             return ok(
                 [
                     {"symbol": p["symbol"], "fundingRate": _s(r.rate), "fundingRateTimestamp": str(int(r.ms))}
@@ -477,7 +487,7 @@ class FakeExchanges:
             limit = min(int(p.get("limit", 50)), 500)
             f = self.market.frame("ratios", asset, "bybit", start, end, BYBIT_PERIODS[p["period"]])
             f = f[f["kind"] == "accounts"].iloc[::-1]
-            page = f.iloc[offset : offset + limit]
+            page = self._page(f, limit, offset)
             rows = [
                 {
                     "symbol": p["symbol"],
@@ -492,7 +502,7 @@ class FakeExchanges:
             f = self.market.frame("open_interest", asset, "bybit", start, end, BYBIT_PERIODS[p["intervalTime"]])
             candles = self.market.frame("candles", asset, "bybit", start, end, "5m")[["ts", "close"]]
             f = pd.merge_asof(f, candles, on="ts", direction="backward").iloc[::-1]
-            page = f.iloc[offset : offset + limit]
+            page = self._page(f, limit, offset)
             rows = [
                 {"openInterest": _s(r.usd / r.close), "singleOpenInterest": "0", "timestamp": str(int(r.ms))}
                 for r in page.itertuples()

@@ -1,0 +1,118 @@
+"""Paging that does not depend on which end of an over-full range an endpoint returns.
+
+Every paged dataset is fetched over a window holding more rows than one page, once
+with the fake filling an over-full range from its start and once from its end
+(Binance's `/futures/data/*` fill from the end). Both answers must be the same
+frame, with every period the fake market holds and no row twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pandas as pd
+import pytest
+
+from data_sources import binance, bybit, okx
+from data_sources.base import Query, ms
+from data_sources.binance import BinanceAdapter
+from data_sources.bybit import BybitAdapter
+from data_sources.http import BadPayload
+from data_sources.okx import OkxAdapter
+from tests.fake_exchanges import FakeExchanges
+
+DAY = pd.Timedelta(days=1)
+ADAPTERS = {"binance": BinanceAdapter, "okx": OkxAdapter, "bybit": BybitAdapter}
+KEYS = {"liquidations": ["ts", "side", "price", "qty"], "ratios": ["ts", "kind"]}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One paged dataset over [today - start_days, today - end_days) at `interval`."""
+
+    exchange: str
+    dataset: str
+    interval: str
+    start_days: float
+    end_days: float
+    limit: int  # rows in one page of the endpoint
+    page: tuple[str, int] | None = None  # (module constant, rows): a smaller page so the window overflows it
+
+
+CASES = {
+    "binance-candles": Case("binance", "candles", "1m", 3, 0, binance.KLINE_LIMIT),
+    "binance-ratios": Case("binance", "ratios", "5m", 27, 0, binance.DATA_LIMIT),
+    "binance-open-interest": Case("binance", "open_interest", "5m", 27, 0, binance.DATA_LIMIT),
+    "binance-funding": Case("binance", "funding", "1h", 27, 0, 10, ("FUNDING_LIMIT", 10)),
+    "okx-candles": Case("okx", "candles", "5m", 4, 0, okx.CANDLE_LIMIT),
+    "okx-history-candles": Case("okx", "candles", "5m", 20, 18, okx.CANDLE_LIMIT),
+    "okx-ratios": Case("okx", "ratios", "5m", 4, 0, okx.RUBIK_LIMIT),
+    "okx-open-interest": Case("okx", "open_interest", "5m", 4, 0, okx.RUBIK_LIMIT),
+    "okx-funding": Case("okx", "funding", "1h", 27, 0, 10, ("FUNDING_LIMIT", 10)),
+    "bybit-candles": Case("bybit", "candles", "1m", 3, 1, bybit.KLINE_LIMIT),
+    "bybit-ratios": Case("bybit", "ratios", "5m", 27, 0, bybit.RATIO_LIMIT),
+    "bybit-open-interest": Case("bybit", "open_interest", "5m", 27, 0, bybit.OI_LIMIT),
+    "bybit-funding": Case("bybit", "funding", "1h", 27, 0, 10, ("FUNDING_LIMIT", 10)),
+}
+MODULES = {"binance": binance, "okx": okx, "bybit": bybit}
+
+
+@pytest.fixture()
+def fake(exchanges: FakeExchanges) -> Iterator[FakeExchanges]:
+    """The fake, put back to filling from the start afterwards."""
+    yield exchanges
+    exchanges.fill = "start"
+
+
+def both_fills(fake: FakeExchanges, exchange: str, dataset: str, query: Query) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The adapter's frame with the fake filling over-full ranges from the start, then from the end."""
+    frames = []
+    for fill in ("start", "end"):
+        fake.fill = fill
+        frames.append(ADAPTERS[exchange](fake.url).fetch(dataset, query))
+    return frames[0], frames[1]
+
+
+def assert_complete(frame: pd.DataFrame, truth: pd.DataFrame, dataset: str) -> None:
+    """Every row of the fake market's own frame is present, once, and nothing else."""
+    keys = KEYS.get(dataset, ["ts"])
+    assert not frame.duplicated(keys).any(), "a row came back twice"
+    assert len(truth) > 0
+    got = frame[keys].sort_values(keys).reset_index(drop=True)
+    want = truth[keys].sort_values(keys).reset_index(drop=True)
+    missing = len(want.merge(got, how="left", indicator=True).query("_merge == 'left_only'"))
+    assert missing == 0, f"{missing} of {len(want)} rows missing"
+    assert len(got) == len(want)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_both_fill_orders_give_the_whole_window(
+    fake: FakeExchanges, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """A window larger than one page comes back whole, the same whichever end the venue fills a page from."""
+    case = CASES[name]
+    if case.page:
+        monkeypatch.setattr(MODULES[case.exchange], *case.page)
+    today = pd.Timestamp.now(tz="UTC").floor("D")
+    start, end = today - case.start_days * DAY, today - case.end_days * DAY
+    query = Query("ETH", case.exchange, start, end, case.interval)
+    from_start, from_end = both_fills(fake, case.exchange, case.dataset, query)
+    truth = fake.market.frame(case.dataset, "ETH", case.exchange, ms(start), ms(end), case.interval)
+    if case.dataset == "ratios" and case.exchange == "bybit":
+        truth = truth[truth["kind"] == "accounts"]
+    assert truth["ts"].nunique() > case.limit, "the window must overflow one page"
+    pd.testing.assert_frame_equal(from_start, from_end)
+    assert_complete(from_start, truth, case.dataset)
+
+
+def test_okx_liquidations_cursor_walk_survives_both_fill_orders(fake: FakeExchanges) -> None:
+    """The undocumented liquidation endpoint pages by cursor: more than a page of orders comes back whole either way."""
+    now = pd.Timestamp.now(tz="UTC").floor("min")
+    start, end = now - pd.Timedelta(hours=20), now - pd.Timedelta(hours=1)
+    query = Query("ETH", "okx", start, end, "5m")
+    from_start, from_end = both_fills(fake, "okx", "liquidations", query)
+    truth = fake.market.frame("liquidations", "ETH", "okx", ms(start), ms(end), "1m")
+    assert len(truth) > okx.LIQUIDATION_LIMIT
+    pd.testing.assert_frame_equal(from_start, from_end)
+    assert_complete(from_start, truth, "liquidations")
