@@ -1,9 +1,11 @@
 """Binance USD-M futures (fapi): candles, four long/short ratio kinds, open interest, funding.
 
-Request building and paging live in `BinanceAdapter`; parsing is a pure
-function of each endpoint's raw payload. Binance pages ascend by `startTime`;
-ratios and open interest exist for the last 30 days only; it publishes no
-liquidation history over REST.
+Request building lives in `BinanceAdapter`; parsing is a pure function of each
+endpoint's raw payload. Rows come ascending, but an over-full range is not filled
+the same way everywhere (klines and fundingRate from `startTime`, `/futures/data/*`
+from the END), so every series is asked for in windows that fit one page
+(`paging.Series`). Ratios and open interest exist for the last 30 days only; it
+publishes no liquidation history over REST.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ import pandas as pd
 import requests
 
 from data_sources.base import NoCoverage, Query, from_ms, ms
-from data_sources.http import BadPayload, UnknownSymbol, Upstream, UpstreamError, WeightGovernor, fan_out, json_body
+from data_sources.http import BadPayload, UnknownSymbol, Upstream, UpstreamError, WeightGovernor, json_body
+from data_sources.intervals import INTERVAL_SECONDS
+from data_sources.paging import Series
 from data_sources.schema import Dataset, conform, empty
 
 NAME = "Binance"
@@ -31,6 +35,7 @@ RATIO_PATHS = {
 }
 PERIODS = {"1m": "5m", "5m": "5m", "15m": "15m", "30m": "30m", "1h": "1h", "2h": "2h", "4h": "4h", "1d": "1d"}
 KLINE_LIMIT, DATA_LIMIT, FUNDING_LIMIT = 1500, 500, 1000
+FUNDING_STEP_MS = 3_600_000  # the shortest funding interval Binance uses (1 h), so a funding window always fits
 HISTORY = pd.Timedelta(days=30)
 
 
@@ -125,19 +130,14 @@ class BinanceAdapter:
             NAME, base_url, "LIQSCOPE_BINANCE_URL", timeout, on_response=self.governor.observe, classify=classify
         )
 
-    def _ascending(self, path: str, params: dict, start: int, end: int, limit: int, ts_of: Callable) -> list:
-        """Page forward by `startTime` until the window's end or a short page."""
-        rows: list = []
-        cursor = start
-        while cursor < end:
-            page = _rows(
-                self.upstream.get_json(path, {**params, "startTime": cursor, "endTime": end - 1, "limit": limit}), path
-            )
-            rows += [r for r in page if start <= int(ts_of(r)) < end]
-            if len(page) < limit:
-                break
-            cursor = int(ts_of(page[-1])) + 1
-        return rows
+    def _series(self, params: dict, step_ms: int, limit: int, ts_of: Callable[[Any], Any]) -> Series:
+        """Windows of one series; Binance's `startTime`/`endTime` are both inclusive."""
+
+        def ask(path: str, lo: int, hi: int) -> list:
+            query = {**params, "startTime": lo, "endTime": hi - 1, "limit": limit}
+            return _rows(self.upstream.get_json(path, query), path)
+
+        return Series(NAME, ask, ts_of, step_ms, limit)
 
     def _history_window(self, query: Query, what: str) -> tuple[int, int]:
         earliest = pd.Timestamp(self.clock(), unit="s", tz="UTC") - HISTORY
@@ -149,36 +149,25 @@ class BinanceAdapter:
         """The normalized frame for one asset; raises a typed SourceError."""
         sym = symbol(query.asset)
         if dataset == "candles":
-            rows = self._ascending(
-                KLINES,
-                {"symbol": sym, "interval": query.interval},
-                ms(query.start),
-                ms(query.end),
-                KLINE_LIMIT,
-                lambda r: r[0],
-            )
+            step = INTERVAL_SECONDS[query.interval] * 1000
+            series = self._series({"symbol": sym, "interval": query.interval}, step, KLINE_LIMIT, lambda r: r[0])
+            rows = series.gather([KLINES], ms(query.start), ms(query.end))[KLINES]
             return parse_klines(rows, query.asset)
-        if dataset == "ratios":
-            start, end = self._history_window(query, "long/short")
-            params = {"symbol": sym, "period": PERIODS[query.interval]}
-            frames = fan_out(
-                lambda item: parse_ratios(
-                    self._ascending(item[1], params, start, end, DATA_LIMIT, lambda r: r["timestamp"]),
-                    query.asset,
-                    item[0],
-                ),
-                RATIO_PATHS.items(),
+        if dataset in ("ratios", "open_interest"):
+            what = "long/short" if dataset == "ratios" else "open-interest"
+            start, end = self._history_window(query, what)
+            period = PERIODS[query.interval]
+            series = self._series(
+                {"symbol": sym, "period": period}, INTERVAL_SECONDS[period] * 1000, DATA_LIMIT, lambda r: r["timestamp"]
             )
+            if dataset == "open_interest":
+                return parse_open_interest(series.gather([OPEN_INTEREST], start, end)[OPEN_INTEREST], query.asset)
+            rows = series.gather(RATIO_PATHS.values(), start, end)
+            frames = [parse_ratios(rows[path], query.asset, kind) for kind, path in RATIO_PATHS.items()]
             return conform("ratios", pd.concat(frames, ignore_index=True))
-        if dataset == "open_interest":
-            start, end = self._history_window(query, "open-interest")
-            params = {"symbol": sym, "period": PERIODS[query.interval]}
-            rows = self._ascending(OPEN_INTEREST, params, start, end, DATA_LIMIT, lambda r: r["timestamp"])
-            return parse_open_interest(rows, query.asset)
         if dataset == "funding":
-            rows = self._ascending(
-                FUNDING, {"symbol": sym}, ms(query.start), ms(query.end), FUNDING_LIMIT, lambda r: r["fundingTime"]
-            )
+            series = self._series({"symbol": sym}, FUNDING_STEP_MS, FUNDING_LIMIT, lambda r: r["fundingTime"])
+            rows = series.gather([FUNDING], ms(query.start), ms(query.end))[FUNDING]
             return parse_funding(rows, query.asset)
         raise NoCoverage(
             f"{NAME} publishes no liquidation history over REST (only a live stream); "

@@ -1,9 +1,11 @@
 """Bybit v5 (linear USDT perpetuals): candles, account long/short ratio, open interest, funding.
 
 Bybit wraps everything in `{"retCode": 0, "result": {...}}` (errors are
-`retCode != 0`, often with HTTP 200), pages newest-first (candles and funding by
-moving `end`; ratios and open interest by `nextPageCursor`), and reports linear
+`retCode != 0`, often with HTTP 200), sorts newest-first, and reports linear
 open interest in coins, so it is valued with the candle close of the same period.
+Candles and funding are asked for in windows that fit one page (`paging.Series`:
+which end of an over-full range a page holds is not documented); ratios and open
+interest follow `nextPageCursor`, the documented way, checked to run to its end.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import requests
 
 from data_sources.base import NoCoverage, Query, from_ms, ms
 from data_sources.http import BadPayload, GeoBlocked, RateLimited, UnknownSymbol, Upstream, UpstreamError, json_body
+from data_sources.intervals import INTERVAL_SECONDS
+from data_sources.paging import Series
 from data_sources.schema import Dataset, conform
 
 NAME = "Bybit"
@@ -26,8 +30,9 @@ OPEN_INTEREST = "/v5/market/open-interest"
 FUNDING = "/v5/market/funding/history"
 INTERVALS = {"1m": "1", "5m": "5", "15m": "15", "30m": "30", "1h": "60", "2h": "120", "4h": "240", "1d": "D"}
 PERIODS = {"1m": "5min", "5m": "5min", "15m": "15min", "30m": "30min", "1h": "1h", "2h": "1h", "4h": "4h", "1d": "1d"}
+PERIOD_SECONDS = {"5min": 300, "15min": 900, "30min": 1800, "1h": 3600, "4h": 14400, "1d": 86400}
 KLINE_LIMIT, RATIO_LIMIT, OI_LIMIT, FUNDING_LIMIT = 1000, 500, 200, 200
-MAX_PAGES = 200
+FUNDING_STEP_MS = 3_600_000  # the shortest funding interval Bybit uses (1 h), so a funding window always fits
 ERRORS = {10006: RateLimited, 10018: RateLimited, 10009: GeoBlocked}
 
 
@@ -103,6 +108,11 @@ def classify(response: requests.Response) -> UpstreamError | None:
     return None
 
 
+def _first(row: list) -> str:
+    """The epoch-ms start time of a kline row."""
+    return row[0]
+
+
 class BybitAdapter:
     """Bybit linear perpetuals behind the source interface's `fetch`."""
 
@@ -110,42 +120,48 @@ class BybitAdapter:
         self.clock = clock
         self.upstream = Upstream(NAME, base_url, "LIQSCOPE_BYBIT_URL", timeout, classify=classify)
 
-    def _by_end(self, path: str, params: dict, start: int, end: int, limit: int, keys: tuple[str, str], ts_of) -> list:
-        """Page backwards by moving the inclusive end below the oldest row seen."""
+    def _series(self, params: dict, keys: tuple[str, str], step_ms: int, limit: int, ts_of: Callable) -> Series:
+        """Windows of one series; `keys` name the inclusive (start, end) parameters."""
         start_key, end_key = keys
-        rows: list = []
-        cursor = end - 1
-        while cursor >= start:
-            page = result(
-                self.upstream.get_json(path, {**params, start_key: start, end_key: cursor, "limit": limit}), path
-            )["list"]
-            rows += [r for r in page if start <= int(ts_of(r)) < end]
-            if len(page) < limit:
-                break
-            cursor = min(int(ts_of(r)) for r in page) - 1
-        return rows
 
-    def _by_cursor(self, path: str, params: dict, start: int, end: int, limit: int) -> list:
-        """Follow `nextPageCursor` until it is empty."""
-        rows: list = []
+        def ask(path: str, lo: int, hi: int) -> list:
+            query = {**params, start_key: lo, end_key: hi - 1, "limit": limit}
+            return result(self.upstream.get_json(path, query), path)["list"]
+
+        return Series(NAME, ask, ts_of, step_ms, limit)
+
+    def _by_cursor(self, path: str, params: dict, span: tuple[int, int], step_ms: int, limit: int) -> list:
+        """Every row of [start, end) by following `nextPageCursor` until it is empty, one row per timestamp.
+
+        The chain must end: a cursor sent twice, or more pages than the window's
+        periods fill, raises BadPayload instead of keeping a partial answer.
+        """
+        start, end = span
+        rows: dict[int, dict] = {}
+        seen: set[str] = set()
         cursor = ""
-        for _ in range(MAX_PAGES):
+        for _ in range(-(-(end - start) // (step_ms * limit)) + 1):
             query = {**params, "startTime": start, "endTime": end - 1, "limit": limit}
             if cursor:
                 query["cursor"] = cursor
             body = result(self.upstream.get_json(path, query), path)
-            rows += [r for r in body["list"] if start <= int(r["timestamp"]) < end]
+            for row in body["list"]:
+                if start <= int(row["timestamp"]) < end:
+                    rows.setdefault(int(row["timestamp"]), row)
             cursor = body.get("nextPageCursor") or ""
             if not cursor or not body["list"]:
-                break
-        return rows
+                return [rows[ts] for ts in sorted(rows)]
+            if cursor in seen:
+                raise BadPayload(f"{NAME} sent the same page cursor twice for {path}; its answer was not used.")
+            seen.add(cursor)
+        raise BadPayload(
+            f"{NAME} kept sending page cursors for {path} beyond the pages the window holds; its answer was not used."
+        )
 
     def _candles(self, query: Query) -> pd.DataFrame:
         params = {"category": "linear", "symbol": symbol(query.asset), "interval": INTERVALS[query.interval]}
-        rows = self._by_end(
-            KLINE, params, ms(query.start), ms(query.end), KLINE_LIMIT, ("start", "end"), lambda r: r[0]
-        )
-        return parse_klines(rows, query.asset)
+        series = self._series(params, ("start", "end"), INTERVAL_SECONDS[query.interval] * 1000, KLINE_LIMIT, _first)
+        return parse_klines(series.gather([KLINE], ms(query.start), ms(query.end))[KLINE], query.asset)
 
     def fetch(self, dataset: Dataset, query: Query) -> pd.DataFrame:
         """The normalized frame for one asset; raises a typed SourceError."""
@@ -153,25 +169,25 @@ class BybitAdapter:
         start, end = ms(query.start), ms(query.end)
         if dataset == "candles":
             return self._candles(query)
-        if dataset == "ratios":
-            params = {"category": "linear", "symbol": sym, "period": PERIODS[query.interval]}
-            return parse_account_ratio(self._by_cursor(ACCOUNT_RATIO, params, start, end, RATIO_LIMIT), query.asset)
-        if dataset == "open_interest":
-            params = {"category": "linear", "symbol": sym, "intervalTime": PERIODS[query.interval]}
-            rows = self._by_cursor(OPEN_INTEREST, params, start, end, OI_LIMIT)
+        if dataset in ("ratios", "open_interest"):
+            period = PERIODS[query.interval]
+            step = PERIOD_SECONDS[period] * 1000
+            if dataset == "ratios":
+                params = {"category": "linear", "symbol": sym, "period": period}
+                rows = self._by_cursor(ACCOUNT_RATIO, params, (start, end), step, RATIO_LIMIT)
+                return parse_account_ratio(rows, query.asset)
+            params = {"category": "linear", "symbol": sym, "intervalTime": period}
+            rows = self._by_cursor(OPEN_INTEREST, params, (start, end), step, OI_LIMIT)
             return parse_open_interest(rows, query.asset, self._candles(query))
         if dataset == "funding":
-            params = {"category": "linear", "symbol": sym}
-            rows = self._by_end(
-                FUNDING,
-                params,
-                start,
-                end,
-                FUNDING_LIMIT,
+            series = self._series(
+                {"category": "linear", "symbol": sym},
                 ("startTime", "endTime"),
+                FUNDING_STEP_MS,
+                FUNDING_LIMIT,
                 lambda r: r["fundingRateTimestamp"],
             )
-            return parse_funding(rows, query.asset)
+            return parse_funding(series.gather([FUNDING], start, end)[FUNDING], query.asset)
         raise NoCoverage(
             f"{NAME} publishes no liquidation history over REST (only a live stream); "
             "its liquidations appear once the recorder has captured them."

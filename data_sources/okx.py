@@ -1,9 +1,12 @@
 """OKX v5: candles, rubik long/short and taker ratios, open interest, funding, recent liquidations.
 
 OKX answers errors inside HTTP 200 (`code != "0"`), sends every number as a
-string, pages newest-first with exclusive `after`/`before` (`begin`/`end` on
-rubik), and sizes swaps in contracts: quantities are multiplied by the
-instrument's `ctVal` (read from `/public/instruments`, never assumed).
+string, sorts newest-first with exclusive `after`/`before` cursors (`begin`/`end`
+on rubik), and sizes swaps in contracts: quantities are multiplied by the
+instrument's `ctVal` (read from `/public/instruments`, never assumed). Which end
+of an over-full range a page holds is not documented, so series are asked for in
+windows that fit one page (`paging.Series`) and liquidation orders by a walk that
+holds for either end (`paging.walk`).
 """
 
 from __future__ import annotations
@@ -24,9 +27,9 @@ from data_sources.http import (
     UnknownSymbol,
     Upstream,
     UpstreamError,
-    fan_out,
     json_body,
 )
+from data_sources.paging import Series, walk
 from data_sources.schema import Dataset, conform
 
 NAME = "OKX"
@@ -49,7 +52,8 @@ CANDLE_LIMIT, RUBIK_LIMIT, FUNDING_LIMIT, LIQUIDATION_LIMIT = 100, 100, 400, 100
 RECENT_ROWS = 1440
 FUNDING_HISTORY = pd.Timedelta(days=92)
 LIQUIDATION_HISTORY = pd.Timedelta(days=1)
-MAX_LIQUIDATION_PAGES = 50
+FUNDING_STEP_MS = 3_600_000  # OKX moves volatile contracts from 8 h down to 1 h funding: 1 h windows always fit
+MAX_LIQUIDATION_REQUESTS = 100
 ERRORS = {"50011": RateLimited, "51001": UnknownSymbol, "50051": GeoBlocked}
 
 
@@ -148,6 +152,11 @@ def classify(response: requests.Response) -> UpstreamError | None:
     return None
 
 
+def _first(row: list) -> str:
+    """The epoch-ms time of a candle or rubik row."""
+    return row[0]
+
+
 class OkxAdapter:
     """OKX swaps behind the source interface's `fetch`."""
 
@@ -175,43 +184,14 @@ class OkxAdapter:
             self._ct_val[inst] = value
         return value
 
-    def _newest_first(
-        self, path: str, params: dict, start: int, end: int, limit: int, keys: tuple[str, str], ts_of: Callable
-    ) -> list:
-        """Page backwards from `end` with exclusive cursors until `start` or a short page."""
+    def _series(self, params: dict, keys: tuple[str, str], step_ms: int, limit: int, ts_of: Callable) -> Series:
+        """Windows of one series; `keys` are the exclusive (older-than, newer-than) cursor names."""
         older, newer = keys
-        rows: list = []
-        cursor = end
-        while cursor > start:
-            page = data(self.upstream.get_json(path, {**params, older: cursor, newer: start - 1, "limit": limit}), path)
-            rows += [r for r in page if start <= int(ts_of(r)) < end]
-            if len(page) < limit:
-                break
-            cursor = min(int(ts_of(r)) for r in page)
-        return rows
 
-    def _chunk(self, request: tuple[str, dict, int, int, tuple[str, str]]) -> list:
-        """One page covering [start, end) exactly, via exclusive cursors (older-than end, newer-than start-1)."""
-        path, params, start, end, (older, newer) = request
-        page = data(self.upstream.get_json(path, {**params, older: end, newer: start - 1}), path)
-        return [row for row in page if start <= int(row[0]) < end]
+        def ask(path: str, lo: int, hi: int) -> list:
+            return data(self.upstream.get_json(path, {**params, older: hi, newer: lo - 1, "limit": limit}), path)
 
-    @staticmethod
-    def _chunks(start: int, end: int, step_ms: int, limit: int) -> list[tuple[int, int]]:
-        """Split [start, end) into spans of at most `limit` rows of a fixed-period series."""
-        span = step_ms * limit
-        return [(lo, min(lo + span, end)) for lo in range(start, end, span)]
-
-    def _fixed_period(self, requests: list[tuple[str, dict, int, int, tuple[str, str]]]) -> list[list]:
-        """Fixed-period series have known page bounds, so every page is fetched at once."""
-        return fan_out(self._chunk, requests)
-
-    def _series(self, path: str, params: dict, start: int, end: int, step_ms: int, keys: tuple[str, str]) -> list:
-        limit = int(params["limit"])
-        pages = self._fixed_period(
-            [(path, params, lo, hi, keys) for lo, hi in self._chunks(start, end, step_ms, limit)]
-        )
-        return [row for page in pages for row in page]
+        return Series(NAME, ask, ts_of, step_ms, limit)
 
     def _recent_only(self, query: Query, period: str, what: str) -> tuple[int, int]:
         depth = pd.Timedelta(seconds=PERIOD_SECONDS[period] * RECENT_ROWS)
@@ -230,43 +210,38 @@ class OkxAdapter:
             bar = BARS[query.interval]
             recent = self.now() - pd.Timedelta(seconds=BAR_SECONDS[bar] * RECENT_ROWS)
             path = CANDLES if query.start >= recent else HISTORY_CANDLES
-            params = {"instId": inst, "bar": bar, "limit": CANDLE_LIMIT}
-            rows = self._series(
-                path, params, ms(query.start), ms(query.end), BAR_SECONDS[bar] * 1000, ("after", "before")
+            series = self._series(
+                {"instId": inst, "bar": bar}, ("after", "before"), BAR_SECONDS[bar] * 1000, CANDLE_LIMIT, _first
             )
-            return parse_candles(rows, query.asset)
+            return parse_candles(series.gather([path], ms(query.start), ms(query.end))[path], query.asset)
         if dataset in ("ratios", "open_interest"):
             period = PERIODS[query.interval]
             what = "long/short ratios" if dataset == "ratios" else "open interest"
             start, end = self._recent_only(query, period, what)
             paths = RATIO_PATHS if dataset == "ratios" else {"open_interest": OPEN_INTEREST}
-            params = {"instId": inst, "period": period, "limit": RUBIK_LIMIT}
-            chunks = self._chunks(start, end, PERIOD_SECONDS[period] * 1000, RUBIK_LIMIT)
-            requests = [(path, params, lo, hi, ("end", "begin")) for path in paths.values() for lo, hi in chunks]
-            pages = iter(self._fixed_period(requests))
-            rows = {kind: [row for _ in chunks for row in next(pages)] for kind in paths}
-            if dataset == "open_interest":
-                return parse_open_interest(rows["open_interest"], query.asset)
-            return conform(
-                "ratios", pd.concat([parse_ratios(rows[k], query.asset, k) for k in paths], ignore_index=True)
+            series = self._series(
+                {"instId": inst, "period": period}, ("end", "begin"), PERIOD_SECONDS[period] * 1000, RUBIK_LIMIT, _first
             )
+            rows = series.gather(paths.values(), start, end)
+            if dataset == "open_interest":
+                return parse_open_interest(rows[OPEN_INTEREST], query.asset)
+            frames = [parse_ratios(rows[path], query.asset, kind) for kind, path in paths.items()]
+            return conform("ratios", pd.concat(frames, ignore_index=True))
         if dataset == "funding":
             earliest = self.now() - FUNDING_HISTORY
             if query.end <= earliest:
                 raise NoCoverage(f"{NAME} keeps funding history for 3 months only (since {earliest:%Y-%m-%d}).")
-            rows = self._newest_first(
-                FUNDING,
-                {"instId": inst},
-                ms(max(query.start, earliest)),
-                ms(query.end),
-                FUNDING_LIMIT,
-                ("after", "before"),
-                lambda r: r["fundingTime"],
+            series = self._series(
+                {"instId": inst}, ("after", "before"), FUNDING_STEP_MS, FUNDING_LIMIT, lambda r: r["fundingTime"]
             )
+            rows = series.gather([FUNDING], ms(max(query.start, earliest)), ms(query.end))[FUNDING]
             return parse_funding(rows, query.asset)
         return self._liquidations(query)
 
     def _liquidations(self, query: Query) -> pd.DataFrame:
+        """Recent liquidation orders. The endpoint is undocumented and pages by time cursor only,
+        so it is walked by `paging.walk`, which holds whichever end of an over-full range
+        a page comes from (one extra short request per full page) and drops repeats."""
         earliest = self.now() - LIQUIDATION_HISTORY
         if query.end <= earliest:
             raise NoCoverage(
@@ -280,24 +255,30 @@ class OkxAdapter:
             "state": "filled",
             "limit": LIQUIDATION_LIMIT,
         }
-        rows: list = []
-        cursor = end
+
+        def ask(lo: int, hi: int) -> list[dict]:
+            """The details of orders in [lo, hi] (the cursors are exclusive), each tagged with its instrument."""
+            window = {**params, "after": hi + 1, "before": lo - 1}
+            page = data(self.upstream.get_json(LIQUIDATIONS, window), "liquidation orders")
+            return [{**d, "instId": item.get("instId")} for item in page for d in item.get("details", [])]
+
         try:
-            for _ in range(MAX_LIQUIDATION_PAGES):
-                page = data(self.upstream.get_json(LIQUIDATIONS, {**params, "after": cursor}), "liquidation orders")
-                details = [d for item in page for d in item.get("details", [])]
-                rows += page
-                if not details or len(details) < LIQUIDATION_LIMIT:
-                    break
-                cursor = min(int(d["ts"]) for d in details)
-                if cursor <= start:
-                    break
+            details = walk(
+                NAME,
+                ask,
+                lambda d: d["ts"],
+                (start, end - 1),
+                LIQUIDATION_LIMIT,
+                MAX_LIQUIDATION_REQUESTS,
+                lambda d: (d["instId"], d["ts"], d.get("side"), d.get("posSide"), d.get("bkPx"), d.get("sz")),
+            )
         except UpstreamError as error:
             if isinstance(error, (RateLimited, GeoBlocked)):
                 raise
             raise NoCoverage(
                 f"{NAME}'s liquidation-orders endpoint (undocumented since 2025) did not answer: {error}"
             ) from None
+        rows = [{"instId": d["instId"], "details": [d]} for d in details]
         frame = parse_liquidations(rows, query.asset, self.ct_val(query.asset) if rows else 1.0)
         frame = frame[(frame["ts"] >= pd.Timestamp(start, unit="ms", tz="UTC")) & (frame["ts"] < query.end)]
         return frame.drop_duplicates(["ts", "side", "price", "qty"]).reset_index(drop=True)

@@ -93,17 +93,18 @@ class TestBinancePayloads:
 
 
 class TestBinanceAdapter:
-    def test_candles_page_forward_without_gaps(self, exchanges: FakeExchanges) -> None:
+    def test_candles_come_in_windows_that_fit_one_page(self, exchanges: FakeExchanges) -> None:
+        """Windows of 1,499 bars (one less than a page, so a full page would mean rows are missing), inclusive ends."""
         start, end = seed(exchanges, 2)
         adapter = BinanceAdapter(exchanges.url)
         frame = adapter.fetch("candles", Query("ETH", "binance", start, end, "1m"))
         assert len(frame) == 2880
         assert_no_gaps(frame, "1min")
         calls = exchanges.calls("/fapi/v1/klines")
-        first = start.value // 10**6
-        assert [int(p["startTime"]) for _, p in calls] == [first, first + 1499 * 60_000 + 1]
+        first, cut = start.value // 10**6, start.value // 10**6 + 1499 * 60_000
+        bounds = sorted((int(p["startTime"]), int(p["endTime"])) for _, p in calls)
+        assert bounds == [(first, cut - 1), (cut, end.value // 10**6 - 1)]
         assert {p["symbol"] for _, p in calls} == {"ETHUSDT"} and {p["limit"] for _, p in calls} == {"1500"}
-        assert all(int(p["endTime"]) == end.value // 10**6 - 1 for _, p in calls)
 
     def test_four_ratio_kinds_from_four_paths(self, exchanges: FakeExchanges) -> None:
         start, end = seed(exchanges)
@@ -177,7 +178,7 @@ class TestOkxAdapter:
         assert len(frame) == 288
         assert_no_gaps(frame, "5min")
         calls = exchanges.calls("/api/v5/market/")
-        first, span = start.value // 10**6, 100 * 300_000
+        first, span = start.value // 10**6, 99 * 300_000  # one bar less than a page of 100
         bounds = sorted((int(p["before"]), int(p["after"])) for _, p in calls)
         assert bounds == [
             (first - 1, first + span),
@@ -214,13 +215,15 @@ class TestOkxAdapter:
 
 
 class TestBybitAdapter:
-    def test_candles_page_backwards_by_end(self, exchanges: FakeExchanges) -> None:
+    def test_candles_come_in_windows_that_fit_one_page(self, exchanges: FakeExchanges) -> None:
+        """Windows of 999 bars (one less than a page of 1,000), with Bybit's inclusive start/end."""
         start, end = seed(exchanges, 1)
         frame = BybitAdapter(exchanges.url).fetch("candles", Query("XRP", "bybit", start, end, "1m"))
         assert len(frame) == 1440
         assert_no_gaps(frame, "1min")
-        ends = [int(p["end"]) for _, p in exchanges.calls("/v5/market/kline")]
-        assert ends[0] == end.value // 10**6 - 1 and len(ends) == 2 and ends[1] < ends[0]
+        first, cut = start.value // 10**6, start.value // 10**6 + 999 * 60_000
+        bounds = sorted((int(p["start"]), int(p["end"])) for _, p in exchanges.calls("/v5/market/kline"))
+        assert bounds == [(first, cut - 1), (cut, end.value // 10**6 - 1)]
         assert exchanges.calls("/v5/market/kline")[0][1]["interval"] == "1"
 
     def test_account_ratio_follows_the_cursor(self, exchanges: FakeExchanges) -> None:

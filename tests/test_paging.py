@@ -8,6 +8,7 @@ frame, with every period the fake market holds and no row twice.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -24,7 +25,7 @@ from tests.fake_exchanges import FakeExchanges
 
 DAY = pd.Timedelta(days=1)
 ADAPTERS = {"binance": BinanceAdapter, "okx": OkxAdapter, "bybit": BybitAdapter}
-KEYS = {"liquidations": ["ts", "side", "price", "qty"], "ratios": ["ts", "kind"]}
+KEYS = {"liquidations": ["ts", "side"], "ratios": ["ts", "kind"]}  # what identifies a row
 
 
 @dataclass(frozen=True)
@@ -77,13 +78,12 @@ def both_fills(fake: FakeExchanges, exchange: str, dataset: str, query: Query) -
 def assert_complete(frame: pd.DataFrame, truth: pd.DataFrame, dataset: str) -> None:
     """Every row of the fake market's own frame is present, once, and nothing else."""
     keys = KEYS.get(dataset, ["ts"])
-    assert not frame.duplicated(keys).any(), "a row came back twice"
     assert len(truth) > 0
-    got = frame[keys].sort_values(keys).reset_index(drop=True)
-    want = truth[keys].sort_values(keys).reset_index(drop=True)
-    missing = len(want.merge(got, how="left", indicator=True).query("_merge == 'left_only'"))
-    assert missing == 0, f"{missing} of {len(want)} rows missing"
-    assert len(got) == len(want)
+    got = frame[keys].astype(str).sort_values(keys).reset_index(drop=True)
+    want = truth[keys].astype(str).sort_values(keys).reset_index(drop=True)
+    missing = set(map(tuple, want.to_numpy())) - set(map(tuple, got.to_numpy()))
+    assert not missing, f"{len(missing)} of {len(want)} rows missing, e.g. {sorted(missing)[:3]}"
+    pd.testing.assert_frame_equal(got, want)  # and none twice
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -116,3 +116,38 @@ def test_okx_liquidations_cursor_walk_survives_both_fill_orders(fake: FakeExchan
     assert len(truth) > okx.LIQUIDATION_LIMIT
     pd.testing.assert_frame_equal(from_start, from_end)
     assert_complete(from_start, truth, "liquidations")
+
+
+class TestFullPages:
+    """A window meant to fit one page that comes back full is never kept as it is."""
+
+    def test_a_full_page_is_split_and_asked_again(self, fake: FakeExchanges, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A venue funding more often than the adapter assumes fills pages: those windows are halved until they fit."""
+        monkeypatch.setattr(bybit, "FUNDING_STEP_MS", DAY.value // 10**6)
+        monkeypatch.setattr(bybit, "FUNDING_LIMIT", 5)
+        today = pd.Timestamp.now(tz="UTC").floor("D")
+        query = Query("BTC", "bybit", today - 24 * DAY, today, "1h")
+        from_start, from_end = both_fills(fake, "bybit", "funding", query)
+        pd.testing.assert_frame_equal(from_start, from_end)
+        assert_complete(
+            from_start, fake.market.frame("funding", "BTC", "bybit", ms(query.start), ms(today), "1h"), "funding"
+        )
+        spans = {int(p["endTime"]) + 1 - int(p["startTime"]) for _, p in fake.calls("/v5/market/funding/history")}
+        assert spans == {4 * DAY.value // 10**6, 2 * DAY.value // 10**6, DAY.value // 10**6}
+
+    def test_a_full_page_for_one_period_is_refused(self, fake: FakeExchanges, monkeypatch: pytest.MonkeyPatch) -> None:
+        """When even one period fills a page, rows may be missing and nothing smaller can be asked: a clear error."""
+        monkeypatch.setattr(binance, "FUNDING_STEP_MS", DAY.value // 10**6)
+        monkeypatch.setattr(binance, "FUNDING_LIMIT", 3)
+        today = pd.Timestamp.now(tz="UTC").floor("D")
+        with pytest.raises(BadPayload, match=r"Binance sent a full page of 3 rows .* rows may be missing"):
+            BinanceAdapter(fake.url).fetch("funding", Query("BTC", "binance", today - 4 * DAY, today, "1h"))
+
+    def test_a_cursor_sent_twice_is_refused(self, fake: FakeExchanges) -> None:
+        """Bybit's documented cursor chain must end; a cursor that repeats would loop or drop pages."""
+        today = pd.Timestamp.now(tz="UTC").floor("D")
+        row = {"symbol": "BTCUSDT", "buyRatio": "0.6", "sellRatio": "0.4", "timestamp": str(ms(today - DAY))}
+        body = {"retCode": 0, "retMsg": "OK", "result": {"list": [row], "nextPageCursor": "lastid%3D7"}, "time": 0}
+        fake.fail("/v5/market/account-ratio", status=200, body=json.dumps(body), times=2)
+        with pytest.raises(BadPayload, match="same page cursor twice"):
+            BybitAdapter(fake.url).fetch("ratios", Query("BTC", "bybit", today - 3 * DAY, today, "5m"))
