@@ -6,7 +6,7 @@ from unittest import mock
 
 import pandas as pd
 
-from data_sources import binance, okx
+from data_sources import paging
 from data_sources.base import Query, SourceError
 from data_sources.binance import BinanceAdapter
 from data_sources.bybit import BybitAdapter
@@ -20,7 +20,7 @@ def naive_overview(url: str, start: pd.Timestamp, end: pd.Timestamp) -> int:
     adapters = {"binance": BinanceAdapter(url), "okx": OkxAdapter(url), "bybit": BybitAdapter(url)}
     interval = auto_interval(start, end)
     sequential = lambda request, items: [request(item) for item in items]  # noqa: E731 (no fan-out here)
-    with mock.patch.object(binance, "fan_out", sequential), mock.patch.object(okx, "fan_out", sequential):
+    with mock.patch.object(paging, "fan_out", sequential):
         _fetch_all(adapters, start, end, interval)
     return sum(adapter.upstream.requests_made for adapter in adapters.values())
 

@@ -240,8 +240,8 @@ class OkxAdapter:
 
     def _liquidations(self, query: Query) -> pd.DataFrame:
         """Recent liquidation orders. The endpoint is undocumented and pages by time cursor only,
-        so it is walked by `paging.walk`, which holds whichever end of an over-full range
-        a page comes from (one extra short request per full page) and drops repeats."""
+        so it is walked by `paging.walk`, which learns from the first full page which end of
+        an over-full range the endpoint keeps (one extra request per fetch) and drops repeats."""
         earliest = self.now() - LIQUIDATION_HISTORY
         if query.end <= earliest:
             raise NoCoverage(

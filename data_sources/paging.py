@@ -10,8 +10,8 @@ Bybit document a sort order but not which end is kept. So:
   answer never fills a page, so a full page means rows may be missing: that window
   is split in two and asked again, down to one period, where the answer is refused
   (`BadPayload`) rather than kept partial.
-- `walk` covers a range from an endpoint that pages by cursor only: a full page
-  leaves both sides of it to ask.
+- `walk` covers a range from an endpoint that pages by time cursor only: the first
+  full page shows which end the venue keeps, and the walk continues from there.
 
 Rows outside the window asked for are dropped; each timestamp (or row) is kept once.
 """
@@ -86,27 +86,36 @@ def walk(
     """Every row in [lo, hi] (inclusive epoch ms) from an endpoint paged by time cursors whose fill order is unknown.
 
     `ask(lo, hi)` returns up to `limit` rows of [lo, hi]. A full page spanning
-    [first, last] leaves [lo, first] and [last, hi] to ask, edges included so rows
-    sharing the page's edge millisecond are not lost; the side the page exhausted
-    answers with its edge rows only. That costs one short request per full page over
-    a one-way cursor walk, and holds whichever end the venue fills a page from.
-    Rows are deduplicated by `key`; more than `max_requests` requests raise BadPayload.
+    [first, last] leaves [lo, first] and [last, hi] to ask (edges included, so rows
+    sharing an edge millisecond are not lost). The first full page settles which end
+    the venue keeps: its newer side is asked at once, and if that brings nothing new
+    the venue keeps the newest rows, so later pages continue only on their older
+    side (and the reverse otherwise). That costs one request per walk over a one-way
+    cursor, assuming the venue is consistent within one walk.
+    Rows are deduplicated by `key`; needing more than `max_requests` requests raises BadPayload.
     """
-    pending, rows = [span], {}
+    pending: list[tuple[int, int, bool]] = [(*span, False)]  # (lo, hi, is the probe of the newer side)
+    rows: dict[Hashable, Any] = {}
+    keeps: str | None = None  # "newest" or "oldest": which end of an over-full range a page holds
     for _ in range(max_requests):
         if not pending:
             return list(rows.values())
-        lo, hi = pending.pop()
+        lo, hi, probe = pending.pop()
         page = ask(lo, hi)
-        for row in page:
-            if lo <= int(ts_of(row)) <= hi:
-                rows.setdefault(key(row), row)
-        if len(page) >= limit:
-            times = [int(ts_of(row)) for row in page]
-            first, last = min(times), max(times)
-            if first == last:
-                raise BadPayload(f"{name} sent a full page of {limit} rows all at {_at(first)}; rows may be missing.")
-            pending += [(last, hi), (lo, first)]
+        fresh = {key(row): row for row in page if lo <= int(ts_of(row)) <= hi and key(row) not in rows}
+        rows.update(fresh)
+        if probe:
+            keeps = "oldest" if fresh else "newest"
+        if len(page) < limit:
+            continue
+        times = [int(ts_of(row)) for row in page]
+        first, last = min(times), max(times)
+        if first == last:
+            raise BadPayload(f"{name} sent a full page of {limit} rows all at {_at(first)}; rows may be missing.")
+        if keeps is None:
+            pending += [(lo, first, False), (last, hi, True)]
+        else:
+            pending.append((lo, first, False) if keeps == "newest" else (last, hi, False))
     if not pending:
         return list(rows.values())
     raise BadPayload(

@@ -111,11 +111,17 @@ def test_okx_liquidations_cursor_walk_survives_both_fill_orders(fake: FakeExchan
     now = pd.Timestamp.now(tz="UTC").floor("min")
     start, end = now - pd.Timedelta(hours=20), now - pd.Timedelta(hours=1)
     query = Query("ETH", "okx", start, end, "5m")
-    from_start, from_end = both_fills(fake, "okx", "liquidations", query)
     truth = fake.market.frame("liquidations", "ETH", "okx", ms(start), ms(end), "1m")
     assert len(truth) > okx.LIQUIDATION_LIMIT
-    pd.testing.assert_frame_equal(from_start, from_end)
-    assert_complete(from_start, truth, "liquidations")
+    frames = []
+    for fill in ("start", "end"):
+        fake.reset()
+        fake.fill = fill
+        frames.append(OkxAdapter(fake.url).fetch("liquidations", query))
+        pages = -(-len(truth) // okx.LIQUIDATION_LIMIT)
+        assert len(fake.calls(okx.LIQUIDATIONS)) <= pages + 2, "one probe per walk, not one per page"
+    pd.testing.assert_frame_equal(frames[0], frames[1])
+    assert_complete(frames[0], truth, "liquidations")
 
 
 class TestFullPages:
