@@ -1,4 +1,5 @@
 """`python -m data_sources export KIND ...`: the normalized frame the app charts, as CSV or JSON.
+`python -m data_sources instruments [--exchange EX]`: every perpetual the venues list, with its units.
 
 Uses the app's settings (env, then .streamlit/secrets.toml) and the same read
 path and cache. The window is [--start, --end) in UTC; dates mean midnight.
@@ -12,7 +13,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from data_sources import market, registry, settings
+from data_sources import instruments, market, registry, settings
+from data_sources.base import SourceError
 from data_sources.intervals import INTERVALS, auto_interval
 from data_sources.schema import ASSETS, EXCHANGES, Dataset
 
@@ -46,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--interval", choices=INTERVALS, help="bar interval (default: chosen from the window)")
     export.add_argument("--format", choices=("csv", "json"), default="csv")
     export.add_argument("--out", help="file to write (default: standard output)")
+    listing = commands.add_parser("instruments", help="list every perpetual of each venue with its units")
+    listing.add_argument("--exchange", type=str.lower, choices=EXCHANGES, help="one venue (default: all)")
+    listing.add_argument("--format", choices=("csv", "json"), default="csv")
     return parser
 
 
@@ -81,6 +86,8 @@ def export(
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     args = _parser().parse_args(argv)
+    if args.command == "instruments":
+        return list_instruments(args.exchange, args.format)
     if args.end <= args.start:
         print("error: --end must be after --start", file=sys.stderr)
         return 2
@@ -101,3 +108,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+def list_instruments(exchange: str | None, fmt: str) -> int:
+    """Print the venues' perpetuals (`instruments.COLUMNS`); a venue that fails is named on stderr, exit 1."""
+    source = instruments.InstrumentRegistry.from_settings(settings.load())
+    rows, failed = [], False
+    for venue in (exchange,) if exchange else EXCHANGES:
+        try:
+            rows += source.listing(venue).instruments
+        except SourceError as error:
+            print(f"error: {error}", file=sys.stderr)
+            failed = True
+    frame = instruments.to_frame(rows)
+    if not frame.empty or not failed:
+        sys.stdout.write(
+            frame.to_csv(index=False) if fmt == "csv" else frame.to_json(orient="records", indent=1) + "\n"
+        )
+    return 1 if failed else 0

@@ -191,6 +191,9 @@ class FakeExchanges:
         if path == "/_fake/reset":
             self.reset()
             return 200, {"reset": True}, {}
+        listing = instrument_listing(path, params)  # the venues' instrument listings: see the block below
+        if listing is not None:
+            return listing
         if path.startswith("/v1/"):
             return self._coinalyze(path, params, headers or {})
         if path.startswith(("/fapi/", "/futures/")):
@@ -511,6 +514,239 @@ class FakeExchanges:
             return 404, {"retCode": 10404, "retMsg": "route not found", "result": {}, "time": 0}, {}
         cursor = str(offset + limit) if offset + limit < len(f) else ""
         return ok(rows, cursor)
+
+
+# ---- Instrument listings (Binance exchangeInfo, OKX instruments, Bybit instruments-info) -------------------
+# The 7 assets plus a long tail in each venue's naming: 1000x prefixes and Bybit's suffix, a ticker that starts
+# with a digit (1INCH), USDC-quoted perpetuals, OKX inverse swaps, a delisted or suspended symbol, and the
+# non-perpetuals each listing mixes in (which must be excluded). Bybit pages by BYBIT_LISTING_PAGE rows.
+BYBIT_LISTING_PAGE = 4
+LISTED_AT = 1569398400000
+
+
+def _binance_listed(
+    symbol: str, base: str, quote: str = "USDT", contract: str = "PERPETUAL", status: str = "TRADING"
+) -> dict[str, Any]:
+    delivery = 1782460800000 if contract == "CURRENT_QUARTER" else 4133404800000
+    return {
+        "symbol": symbol,
+        "pair": symbol.split("_")[0],
+        "contractType": contract,
+        "deliveryDate": delivery,
+        "onboardDate": LISTED_AT,
+        "status": status,
+        "maintMarginPercent": "2.5000",
+        "requiredMarginPercent": "5.0000",
+        "baseAsset": base,
+        "quoteAsset": quote,
+        "marginAsset": quote,
+        "pricePrecision": 7,
+        "quantityPrecision": 0,
+        "baseAssetPrecision": 8,
+        "quotePrecision": 8,
+        "underlyingType": "COMMODITY" if contract == "TRADIFI_PERPETUAL" else "COIN",
+        "underlyingSubType": [],
+        "settlePlan": 0,
+        "triggerProtect": "0.0500",
+        "liquidationFee": "0.012500",
+        "marketTakeBound": "0.05",
+        "maxMoveOrderLimit": 10000,
+        "filters": [
+            {"filterType": "PRICE_FILTER", "minPrice": "0.0000010", "maxPrice": "200", "tickSize": "0.0000001"},
+            {"filterType": "LOT_SIZE", "minQty": "1", "maxQty": "800000000", "stepSize": "1"},
+            {"filterType": "MARKET_LOT_SIZE", "minQty": "1", "maxQty": "80000000", "stepSize": "1"},
+            {"filterType": "MAX_NUM_ORDERS", "limit": 200},
+            {"filterType": "MAX_NUM_ALGO_ORDERS", "limit": 10},
+            {"filterType": "MIN_NOTIONAL", "notional": "5"},
+            {
+                "filterType": "PERCENT_PRICE",
+                "multiplierUp": "1.0500",
+                "multiplierDown": "0.9500",
+                "multiplierDecimal": "4",
+            },
+        ],
+        "orderTypes": [
+            "LIMIT",
+            "MARKET",
+            "STOP",
+            "STOP_MARKET",
+            "TAKE_PROFIT",
+            "TAKE_PROFIT_MARKET",
+            "TRAILING_STOP_MARKET",
+        ],
+        "timeInForce": ["GTC", "IOC", "FOK", "GTX", "GTD"],
+        "permissionSet": ["GRID", "COPY"],
+    }
+
+
+BINANCE_LISTED = [
+    *(_binance_listed(f"{a}USDT", a) for a in ASSETS),
+    _binance_listed("1000PEPEUSDT", "1000PEPE"),
+    _binance_listed("1000SHIBUSDT", "1000SHIB"),
+    _binance_listed("1000SATSUSDT", "1000SATS"),
+    _binance_listed("1MBABYDOGEUSDT", "1MBABYDOGE"),
+    _binance_listed("1INCHUSDT", "1INCH"),
+    _binance_listed("WIFUSDT", "WIF"),
+    _binance_listed("BTCUSDC", "BTC", quote="USDC"),
+    _binance_listed("TOMOUSDT", "TOMO", status="SETTLING"),
+    _binance_listed("BTCUSDT_260626", "BTC", contract="CURRENT_QUARTER"),
+    _binance_listed("XAUUSDT", "XAU", contract="TRADIFI_PERPETUAL"),
+]
+
+
+def _okx_listed(inst: str, ct_val: str, state: str = "live") -> dict[str, Any]:
+    family = inst.removesuffix("-SWAP")
+    base, quote = family.split("-")
+    inverse = quote == "USD"
+    return {
+        "alias": "",
+        "auctionEndTime": "",
+        "baseCcy": "",
+        "category": "1",
+        "contTdSwTime": "",
+        "ctMult": "1",
+        "ctType": "inverse" if inverse else "linear",
+        "ctVal": ct_val,
+        "ctValCcy": "USD" if inverse else base,
+        "expTime": "",
+        "futureSettlement": False,
+        "instFamily": family,
+        "instId": inst,
+        "instIdCode": 10000 + len(inst),
+        "instType": "SWAP",
+        "lever": "50",
+        "listTime": str(LISTED_AT),
+        "lotSz": "1" if inverse else "0.01",
+        "maxIcebergSz": "100000000.0000000000000000",
+        "maxLmtAmt": "20000000",
+        "maxLmtSz": "100000000",
+        "maxMktAmt": "",
+        "maxMktSz": "20000",
+        "maxPlatOILmt": "",
+        "maxStopSz": "20000",
+        "maxTriggerSz": "100000000.0000000000000000",
+        "maxTwapSz": "100000000.0000000000000000",
+        "minSz": "1" if inverse else "0.01",
+        "openType": "",
+        "optType": "",
+        "posLmtAmt": "",
+        "posLmtPct": "",
+        "preMktSwTime": "",
+        "quoteCcy": "",
+        "ruleType": "normal",
+        "settleCcy": base if inverse else quote,
+        "state": state,
+        "stk": "",
+        "tickSz": "0.1",
+        "tradeQuoteCcyList": [],
+        "uly": family,
+    }
+
+
+OKX_LISTED = [
+    *(_okx_listed(f"{a}-USDT-SWAP", _s(CT_VAL[a])) for a in ASSETS),
+    _okx_listed("PEPE-USDT-SWAP", "10000000"),
+    _okx_listed("SHIB-USDT-SWAP", "1000000"),
+    _okx_listed("1INCH-USDT-SWAP", "1"),
+    _okx_listed("WIF-USDT-SWAP", "1"),
+    _okx_listed("BTC-USDC-SWAP", "0.0001"),
+    _okx_listed("BTC-USD-SWAP", "100"),
+    _okx_listed("ETH-USD-SWAP", "10"),
+    _okx_listed("LUNA-USDT-SWAP", "1", state="suspend"),
+]
+
+
+def _bybit_listed(symbol: str, base: str, quote: str = "USDT", contract: str = "LinearPerpetual") -> dict[str, Any]:
+    return {
+        "symbol": symbol,
+        "symbolId": 100 + len(symbol),
+        "contractType": contract,
+        "status": "Trading",
+        "baseCoin": base,
+        "quoteCoin": quote,
+        "launchTime": str(LISTED_AT),
+        "deliveryTime": "1782460800000" if contract == "LinearFutures" else "0",
+        "deliveryFeeRate": "",
+        "priceScale": "7",
+        "leverageFilter": {"minLeverage": "1", "maxLeverage": "50.00", "leverageStep": "0.01"},
+        "priceFilter": {"minPrice": "0.0000001", "maxPrice": "1.9999998", "tickSize": "0.0000001"},
+        "lotSizeFilter": {
+            "maxOrderQty": "50000000",
+            "minOrderQty": "100",
+            "qtyStep": "100",
+            "postOnlyMaxOrderQty": "50000000",
+            "maxMktOrderQty": "10000000",
+            "minNotionalValue": "5",
+        },
+        "unifiedMarginTrade": True,
+        "fundingInterval": 480,
+        "settleCoin": quote,
+        "copyTrading": "both",
+        "upperFundingRate": "0.02",
+        "lowerFundingRate": "-0.02",
+        "isPreListing": False,
+        "preListingInfo": None,
+        "riskParameters": {"priceLimitRatioX": "0.05", "priceLimitRatioY": "0.1"},
+        "symbolType": "",
+    }
+
+
+BYBIT_LISTED = [
+    *(_bybit_listed(f"{a}USDT", a) for a in ASSETS),
+    _bybit_listed("1000PEPEUSDT", "1000PEPE"),
+    _bybit_listed("SHIB1000USDT", "SHIB1000"),
+    _bybit_listed("10000SATSUSDT", "10000SATS"),
+    _bybit_listed("1INCHUSDT", "1INCH"),
+    _bybit_listed("WIFUSDT", "WIF"),
+    _bybit_listed("BTCPERP", "BTC", quote="USDC"),
+    _bybit_listed("BTC-26JUN26", "BTC", quote="USDC", contract="LinearFutures"),
+]
+
+
+def _bybit_cursor(page: list[dict[str, Any]]) -> str:
+    """Bybit's token shape, percent-encoded inside the JSON string (as the docs show)."""
+    return f"first%3D{page[0]['symbol']}%26last%3D{page[-1]['symbol']}"
+
+
+def instrument_listing(path: str, p: dict[str, str]) -> tuple[int, Any, dict[str, str]] | None:
+    """The three listing endpoints in each venue's format; None for any other request."""
+    if path == "/fapi/v1/exchangeInfo":
+        body = {
+            "timezone": "UTC",
+            "serverTime": int(time.time() * 1000),
+            "futuresType": "U_MARGINED",
+            "rateLimits": [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 2400}],
+            "exchangeFilters": [],
+            "assets": [{"asset": "USDT", "marginAvailable": True, "autoAssetExchange": "-10000"}],
+            "symbols": BINANCE_LISTED,
+        }
+        return 200, body, {"X-MBX-USED-WEIGHT-1M": "1"}
+    if path == "/api/v5/public/instruments" and "instId" not in p and "instFamily" not in p:
+        if p.get("instType") != "SWAP":
+            return 200, {"code": "51000", "msg": "Parameter instType error", "data": []}, {}
+        return 200, {"code": "0", "msg": "", "data": OKX_LISTED}, {}
+    if path == "/v5/market/instruments-info" and "symbol" not in p:
+        if p.get("category") != "linear":
+            return 200, {"retCode": 10001, "retMsg": "params error: category", "result": {}, "time": 0}, {}
+        listed = [r for r in BYBIT_LISTED if r["status"] == p.get("status", "Trading")]
+        offset = 0
+        if p.get("cursor"):
+            last = p["cursor"].rpartition("%26last%3D")[2]
+            offset = next((i + 1 for i, r in enumerate(listed) if r["symbol"] == last), -1)
+            if offset < 0 or not p["cursor"].startswith("first%3D"):
+                return 200, {"retCode": 10001, "retMsg": "params error: cursor invalid", "result": {}, "time": 0}, {}
+        page = listed[offset : offset + min(int(p.get("limit", 500)), 1000, BYBIT_LISTING_PAGE)]
+        cursor = _bybit_cursor(page) if page and offset + len(page) < len(listed) else ""
+        result = {"category": "linear", "list": page, "nextPageCursor": cursor}
+        return (
+            200,
+            {"retCode": 0, "retMsg": "OK", "result": result, "retExtInfo": {}, "time": int(time.time() * 1000)},
+            {},
+        )
+    return None
+
+
+# ---- end of instrument listings ---------------------------------------------------------------------------
 
 
 def _handler(exchanges: FakeExchanges) -> type[BaseHTTPRequestHandler]:

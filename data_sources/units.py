@@ -1,0 +1,50 @@
+"""One unit convention for every asset: price in USD per ONE coin, qty in coins, usd the notional.
+
+Venues quote some contracts per 1,000 coins (`1000PEPEUSDT`, `SHIB1000USDT`: price per 1,000,
+size in thousands), size swaps in contracts (OKX `PEPE-USDT-SWAP`: `ctVal` coins each), and size
+inverse swaps in USD contracts (OKX `BTC-USD-SWAP`: 100 USD each, never coins). A stream decoder
+passes the venue's raw price and size with the instrument row from `instruments`:
+
+    linear   qty = size x contract_size,  price = raw price / multiplier,  usd = qty x price
+    inverse  usd = size x contract_size,  price = raw price / multiplier,  qty = usd / price
+
+USDT and USDC are taken as 1 USD (as everywhere in `schema`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from data_sources.instruments import Instrument
+
+
+@dataclass(frozen=True)
+class UsdUnits:
+    """One fill in the convention: price (USD per coin), qty (coins), usd (notional, USD)."""
+
+    price: float
+    qty: float
+    usd: float
+
+
+def _number(value: float | str, what: str, instrument: Instrument) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{instrument.exchange} {instrument.symbol}: {what} {value!r} is not a number") from None
+    if not math.isfinite(number) or number < 0:
+        raise ValueError(f"{instrument.exchange} {instrument.symbol}: {what} {value!r} is not a finite number >= 0")
+    return number
+
+
+def to_usd_units(instrument: Instrument, price: float | str, size: float | str) -> UsdUnits:
+    """The venue's raw (price, size) for `instrument` as (USD per coin, coins, USD); raises ValueError on
+    a negative or non-numeric value, and on a zero price for an inverse swap (its coins are usd / price)."""
+    per_coin = _number(price, "price", instrument) / instrument.multiplier
+    amount = _number(size, "size", instrument) * instrument.contract_size
+    if instrument.margin == "linear":
+        return UsdUnits(per_coin, amount, amount * per_coin)
+    if per_coin == 0:
+        raise ValueError(f"{instrument.exchange} {instrument.symbol}: an inverse swap needs a price above 0")
+    return UsdUnits(per_coin, amount / per_coin, amount)
