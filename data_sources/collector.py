@@ -109,14 +109,14 @@ class StreamStatus:
         return StreamHealth(self.exchange, self.state, self.message, self.last_event_ms, self.last_alive_ms, now_ms)
 
     def line(self, now: float) -> str:
-        """`binance  recording  42 ev/min  total 120  last event 3 s ago  skipped 0`."""
+        """`binance  42 ev/min  total 120  last event 3 s ago  skipped 0  recording` (state and message last)."""
         state = self.state if not self.message else f"{self.state}: {self.message}"
         per_minute = len([t for t in self.recent if now - t < 60])
         age = f"{now - self.last_event_ms / 1000:.0f} s ago" if self.last_event_ms else "none yet"
         skipped = sum(self.skipped.values())
         return (
-            f"{self.exchange:8} {state[:60]:60} {per_minute:6d} ev/min  total {self.events:8d}  "
-            f"last event {age}  skipped {skipped}"
+            f"{self.exchange:8} {per_minute:6d} ev/min  total {self.events:8d}  last event {age:10}  "
+            f"skipped {skipped:4d}  {state}"
         )
 
 
