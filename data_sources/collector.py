@@ -167,7 +167,7 @@ class _Session:
         while True:
             wait = self.protocol.silence - (time.monotonic() - self.alive_at)
             if wait <= 0:
-                raise Silent(f"silent for {self.protocol.silence:g} s (no data, no answer to our ping)")
+                raise Silent(f"silent for {self.protocol.silence:g} s: no data and no answer to our ping")
             receiving = asyncio.ensure_future(self.socket.recv())
             done, _ = await asyncio.wait(
                 {receiving, stopping, pinger}, timeout=wait, return_when=asyncio.FIRST_COMPLETED

@@ -160,7 +160,7 @@ class OkxStream(StreamProtocol):
     """`wss://ws.okx.com:8443/ws/v5/public`, channel `liquidation-orders` for every SWAP; text ping."""
 
     def __init__(
-        self, url: str, assets: frozenset[str], ct_val: dict[str, float], heartbeat: float = 25.0, silence: float = 30.0
+        self, url: str, assets: frozenset[str], ct_val: dict[str, float], heartbeat: float = 20.0, silence: float = 30.0
     ) -> None:
         subscribe = json.dumps({"op": "subscribe", "args": [{"channel": "liquidation-orders", "instType": "SWAP"}]})
         super().__init__("okx", url, assets, [subscribe], "ping", heartbeat, silence, lower_bound=True)

@@ -366,3 +366,21 @@ class TestSentences:
             "bybit": "Bybit: live, last event 3 s ago"
         }
         assert set(describe(["okx", "bybit"], NOW, str(tmp_path / "h.db"))) == {"okx", "bybit"}
+
+
+def test_a_url_that_is_not_websocket_is_misconfigured(tmp_path: Path) -> None:
+    """`http://` instead of `ws://` in the setting: misconfigured, naming the setting (no socket opened)."""
+    db = tmp_path / "l.db"
+    recorder = Recorder(SqliteStore(db), [protocol("bybit", "http://127.0.0.1:9/v5/public/linear")], flush_every=0.05)
+    seen: list[tuple[str, str]] = []
+
+    def classified() -> bool:
+        status = recorder.status["bybit"]
+        if status.state != "connecting":
+            seen.append((status.state, status.message))
+        return bool(seen)
+
+    run(recorder, classified)
+    state, message = seen[0]
+    assert state == "misconfigured"
+    assert message == "LIQSCOPE_BYBIT_WS is not a WebSocket URL ('http://127.0.0.1:9/v5/public/linear'): check the URL"
