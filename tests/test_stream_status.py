@@ -301,7 +301,7 @@ def test_a_crashing_decoder_restarts_the_collector_and_says_crashed(
 
 def test_recorder_writes_health_every_flush_and_stopped_on_exit(tmp_path: Path) -> None:
     db = tmp_path / "l.db"
-    fake = FakeStream("bybit", [valid("bybit", i) for i in range(3)])
+    fake = FakeStream("bybit", [valid("bybit", i) for i in range(3)], interval=0.05)
     reader = SqliteStore(db)
     rows: list[StreamHealth] = []
     with FakeStreams([fake]):
