@@ -1,10 +1,11 @@
 """`python -m data_sources.recorder`: record the public liquidation streams into the store.
 
-Run it beside the app (same LIQSCOPE_DB). It keeps one WebSocket per exchange,
-flushes what arrived every second in one transaction (a crash loses at most
-that last second, never a committed batch), records when each stream was
-connected, prints a one-line status per exchange, and on SIGINT/SIGTERM
-flushes and exits 0.
+Run it beside the app (same LIQSCOPE_DB). It keeps one supervised collector per
+exchange (`collector.py`), flushes what arrived every second in one transaction (a
+crash loses at most that last second, never a committed batch), records when each
+stream was recording (coverage) and what each stream is doing (stream_health, every
+flush; "stopped" on exit), prints a one-line status per exchange, and on
+SIGINT/SIGTERM flushes and exits 0.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from collections.abc import Callable, Sequence
 
 from data_sources import settings as settings_module
 from data_sources.base import SourceError
+from data_sources.collector import BACKOFF_START, StreamStatus, supervise
 from data_sources.okx import OkxAdapter
 from data_sources.schema import ASSETS, EXCHANGES
 from data_sources.store import Event, SqliteStore, StoreError
-from data_sources.streams import BinanceStream, BybitStream, OkxStream, StreamProtocol, StreamStatus, collect
+from data_sources.streams import BinanceStream, BybitStream, OkxStream, StreamProtocol
 
 log = logging.getLogger("liqscope.recorder")
 
@@ -80,39 +82,54 @@ def protocols(
 
 
 class Recorder:
-    """Collectors feeding one buffer; a flusher committing it to the store every `flush_every` s."""
+    """Collectors feeding one buffer (the `collector.Sink`); a flusher committing it every `flush_every` s.
 
-    def __init__(self, store: SqliteStore, streams: list[StreamProtocol], flush_every: float) -> None:
-        self.store, self.streams, self.flush_every = store, streams, flush_every
+    `backoff` is the first reconnect pause in seconds (doubling to 60 s).
+    """
+
+    def __init__(
+        self, store: SqliteStore, streams: list[StreamProtocol], flush_every: float, backoff: float = BACKOFF_START
+    ) -> None:
+        self.store, self.streams, self.flush_every, self.backoff = store, streams, flush_every, backoff
         self.buffer: list[Event] = []
         self.status = {p.exchange: StreamStatus(p.exchange) for p in streams}
-        self.intervals: dict[str, int] = {}
+        self.spans: dict[tuple[str, int], int] = {}  # (exchange, start ms) -> end ms, not yet written
+        self.opened: set[tuple[str, int]] = set()
         self.stop = asyncio.Event()
         self.committed = 0
 
-    def _on_events(self, events: list[Event]) -> None:
+    def events(self, events: list[Event]) -> None:
+        """Buffer events until the next flush."""
         self.buffer.extend(events)
 
-    def _on_connect(self, exchange: str, start_ms: int) -> None:
-        self.store.open_interval(exchange, start_ms)
-        self.intervals[exchange] = start_ms
+    def cover(self, exchange: str, start_ms: int, end_ms: int) -> None:
+        """Note that the interval starting at `start_ms` now reaches `end_ms` (written at the next flush)."""
+        self.spans[(exchange, start_ms)] = max(end_ms, self.spans.get((exchange, start_ms), end_ms))
 
     async def flush(self) -> None:
-        """Commit the buffer in one transaction and extend connected streams' coverage to now."""
+        """Commit the buffer in one transaction, then the coverage that moved and every stream's health."""
         batch, self.buffer = self.buffer, []
         if batch:
             self.committed += await asyncio.to_thread(self.store.insert, batch)
+        spans, self.spans = self.spans, {}
+        for (exchange, start_ms), end_ms in spans.items():
+            if (exchange, start_ms) not in self.opened:
+                self.store.open_interval(exchange, start_ms)
+                self.opened.add((exchange, start_ms))
+            self.store.extend_interval(exchange, start_ms, end_ms)
         now_ms = int(time.time() * 1000)
-        for exchange, start_ms in self.intervals.items():
-            if self.status[exchange].connected:
-                self.store.extend_interval(exchange, start_ms, now_ms)
+        self.store.record_health([status.health(now_ms) for status in self.status.values()])
 
     async def _flusher(self) -> None:
         while not self.stop.is_set():
             try:
                 await asyncio.wait_for(self.stop.wait(), timeout=self.flush_every)
             except TimeoutError:
-                await self.flush()
+                try:
+                    await self.flush()
+                except StoreError:
+                    self.stop.set()  # nothing can be recorded: end the run, which re-raises it
+                    raise
 
     async def _reporter(self, every: float) -> None:
         while not self.stop.is_set():
@@ -124,16 +141,21 @@ class Recorder:
                     print(status.line(now), file=sys.stderr, flush=True)
 
     async def run(self, status_every: float) -> None:
-        """Run until `stop` is set, then flush what is left."""
-        tasks = [
-            asyncio.create_task(collect(p, self._on_events, self._on_connect, self.status[p.exchange], self.stop))
+        """Run until `stop` is set, then flush what is left and mark every stream "stopped".
+
+        Raises StoreError when the store cannot be written.
+        """
+        collectors = [
+            asyncio.create_task(supervise(p, self, self.status[p.exchange], self.stop, self.backoff))
             for p in self.streams
         ]
-        tasks.append(asyncio.create_task(self._flusher()))
-        if status_every > 0:
-            tasks.append(asyncio.create_task(self._reporter(status_every)))
+        flusher = asyncio.create_task(self._flusher())
+        reporter = asyncio.create_task(self._reporter(status_every)) if status_every > 0 else None
         await self.stop.wait()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*collectors, *([reporter] if reporter else []))
+        await flusher  # re-raises the StoreError that ended the run
+        for status in self.status.values():
+            status.set("stopped")
         await self.flush()
 
 

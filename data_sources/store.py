@@ -4,7 +4,8 @@ Raw events carry a natural key (exchange, symbol, ts, side, price, qty), so a
 replay or a reconnect overlap never counts an event twice. A trigger keeps a
 per-minute rollup (exchange x asset x side: count, qty, usd) in step with every
 inserted event, so aggregates over a year read minutes, not events. Coverage
-intervals record when each exchange's stream was connected. The schema is
+intervals record when each exchange's stream was recording, and `stream_health`
+what each stream is doing now (written by the recorder every flush). The schema is
 versioned (`PRAGMA user_version`) and migrated on open. `LiquidationStore` is
 the interface the app uses, so a shared deployment can bring PostgreSQL.
 """
@@ -64,6 +65,12 @@ MIGRATIONS: tuple[str, ...] = (
             count = count + 1, qty = qty + excluded.qty, usd = usd + excluded.usd;
     END;
     """,
+    """
+    CREATE TABLE stream_health (
+        exchange TEXT PRIMARY KEY, state TEXT NOT NULL, message TEXT NOT NULL,
+        last_event_ms INTEGER, last_alive_ms INTEGER, updated_ms INTEGER NOT NULL
+    );
+    """,
 )
 ROLLUP_WRITES_PER_EVENT = 3  # the event row, its minute row, its day row
 
@@ -86,6 +93,26 @@ class Event:
         return self.price * self.qty
 
 
+STREAM_STATES = ("recording", "connecting", "down", "refused", "misconfigured", "crashed", "stopped")
+
+
+@dataclass(frozen=True)
+class StreamHealth:
+    """What the recorder's stream for one exchange is doing (see specs/stream_status.md).
+
+    `state` is one of STREAM_STATES; `message` the exchange's own words or our reason ("" when
+    recording); times are epoch ms: the last liquidation received, the last data or heartbeat
+    answer received, and when the recorder wrote this row (every flush, ~1 s).
+    """
+
+    exchange: str
+    state: str
+    message: str
+    last_event_ms: int | None
+    last_alive_ms: int | None
+    updated_ms: int
+
+
 class LiquidationStore(Protocol):
     """What the app and the recorder need from a store (SQLite here; PostgreSQL later)."""
 
@@ -101,6 +128,14 @@ class LiquidationStore(Protocol):
         self, exchange: str, start: pd.Timestamp, end: pd.Timestamp
     ) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
         """Connected intervals of the exchange's stream overlapping [start, end), merged."""
+        ...
+
+    def record_health(self, health: Sequence[StreamHealth]) -> None:
+        """Upsert each exchange's stream health row."""
+        ...
+
+    def stream_health(self) -> dict[str, StreamHealth]:
+        """The stream health row of every exchange ever recorded, by exchange."""
         ...
 
 
@@ -170,6 +205,26 @@ class SqliteStore:
             self._connection.execute(
                 "UPDATE coverage SET end = ? WHERE exchange = ? AND start = ?", (end_ms, exchange, start_ms)
             )
+
+    def record_health(self, health: Sequence[StreamHealth]) -> None:
+        """Upsert each exchange's stream health row (one statement, autocommitted)."""
+        rows = [(h.exchange, h.state, h.message, h.last_event_ms, h.last_alive_ms, h.updated_ms) for h in health]
+        with self._lock:
+            try:
+                self._connection.executemany(
+                    "INSERT OR REPLACE INTO stream_health "
+                    "(exchange, state, message, last_event_ms, last_alive_ms, updated_ms) VALUES (?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+            except sqlite3.Error as error:
+                raise StoreError(f"Cannot write to the liquidation store at {self.path}: {error}.") from None
+
+    def stream_health(self) -> dict[str, StreamHealth]:
+        """The stream health row of every exchange ever recorded, by exchange."""
+        rows = self._connection.execute(
+            "SELECT exchange, state, message, last_event_ms, last_alive_ms, updated_ms FROM stream_health"
+        ).fetchall()
+        return {row[0]: StreamHealth(*row) for row in rows}
 
     def _read(self, sql: str, params: Sequence[object]) -> pd.DataFrame:
         """Rows of a query whose `ts` column is epoch ms, with `ts` as UTC timestamps."""

@@ -6,11 +6,19 @@ acks `{"op":"subscribe"}` and answers `{"op":"ping"}`; OKX acks the subscribe
 event and answers the text `ping` with `pong`. Each replays a script of native
 messages; `drop_after` closes the socket mid-stream, and on reconnect the last
 `overlap` messages are sent again, as a real reconnect overlap would.
+
+Faults: `refuse` answers every subscription with the venue's own refusal carrying that
+text (OKX `{"event":"error",...}`, Bybit `{"success":false,...}`, Binance an `error` object
+and a 1008 close); `silent_after` stops, on the first connection, after that many
+messages and goes silent with the socket open (it reads nothing more, so answers no
+ping of any kind); `http_status` answers the handshake with that HTTP status. Malformed
+messages are just strings in the script.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import threading
@@ -77,12 +85,23 @@ class FakeStream:
     subscribed: list[str] = field(default_factory=list)
     sent: int = 0
     url: str = ""
+    refuse: str | None = None
+    silent_after: int | None = None
+    http_status: int | None = None
+    released: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def process_request(self, connection: websockets.ServerConnection, request: object) -> object:
+        """Answer the handshake with `http_status` when set (e.g. 404), else let it proceed."""
+        return connection.respond(self.http_status, "Not Found\n") if self.http_status else None
 
     async def handler(self, socket: websockets.ServerConnection) -> None:
         self.connections += 1
         path = socket.request.path
         if self.exchange == "binance" and not path.endswith("/ws/!forceOrder@arr"):
             await socket.close(1008, "unknown stream")
+            return
+        if self.refuse is not None:
+            await self._refuse(socket)
             return
         if self.exchange in ("bybit", "okx"):
             request = await socket.recv()
@@ -104,6 +123,9 @@ class FakeStream:
                 if self.drop_after is not None and index >= self.drop_after and self.connections == 1:
                     await socket.close(1011, "dropped by the fake")
                     return
+                if self.silent_after is not None and index >= self.silent_after and self.connections == 1:
+                    await self._go_silent(socket)
+                    return
                 await socket.send(self.script[index])
                 self.sent = max(self.sent, index + 1)
                 if self.interval:
@@ -113,6 +135,30 @@ class FakeStream:
             return
         finally:
             answering.cancel()
+
+    async def _refuse(self, socket: websockets.ServerConnection) -> None:
+        """The venue's refusal of our subscription, in its exact format."""
+        if self.exchange == "binance":
+            await socket.send(json.dumps({"error": {"code": 2, "msg": self.refuse}, "id": 1}))
+            await socket.close(1008, self.refuse[:100])
+            return
+        self.subscribed.append(await socket.recv())
+        refusal = (
+            {"success": False, "ret_msg": self.refuse, "conn_id": "fake", "req_id": "", "op": "subscribe"}
+            if self.exchange == "bybit"
+            else {"event": "error", "code": "60018", "msg": self.refuse, "connId": "fake"}
+        )
+        await socket.send(json.dumps(refusal))
+        with contextlib.suppress(websockets.ConnectionClosed):
+            await socket.wait_closed()
+
+    async def _go_silent(self, socket: websockets.ServerConnection) -> None:
+        """Keep the socket open but read nothing, so no ping (text or frame) is answered."""
+        socket.transport.pause_reading()
+        try:
+            await asyncio.wait_for(self.released.wait(), timeout=60)
+        finally:
+            socket.transport.abort()
 
     async def _answer_pings(self, socket: websockets.ServerConnection) -> None:
         try:
@@ -128,7 +174,7 @@ class FakeStream:
 
 
 async def _serve(stream: FakeStream) -> websockets.Server:
-    return await websockets.serve(stream.handler, "127.0.0.1", 0)
+    return await websockets.serve(stream.handler, "127.0.0.1", 0, process_request=stream.process_request)
 
 
 async def _close(server: websockets.Server) -> None:
@@ -156,6 +202,8 @@ class FakeStreams:
         return self
 
     def __exit__(self, *_: object) -> None:
+        for stream in self.streams.values():
+            self.loop.call_soon_threadsafe(stream.released.set)
         for server in self.servers:
             asyncio.run_coroutine_threadsafe(_close(server), self.loop).result(timeout=10)
         self.loop.call_soon_threadsafe(self.loop.stop)

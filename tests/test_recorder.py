@@ -124,14 +124,8 @@ def test_drop_and_reconnect_records_the_gap_and_no_duplicates(tmp_path: Path) ->
     fake = FakeStream("bybit", bybit_script(30), interval=0.01, drop_after=10, overlap=4)
     with FakeStreams([fake]) as streams:
         store = SqliteStore(tmp_path / "l.db")
-        recorder = Recorder(store, [BybitStream(streams.streams["bybit"].url, TRACKED)], flush_every=0.1)
-        import data_sources.streams as streams_module
-
-        streams_module.BACKOFF_START = 0.2
-        try:
-            asyncio.run(record_until(recorder, lambda: recorder.committed >= 60))
-        finally:
-            streams_module.BACKOFF_START = 1.0
+        recorder = Recorder(store, [BybitStream(streams.streams["bybit"].url, TRACKED)], flush_every=0.1, backoff=0.2)
+        asyncio.run(record_until(recorder, lambda: recorder.committed >= 60))
     rows = table(tmp_path / "l.db")
     assert len(rows) == 60 and fake.connections == 2
     intervals = store.coverage("bybit", pd.Timestamp(0, tz="UTC"), pd.Timestamp.now(tz="UTC") + pd.Timedelta(minutes=1))

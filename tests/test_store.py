@@ -57,7 +57,7 @@ def test_a_version_1_store_is_migrated_with_its_days_backfilled(tmp_path: Path) 
             [(e.exchange, e.symbol, e.asset, e.ts, e.side, e.price, e.qty, e.usd) for e in events(50)],
         )
     store = SqliteStore(path)
-    assert store.version == len(MIGRATIONS) == 2
+    assert store.version == len(MIGRATIONS) == 3
     start, end = pd.Timestamp(T0, unit="ms", tz="UTC"), pd.Timestamp(T0 + 10 * DAY, unit="ms", tz="UTC")
     days = store.buckets("ETH", "okx", start, end, DAY)
     assert days["usd"].sum() == pytest.approx(sum(e.usd for e in events(50) if e.ts < T0 + 10 * DAY))
