@@ -56,9 +56,10 @@ class PostgresStore:
         try:
             yield
         except (psycopg.Error, PoolTimeout) as error:
-            reason = scrub(str(error).strip().replace("\n", " "), self.url)
+            reason = scrub(" ".join(str(error).split()), self.url).rstrip(".")
             hint = " Set LIQSCOPE_DB." if action == "open" else ""
-            raise StoreError(f"Cannot {action} the liquidation store at {self.where}: {reason}.{hint}") from None
+            stop = "" if reason.endswith("?") else "."
+            raise StoreError(f"Cannot {action} the liquidation store at {self.where}: {reason}{stop}{hint}") from None
 
     @property
     def version(self) -> int:
