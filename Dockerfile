@@ -11,7 +11,7 @@ WORKDIR /app
 COPY requirements.txt .
 RUN pip install -r requirements.txt
 COPY . .
-RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin liqscope \
+RUN useradd --system --uid 10001 --create-home --shell /usr/sbin/nologin liqscope \
     && mkdir -p /app/data && chown liqscope /app/data
 USER liqscope
 
