@@ -1,5 +1,6 @@
 """`python -m data_sources export KIND ...`: the normalized frame the app charts, as CSV or JSON.
 `python -m data_sources instruments [--exchange EX]`: every perpetual the venues list, with its units.
+`python -m data_sources migrate [--db FILE_OR_URL]`: bring the liquidation store's schema up to date.
 
 Uses the app's settings (env, then .streamlit/secrets.toml) and the same read
 path and cache. The window is [--start, --end) in UTC; dates mean midnight.
@@ -13,10 +14,12 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from data_sources import instruments, market, registry, settings
+from data_sources import instruments, market, registry, settings, storage
 from data_sources.base import SourceError
+from data_sources.dburl import masked
 from data_sources.intervals import INTERVALS, auto_interval
 from data_sources.schema import ASSETS, EXCHANGES, Dataset
+from data_sources.store import StoreError
 
 KINDS: dict[str, Dataset] = {
     "candles": "candles",
@@ -51,6 +54,8 @@ def _parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("instruments", help="list every perpetual of each venue with its units")
     listing.add_argument("--exchange", type=str.lower, choices=EXCHANGES, help="one venue (default: all)")
     listing.add_argument("--format", choices=("csv", "json"), default="csv")
+    migrate = commands.add_parser("migrate", help="create or upgrade the liquidation store's schema")
+    migrate.add_argument("--db", help="SQLite file or postgresql:// URL (default: LIQSCOPE_DB)")
     return parser
 
 
@@ -83,11 +88,25 @@ def export(
     return frame, list(dict.fromkeys(problems))
 
 
+def migrate(target: str) -> int:
+    """Open the store at `target` (which applies any missing migration) and report its version."""
+    try:
+        store = storage.connect(target)
+    except StoreError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"liquidation store at {masked(target)}: schema version {store.version}")
+    store.close()
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     args = _parser().parse_args(argv)
     if args.command == "instruments":
         return list_instruments(args.exchange, args.format)
+    if args.command == "migrate":
+        return migrate(args.db or settings.load().db_path)
     if args.end <= args.start:
         print("error: --end must be after --start", file=sys.stderr)
         return 2

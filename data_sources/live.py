@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 
+from data_sources import storage
 from data_sources.base import NoCoverage, Query, SourceError
 from data_sources.binance import BinanceAdapter
 from data_sources.bybit import BybitAdapter
@@ -15,7 +14,7 @@ from data_sources.intervals import INTERVAL_SECONDS
 from data_sources.okx import LIQUIDATION_HISTORY, OkxAdapter
 from data_sources.schema import EXCHANGE_NAMES, Dataset, conform
 from data_sources.settings import Settings
-from data_sources.store import SqliteStore, open_store
+from data_sources.store import LiquidationStore, StoreError
 
 PROBE_PATHS = {"binance": "/fapi/v1/time", "okx": "/api/v5/public/time", "bybit": "/v5/market/time"}
 EVENT_WINDOW = pd.Timedelta(days=7)
@@ -42,7 +41,7 @@ class LiveSource:
 
     def __init__(self, settings: Settings) -> None:
         urls, timeout = settings.base_urls, settings.timeout
-        self.db_path = Path(settings.db_path)
+        self.db = settings.db_path
         self.adapters = {
             "binance": BinanceAdapter(urls["binance"], timeout),
             "okx": OkxAdapter(urls["okx"], timeout),
@@ -55,9 +54,10 @@ class LiveSource:
         """The REST host behind an exchange (for probes and request counts)."""
         return self.adapters[exchange].upstream
 
-    def store(self) -> SqliteStore | None:
-        """The recorder's store, once a recorder has created it (the app never creates it)."""
-        return open_store(self.db_path) if self.db_path.exists() else None
+    def store(self) -> LiquidationStore | None:
+        """The recorder's store: a SQLite file once a recorder created it (the app never creates one), or the
+        PostgreSQL database of LIQSCOPE_DB. Raises StoreError (a SourceError) when it cannot be opened."""
+        return storage.open_store(self.db) if storage.exists(self.db) else None
 
     def fetch(self, dataset: Dataset, query: Query) -> pd.DataFrame:
         """The normalized frame from the exchange's adapter (liquidations: store first); typed SourceError."""
@@ -117,7 +117,7 @@ class LiveSource:
         return conform("liquidations", pd.concat(parts, ignore_index=True))
 
     @staticmethod
-    def _recorded(store: SqliteStore, query: Query) -> pd.DataFrame:
+    def _recorded(store: LiquidationStore, query: Query) -> pd.DataFrame:
         """Individual events for windows up to a week; per-bar sums from the rollups beyond that."""
         if query.end - query.start <= EVENT_WINDOW:
             return store.events(query.asset, query.exchange, query.start, query.end)
@@ -126,8 +126,11 @@ class LiveSource:
 
     def coverage_note(self, exchange: str, start: pd.Timestamp, end: pd.Timestamp) -> str | None:
         """What covers the exchange's liquidations in [start, end): recorded intervals, gaps, lower bound."""
-        store = self.store()
-        intervals = store.coverage(exchange, start, end) if store else []
+        try:
+            store = self.store()
+            intervals = store.coverage(exchange, start, end) if store else []
+        except StoreError:  # the panel's fetch already reports why the store cannot answer
+            intervals = []
         name = EXCHANGE_NAMES[exchange]
         parts = []
         if intervals:
@@ -145,9 +148,12 @@ class LiveSource:
         return f"{note} · lower bound ({LOWER_BOUND[exchange]})" if exchange in LOWER_BOUND else note
 
     def recent(self, asset: str, exchanges: tuple[str, ...], limit: int) -> pd.DataFrame | None:
-        """The latest recorded liquidations, newest first (None without a store)."""
-        store = self.store()
-        return store.latest(asset, exchanges, limit) if store else None
+        """The latest recorded liquidations, newest first (None without a store or when it cannot answer)."""
+        try:
+            store = self.store()
+            return store.latest(asset, exchanges, limit) if store else None
+        except StoreError:
+            return None
 
     def probe(self, exchange: str) -> str | None:
         """None when the exchange answers its server-time endpoint, else the reason it did not."""

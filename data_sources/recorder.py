@@ -19,11 +19,13 @@ import time
 from collections.abc import Callable, Sequence
 
 from data_sources import settings as settings_module
+from data_sources import storage
 from data_sources.base import SourceError
 from data_sources.collector import BACKOFF_START, StreamStatus, supervise
+from data_sources.dburl import masked
 from data_sources.okx import OkxAdapter
 from data_sources.schema import ASSETS, EXCHANGES
-from data_sources.store import Event, SqliteStore, StoreError
+from data_sources.store import Event, LiquidationStore, StoreError
 from data_sources.streams import BinanceStream, BybitStream, OkxStream, StreamProtocol
 
 log = logging.getLogger("liqscope.recorder")
@@ -51,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--assets", type=_list(ASSETS, str.upper), default=list(ASSETS), help="comma-separated (default: all seven)"
     )
-    parser.add_argument("--db", help="SQLite file (default: LIQSCOPE_DB or data/liqscope.db)")
+    parser.add_argument("--db", help="SQLite file or postgresql:// URL (default: LIQSCOPE_DB or data/liqscope.db)")
     parser.add_argument("--flush-every", type=float, default=1.0, help="seconds between committed batches")
     parser.add_argument("--status-every", type=float, default=10.0, help="seconds between status lines (0: off)")
     return parser
@@ -88,7 +90,7 @@ class Recorder:
     """
 
     def __init__(
-        self, store: SqliteStore, streams: list[StreamProtocol], flush_every: float, backoff: float = BACKOFF_START
+        self, store: LiquidationStore, streams: list[StreamProtocol], flush_every: float, backoff: float = BACKOFF_START
     ) -> None:
         self.store, self.streams, self.flush_every, self.backoff = store, streams, flush_every, backoff
         self.buffer: list[Event] = []
@@ -161,8 +163,9 @@ class Recorder:
 
 async def _main(args: argparse.Namespace) -> int:
     config = settings_module.load()
+    target = args.db or config.db_path
     try:
-        store = SqliteStore(args.db or config.db_path)
+        store = storage.connect(target)
     except StoreError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -172,7 +175,7 @@ async def _main(args: argparse.Namespace) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, recorder.stop.set)
     print(
-        f"recording {', '.join(p.exchange for p in streams)} for {', '.join(args.assets)} into {store.path}",
+        f"recording {', '.join(p.exchange for p in streams)} for {', '.join(args.assets)} into {masked(target)}",
         file=sys.stderr,
         flush=True,
     )

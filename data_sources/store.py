@@ -21,7 +21,7 @@ from typing import Protocol
 
 import pandas as pd
 
-from data_sources.base import from_ms, ms
+from data_sources.base import SourceError, from_ms, ms
 from data_sources.schema import conform, empty
 
 MIGRATIONS: tuple[str, ...] = (
@@ -114,14 +114,39 @@ class StreamHealth:
 
 
 class LiquidationStore(Protocol):
-    """What the app and the recorder need from a store (SQLite here; PostgreSQL later)."""
+    """What the app and the recorder need from a store (SQLite here; PostgreSQL in `pgstore`)."""
+
+    @property
+    def version(self) -> int:
+        """The schema version the store is migrated to."""
+        ...
+
+    def close(self) -> None:
+        """Release the store's connections."""
+        ...
 
     def insert(self, events: Sequence[Event]) -> int:
         """Insert events in one transaction; returns how many were new."""
         ...
 
+    def open_interval(self, exchange: str, start_ms: int) -> None:
+        """Record that the exchange's stream connected at `start_ms`."""
+        ...
+
+    def extend_interval(self, exchange: str, start_ms: int, end_ms: int) -> None:
+        """Move the end of the connected interval that began at `start_ms`."""
+        ...
+
     def events(self, asset: str, exchange: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
         """Recorded events as a normalized liquidations frame."""
+        ...
+
+    def latest(self, asset: str, exchanges: Sequence[str], limit: int) -> pd.DataFrame:
+        """The `limit` most recent recorded events, newest first."""
+        ...
+
+    def buckets(self, asset: str, exchange: str, start: pd.Timestamp, end: pd.Timestamp, step_ms: int) -> pd.DataFrame:
+        """Recorded liquidations summed per `step_ms` bucket and side, from the rollups."""
         ...
 
     def coverage(
@@ -139,7 +164,7 @@ class LiquidationStore(Protocol):
         ...
 
 
-class StoreError(Exception):
+class StoreError(SourceError):
     """The store cannot be opened or written; the message says what to fix."""
 
 
@@ -274,14 +299,19 @@ class SqliteStore:
             "SELECT start, end FROM coverage WHERE exchange = ? AND end > ? AND start < ? ORDER BY start",
             (exchange, ms(start), ms(end)),
         ).fetchall()
-        merged: list[list[int]] = []
-        for lo, hi in rows:
-            lo, hi = max(lo, ms(start)), min(hi, ms(end))
-            if merged and lo <= merged[-1][1]:
-                merged[-1][1] = max(merged[-1][1], hi)
-            elif hi > lo:
-                merged.append([lo, hi])
-        return [(pd.Timestamp(lo, unit="ms", tz="UTC"), pd.Timestamp(hi, unit="ms", tz="UTC")) for lo, hi in merged]
+        return merge_spans(rows, ms(start), ms(end))
+
+
+def merge_spans(rows: Sequence[tuple[int, int]], start_ms: int, end_ms: int) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """(start, end) epoch-ms rows sorted by start, clipped to [start_ms, end_ms) and merged where they touch."""
+    merged: list[list[int]] = []
+    for lo, hi in rows:
+        lo, hi = max(lo, start_ms), min(hi, end_ms)
+        if merged and lo <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], hi)
+        elif hi > lo:
+            merged.append([lo, hi])
+    return [(pd.Timestamp(lo, unit="ms", tz="UTC"), pd.Timestamp(hi, unit="ms", tz="UTC")) for lo, hi in merged]
 
 
 _stores: dict[str, SqliteStore] = {}

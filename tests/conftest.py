@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 
 from data_sources import market, registry
 from tests.fake_exchanges import FakeExchanges
+from tests.postgres import PostgresServer, binaries, postgres_server
 
 ROOT = Path(__file__).resolve().parent.parent
 _real_connect = socket.socket.connect
@@ -62,3 +64,23 @@ def exchanges(fake: FakeExchanges, monkeypatch: pytest.MonkeyPatch) -> FakeExcha
         monkeypatch.setenv(f"LIQSCOPE_{name}_URL", fake.url)
     registry.clear()
     return fake
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server for the whole run, from Debian's installed binaries."""
+    bin_dir = binaries()
+    if bin_dir is None:
+        if os.environ.get("CI"):
+            raise RuntimeError("PostgreSQL is missing; .ci/run installs Debian's postgresql.")
+        pytest.skip("PostgreSQL not installed (apt-get install -y postgresql)")
+    with postgres_server(bin_dir) as server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty store location: a SQLite file path, or the URL of a new PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "store.db")
+    return request.getfixturevalue("postgres").database()

@@ -14,10 +14,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from data_sources import storage
 from data_sources.recorder import Recorder
-from data_sources.store import SqliteStore
 from data_sources.streams import BinanceStream, BybitStream, OkxStream
 from tests.conftest import ROOT
+from tests.db import frame
 from tests.fake_streams import FakeStream, FakeStreams, binance_message, bybit_message, okx_message
 
 T0 = 1_763_900_000_000
@@ -56,11 +57,6 @@ def okx_script(n: int) -> list[str]:
     ]
 
 
-def table(db: Path) -> pd.DataFrame:
-    with sqlite3.connect(db) as connection:
-        return pd.read_sql_query("SELECT * FROM liquidations", connection)
-
-
 async def record_until(recorder: Recorder, done, timeout: float = 20) -> None:
     task = asyncio.create_task(recorder.run(status_every=0))
     deadline = time.monotonic() + timeout
@@ -92,14 +88,14 @@ class TestParsers:
         assert OkxStream("ws://x", TRACKED, {"ETH": 0.1}).parse("pong") == []
 
 
-def test_store_ends_with_exactly_the_expected_events(tmp_path: Path) -> None:
+def test_store_ends_with_exactly_the_expected_events(db_target: str) -> None:
     fakes = [
         FakeStream("binance", binance_script(40)),
         FakeStream("bybit", bybit_script(25)),
         FakeStream("okx", okx_script(30)),
     ]
     with FakeStreams(fakes) as streams:
-        store = SqliteStore(tmp_path / "l.db")
+        store = storage.connect(db_target)
         protocols = [
             BinanceStream(streams.streams["binance"].url, TRACKED),
             BybitStream(streams.streams["bybit"].url, TRACKED),
@@ -107,7 +103,8 @@ def test_store_ends_with_exactly_the_expected_events(tmp_path: Path) -> None:
         ]
         recorder = Recorder(store, protocols, flush_every=0.1)
         asyncio.run(record_until(recorder, lambda: recorder.committed >= 40 + 50 + 60))
-    rows = table(tmp_path / "l.db")
+    store.close()
+    rows = frame(db_target, "SELECT * FROM liquidations")
     counts = rows.groupby("exchange").size().to_dict()
     assert counts == {"binance": 40, "bybit": 50, "okx": 60}
     binance = rows[rows["exchange"] == "binance"]
@@ -120,15 +117,16 @@ def test_store_ends_with_exactly_the_expected_events(tmp_path: Path) -> None:
     assert '"channel": "liquidation-orders"' in streams.streams["okx"].subscribed[0]
 
 
-def test_drop_and_reconnect_records_the_gap_and_no_duplicates(tmp_path: Path) -> None:
+def test_drop_and_reconnect_records_the_gap_and_no_duplicates(db_target: str) -> None:
     fake = FakeStream("bybit", bybit_script(30), interval=0.01, drop_after=10, overlap=4)
     with FakeStreams([fake]) as streams:
-        store = SqliteStore(tmp_path / "l.db")
+        store = storage.connect(db_target)
         recorder = Recorder(store, [BybitStream(streams.streams["bybit"].url, TRACKED)], flush_every=0.1, backoff=0.2)
         asyncio.run(record_until(recorder, lambda: recorder.committed >= 60))
-    rows = table(tmp_path / "l.db")
+    rows = frame(db_target, "SELECT * FROM liquidations")
     assert len(rows) == 60 and fake.connections == 2
     intervals = store.coverage("bybit", pd.Timestamp(0, tz="UTC"), pd.Timestamp.now(tz="UTC") + pd.Timedelta(minutes=1))
+    store.close()
     assert len(intervals) == 2 and intervals[0][1] < intervals[1][0]
 
 
@@ -198,7 +196,7 @@ def test_kill_9_mid_stream_loses_no_committed_event_and_restart_adds_no_duplicat
     assert second.returncode == 0, err
     assert "stopped;" in err
     assert final == 600
-    rows = table(db)
+    rows = frame(str(db), "SELECT * FROM liquidations")
     assert not rows.duplicated(["exchange", "symbol", "ts", "side", "price", "qty"]).any()
     with sqlite3.connect(db) as connection:
         rollup = connection.execute("SELECT SUM(count), SUM(usd) FROM liquidation_minutes").fetchone()
@@ -228,9 +226,9 @@ def test_bad_arguments_and_unwritable_db_are_clear(tmp_path: Path) -> None:
 
 
 def test_app_reading_a_recorded_store_matches_a_direct_sql_sum(
-    tmp_path: Path, exchanges, monkeypatch: pytest.MonkeyPatch
+    db_target: str, exchanges, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Events the recorder stored appear in the app with exactly the totals SQL gives."""
+    """Events the recorder stored appear in the app (LIQSCOPE_DB: a file or a URL) with exactly the totals SQL gives."""
     from streamlit.testing.v1 import AppTest
 
     from components import summary
@@ -243,18 +241,18 @@ def test_app_reading_a_recorded_store_matches_a_direct_sql_sum(
     bybit = FakeStream(
         "bybit", [bybit_message([("ETHUSDT", "Sell", 2100.0, 0.5 + i, now - 30_000 + i)]) for i in range(40)]
     )
-    db = tmp_path / "recorded.db"
     with FakeStreams([binance, bybit]):
-        store = SqliteStore(db)
+        store = storage.connect(db_target)
         protocols = [BinanceStream(binance.url, TRACKED), BybitStream(bybit.url, TRACKED)]
         recorder = Recorder(store, protocols, flush_every=0.1)
         asyncio.run(record_until(recorder, lambda: recorder.committed >= 120))
-    with sqlite3.connect(db) as connection:
-        total, shorts = connection.execute(
-            "SELECT SUM(usd), SUM(CASE WHEN side = 'short' THEN usd ELSE 0 END) FROM liquidations WHERE asset = 'ETH'"
-        ).fetchone()
+    store.close()
+    total, shorts = frame(
+        db_target,
+        "SELECT SUM(usd), SUM(CASE WHEN side = 'short' THEN usd ELSE 0 END) FROM liquidations WHERE asset = 'ETH'",
+    ).iloc[0]
     monkeypatch.setenv("LIQSCOPE_DATA", "live")
-    monkeypatch.setenv("LIQSCOPE_DB", str(db))
+    monkeypatch.setenv("LIQSCOPE_DB", db_target)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.query_params.update(
         {

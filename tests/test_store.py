@@ -1,17 +1,30 @@
-"""The store on its own: dedup, rollups that agree with the events, migrations, coverage."""
+"""The store contract, against SQLite and a real PostgreSQL server: dedup, rollups that agree with the
+events, migrations, coverage, stream health, concurrent readers, and a writer killed mid-batch."""
 
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
+import psycopg
 import pytest
 
-from data_sources.store import MIGRATIONS, Event, SqliteStore
+from data_sources import storage
+from data_sources.pg_migrations import MIGRATIONS as PG_MIGRATIONS
+from data_sources.pg_migrations import migrate
+from data_sources.store import MIGRATIONS, Event, LiquidationStore, SqliteStore, StreamHealth
+from tests.conftest import ROOT
+from tests.db import frame, scalar
+from tests.postgres import PostgresServer
 
 T0 = 1_746_662_400_000  # 2025-05-08 00:00 UTC
 DAY = 86_400_000
+EVERYTHING = (pd.Timestamp(0, tz="UTC"), pd.Timestamp("2030-01-01", tz="UTC"))
 
 
 def events(n: int) -> list[Event]:
@@ -29,26 +42,41 @@ def events(n: int) -> list[Event]:
     ]
 
 
-def test_replayed_events_are_ignored(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "s.db")
+def utc(ms: int) -> pd.Timestamp:
+    return pd.Timestamp(ms, unit="ms", tz="UTC")
+
+
+@pytest.fixture()
+def store(db_target: str) -> Iterator[LiquidationStore]:
+    opened = storage.connect(db_target)
+    yield opened
+    opened.close()
+
+
+def test_replayed_events_are_ignored(store: LiquidationStore) -> None:
     assert store.insert(events(100)) == 100
     assert store.insert(events(120)) == 20
+    assert store.insert([*events(3), *events(3)]) == 0
+    assert store.insert([]) == 0
 
 
-def test_rollups_agree_with_the_events(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "s.db")
-    store.insert(events(400))
-    start, end = pd.Timestamp(T0, unit="ms", tz="UTC"), pd.Timestamp(T0 + 40 * DAY, unit="ms", tz="UTC")
+def test_rollups_agree_with_the_events(store: LiquidationStore, db_target: str) -> None:
+    store.insert(events(150))
+    store.insert(events(400))  # the second batch overlaps the first: only new events reach the rollups
+    start, end = utc(T0), utc(T0 + 40 * DAY)
     raw = store.events("ETH", "okx", start, end)
-    for step in (3_600_000, DAY):
+    assert len(raw) == 400
+    for step in (60_000, 3_600_000, DAY, 7 * DAY):
         sums = store.buckets("ETH", "okx", start, end, step)
         assert sums["usd"].sum() == pytest.approx(raw["usd"].sum())
         by_side = sums.groupby("side")["usd"].sum()
         assert by_side.to_dict() == pytest.approx(raw.groupby("side")["usd"].sum().to_dict())
         assert (sums["ts"].astype("int64") % step == 0).all()
+    for table in ("liquidation_minutes", "liquidation_days"):
+        assert scalar(db_target, f"SELECT CAST(SUM(count) AS BIGINT) FROM {table}") == 400
 
 
-def test_a_version_1_store_is_migrated_with_its_days_backfilled(tmp_path: Path) -> None:
+def test_a_version_1_sqlite_store_is_migrated_with_its_days_backfilled(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     with sqlite3.connect(path) as connection:
         connection.executescript(f"BEGIN; {MIGRATIONS[0]} PRAGMA user_version = 1; COMMIT;")
@@ -57,16 +85,183 @@ def test_a_version_1_store_is_migrated_with_its_days_backfilled(tmp_path: Path) 
             [(e.exchange, e.symbol, e.asset, e.ts, e.side, e.price, e.qty, e.usd) for e in events(50)],
         )
     store = SqliteStore(path)
-    assert store.version == len(MIGRATIONS) == 3
-    start, end = pd.Timestamp(T0, unit="ms", tz="UTC"), pd.Timestamp(T0 + 10 * DAY, unit="ms", tz="UTC")
-    days = store.buckets("ETH", "okx", start, end, DAY)
+    assert store.version == len(MIGRATIONS)
+    days = store.buckets("ETH", "okx", utc(T0), utc(T0 + 10 * DAY), DAY)
     assert days["usd"].sum() == pytest.approx(sum(e.usd for e in events(50) if e.ts < T0 + 10 * DAY))
 
 
-def test_coverage_intervals_merge_and_clip(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "s.db")
+def test_a_version_1_postgres_store_is_migrated_with_its_days_backfilled(postgres: PostgresServer) -> None:
+    url = postgres.database()
+    with psycopg.connect(url) as connection:
+        migrate(connection, PG_MIGRATIONS[:1])
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO liquidations VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                [(e.exchange, e.symbol, e.asset, e.ts, e.side, e.price, e.qty, e.usd) for e in events(50)],
+            )
+    store = storage.connect(url)
+    assert store.version == len(PG_MIGRATIONS) == 3
+    days = store.buckets("ETH", "okx", utc(T0), utc(T0 + 10 * DAY), DAY)
+    assert days["usd"].sum() == pytest.approx(sum(e.usd for e in events(50) if e.ts < T0 + 10 * DAY))
+    store.close()
+
+
+def test_opening_again_migrates_nothing_and_keeps_the_data(db_target: str) -> None:
+    first = storage.connect(db_target)
+    first.insert(events(30))
+    version = first.version
+    first.close()
+    second, third = storage.connect(db_target), storage.connect(db_target)
+    assert second.version == third.version == version
+    assert len(second.events("ETH", "okx", *EVERYTHING)) == 30
+    if db_target.startswith("postgresql://"):
+        assert scalar(db_target, "SELECT COUNT(*) FROM schema_version") == version
+    second.close()
+    third.close()
+
+
+def test_coverage_intervals_merge_and_clip(store: LiquidationStore) -> None:
     for start, end in ((1_000, 5_000), (4_000, 9_000), (20_000, 30_000)):
         store.open_interval("bybit", start)
         store.extend_interval("bybit", start, end)
-    spans = store.coverage("bybit", pd.Timestamp(0, tz="UTC"), pd.Timestamp(25_000, unit="ms", tz="UTC"))
+    store.open_interval("okx", 2_000)
+    spans = store.coverage("bybit", pd.Timestamp(0, tz="UTC"), utc(25_000))
     assert [(a.value // 10**6, b.value // 10**6) for a, b in spans] == [(1_000, 9_000), (20_000, 25_000)]
+    store.open_interval("bybit", 20_000)  # a reconnect at the same instant restarts that interval
+    assert store.coverage("bybit", utc(15_000), utc(40_000)) == []
+    assert store.coverage("okx", *EVERYTHING) == []  # connected, never extended: no time covered yet
+
+
+def test_latest_is_newest_first_across_exchanges(store: LiquidationStore) -> None:
+    store.insert(events(20))
+    store.insert([Event("bybit", "ETHUSDT", "ETH", T0 + 5 + i * 7_919_000, "long", 2100.0, 1.0) for i in range(20)])
+    store.insert([Event("bybit", "BTCUSDT", "BTC", T0 + 10**12, "long", 1.0, 1.0)])
+    latest = store.latest("ETH", ("okx", "bybit"), 5)
+    assert list(latest["exchange"]) == ["bybit", "okx", "bybit", "okx", "bybit"]
+    assert latest["ts"].is_monotonic_decreasing and latest["ts"].iloc[0] == utc(T0 + 5 + 19 * 7_919_000)
+    assert list(store.latest("ETH", ("okx",), 100)["exchange"].unique()) == ["okx"]
+    assert store.latest("SOL", ("okx",), 5).empty
+
+
+def test_stream_health_is_upserted_per_exchange(store: LiquidationStore) -> None:
+    if not hasattr(store, "record_health"):
+        pytest.skip("SQLite stream_health arrives with the streams branch (migration 3)")
+    assert store.stream_health() == {}
+    store.record_health(
+        [
+            StreamHealth("bybit", "recording", "", T0, T0 + 5, T0 + 10),
+            StreamHealth("binance", "refused", "Invalid request: unknown stream", None, None, T0 + 10),
+        ]
+    )
+    store.record_health([StreamHealth("bybit", "down", "connection reset", T0, T0 + 5, T0 + 20)])
+    assert store.stream_health() == {
+        "binance": StreamHealth("binance", "refused", "Invalid request: unknown stream", None, None, T0 + 10),
+        "bybit": StreamHealth("bybit", "down", "connection reset", T0, T0 + 5, T0 + 20),
+    }
+
+
+def test_sqlite_and_postgres_answer_identically(tmp_path: Path, postgres: PostgresServer) -> None:
+    stores = [storage.connect(tmp_path / "s.db"), storage.connect(postgres.database())]
+    mixed = [
+        *events(300),
+        *(Event("bybit", "ETHUSDT", "ETH", T0 + i * 61_001, "short", 2050.5, 0.3) for i in range(300)),
+    ]
+    for store in stores:
+        assert store.insert(mixed) == 600
+        store.open_interval("okx", T0)
+        store.extend_interval("okx", T0, T0 + DAY)
+        store.open_interval("okx", T0 + 2 * DAY)
+        store.extend_interval("okx", T0 + 2 * DAY, T0 + 3 * DAY)
+    window = (utc(T0 + 3_600_000), utc(T0 + 20 * DAY))
+    sqlite, pg = stores
+    pd.testing.assert_frame_equal(sqlite.events("ETH", "okx", *window), pg.events("ETH", "okx", *window))
+    pd.testing.assert_frame_equal(sqlite.latest("ETH", ("okx", "bybit"), 50), pg.latest("ETH", ("okx", "bybit"), 50))
+    for step in (300_000, 3_600_000, DAY):
+        pd.testing.assert_frame_equal(
+            sqlite.buckets("ETH", "bybit", *window, step), pg.buckets("ETH", "bybit", *window, step), rtol=1e-12
+        )
+    assert sqlite.coverage("okx", *window) == pg.coverage("okx", *window)
+    assert sqlite.events("BTC", "okx", *window).equals(pg.events("BTC", "okx", *window))
+    assert sqlite.buckets("BTC", "okx", *window, DAY).equals(pg.buckets("BTC", "okx", *window, DAY))
+    for store in stores:
+        store.close()
+
+
+def test_a_reader_sees_whole_batches_while_a_writer_commits(db_target: str) -> None:
+    writer, reader = storage.connect(db_target), storage.connect(db_target)
+    batches, size = 30, 100
+    done = threading.Event()
+
+    def write() -> None:
+        for b in range(batches):
+            writer.insert(
+                [Event("okx", "BTC-USDT-SWAP", "BTC", T0 + b * size + i, "long", 1.0, 1.0) for i in range(size)]
+            )
+        done.set()
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    seen = [0]
+    while not done.is_set():
+        count = len(reader.events("BTC", "okx", *EVERYTHING))
+        assert count % size == 0 and count >= seen[-1]
+        seen.append(count)
+    thread.join()
+    assert len(reader.events("BTC", "okx", *EVERYTHING)) == batches * size
+    assert len(seen) > 2
+    writer.close()
+    reader.close()
+
+
+def batch(number: int, size: int) -> list[Event]:
+    """The `number`-th batch of a writer's sequence: `size` distinct Bybit events, 250 ms apart."""
+    first = number * size
+    return [
+        Event(
+            "bybit",
+            "BTCUSDT",
+            "BTC",
+            T0 + (first + i) * 250,
+            "long" if i % 2 else "short",
+            9e4 + i % 50,
+            1e-3 * (i % 9 + 1),
+        )
+        for i in range(size)
+    ]
+
+
+WRITER = """
+import sys
+from data_sources import storage
+from tests.test_store import batch
+store, size = storage.connect(sys.argv[1]), int(sys.argv[2])
+for number in range(10_000):
+    store.insert(batch(number, size))
+    print(number, flush=True)
+"""
+
+
+def test_kill_9_mid_batch_loses_no_committed_batch_and_duplicates_nothing(db_target: str) -> None:
+    size = 2_000
+    storage.connect(db_target).close()  # the schema exists before the writer starts
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, db_target, str(size)], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    acknowledged = [int(writer.stdout.readline()) for _ in range(3)]
+    writer.kill()  # SIGKILL, most likely inside the next batch's transaction
+    writer.wait(timeout=10)
+    writer.stdout.close()
+    count = scalar(db_target, "SELECT COUNT(*) FROM liquidations")
+    assert count >= (acknowledged[-1] + 1) * size  # every acknowledged batch survived
+    assert count % size == 0  # and no half of a batch did
+    for table in ("liquidation_minutes", "liquidation_days"):
+        assert scalar(db_target, f"SELECT CAST(SUM(count) AS BIGINT) FROM {table}") == count
+    committed = count // size
+    store = storage.connect(db_target)
+    replay = [event for number in range(committed + 2) for event in batch(number, size)]
+    assert store.insert(replay) == 2 * size
+    store.close()
+    rows = frame(db_target, "SELECT * FROM liquidations")
+    assert len(rows) == (committed + 2) * size
+    assert not rows.duplicated(["exchange", "symbol", "ts", "side", "price", "qty"]).any()
+    assert scalar(db_target, "SELECT SUM(usd) FROM liquidation_days") == pytest.approx(rows["usd"].sum())

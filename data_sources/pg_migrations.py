@@ -1,0 +1,90 @@
+"""The PostgreSQL schema of the liquidation store, as numbered migrations (same numbers as SQLite's).
+
+Each migration runs once, in order, inside one transaction that holds an advisory
+lock, so the `migrate` command, a recorder and any number of app replicas may
+start together. Applied versions are rows of `schema_version`. The rollups are
+kept by statement-level triggers over the inserted rows (a transition table), so
+a batch updates each minute and day row once, in the same transaction as its events.
+"""
+
+from __future__ import annotations
+
+import psycopg
+
+LOCK_KEY = 0x6C69_7173_636F  # "liqsco": the advisory lock every migrating session takes
+
+_ROLLUP = """
+CREATE FUNCTION {table}_rollup() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO {table} (exchange, asset, side, {unit}, count, qty, usd)
+    SELECT exchange, asset, side, ts / {ms} * {ms}, COUNT(*), SUM(qty), SUM(usd)
+    FROM inserted GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+    ON CONFLICT (exchange, asset, side, {unit}) DO UPDATE SET
+        count = {table}.count + excluded.count, qty = {table}.qty + excluded.qty, usd = {table}.usd + excluded.usd;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER {table}_rollup AFTER INSERT ON liquidations REFERENCING NEW TABLE AS inserted
+    FOR EACH STATEMENT EXECUTE FUNCTION {table}_rollup();
+"""
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE liquidations (
+        exchange TEXT NOT NULL, symbol TEXT NOT NULL, asset TEXT NOT NULL, ts BIGINT NOT NULL,
+        side TEXT NOT NULL CHECK (side IN ('long', 'short')), price DOUBLE PRECISION NOT NULL,
+        qty DOUBLE PRECISION NOT NULL, usd DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (exchange, symbol, ts, side, price, qty)
+    );
+    CREATE INDEX liquidations_by_time ON liquidations (asset, ts);
+    CREATE TABLE liquidation_minutes (
+        exchange TEXT NOT NULL, asset TEXT NOT NULL, side TEXT NOT NULL, minute BIGINT NOT NULL,
+        count BIGINT NOT NULL, qty DOUBLE PRECISION NOT NULL, usd DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (exchange, asset, side, minute)
+    );
+    CREATE TABLE coverage (
+        exchange TEXT NOT NULL, start BIGINT NOT NULL, "end" BIGINT NOT NULL,
+        PRIMARY KEY (exchange, start)
+    );
+    """
+    + _ROLLUP.format(table="liquidation_minutes", unit="minute", ms=60_000),
+    """
+    CREATE TABLE liquidation_days (
+        exchange TEXT NOT NULL, asset TEXT NOT NULL, side TEXT NOT NULL, day BIGINT NOT NULL,
+        count BIGINT NOT NULL, qty DOUBLE PRECISION NOT NULL, usd DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (exchange, asset, side, day)
+    );
+    INSERT INTO liquidation_days (exchange, asset, side, day, count, qty, usd)
+        SELECT exchange, asset, side, minute / 86400000 * 86400000, SUM(count), SUM(qty), SUM(usd)
+        FROM liquidation_minutes GROUP BY 1, 2, 3, 4;
+    """
+    + _ROLLUP.format(table="liquidation_days", unit="day", ms=86_400_000),
+    """
+    CREATE TABLE stream_health (
+        exchange TEXT PRIMARY KEY, state TEXT NOT NULL, message TEXT NOT NULL,
+        last_event_ms BIGINT, last_alive_ms BIGINT, updated_ms BIGINT NOT NULL
+    );
+    """,
+)
+
+
+def current(connection: psycopg.Connection) -> int:
+    """The highest applied migration (0 for an empty database)."""
+    exists = connection.execute("SELECT to_regclass('schema_version') IS NOT NULL").fetchone()[0]
+    if not exists:
+        return 0
+    return connection.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
+
+
+def migrate(connection: psycopg.Connection, migrations: tuple[str, ...] = MIGRATIONS) -> int:
+    """Apply the missing migrations in one locked transaction; returns the version reached."""
+    with connection.transaction():
+        connection.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+        connection.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version "
+            "(version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+        )
+        version = current(connection)
+        for number, script in enumerate(migrations[version:], start=version + 1):
+            connection.execute(script)
+            connection.execute("INSERT INTO schema_version (version) VALUES (%s)", (number,))
+        return max(version, len(migrations))

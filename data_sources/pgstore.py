@@ -1,0 +1,179 @@
+"""The shared liquidation store: PostgreSQL, for a team deployment (one recorder writes, many apps read).
+
+Same semantics as the embedded SQLite store (`data_sources.store`): raw events
+deduplicated by their natural key with `ON CONFLICT DO NOTHING`, minute and day
+rollups kept in the same transaction by triggers, coverage intervals, stream
+health. A batch is COPied into a session temp table and moved with one
+`INSERT ... SELECT ... ON CONFLICT DO NOTHING`. Connections come from a
+`psycopg_pool` pool, so reads from several app threads and the recorder's writes
+run side by side. Every message names the database by its masked URL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import pandas as pd
+import psycopg
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from data_sources.base import from_ms, ms
+from data_sources.dburl import masked, scrub
+from data_sources.pg_migrations import current, migrate
+from data_sources.schema import conform, empty
+from data_sources.store import Event, StoreError, StreamHealth, merge_spans
+
+CONNECT_TIMEOUT = 5  # seconds to reach the server before the store reports it unreachable
+POOL_SIZE = 8
+COLUMNS = "exchange, symbol, asset, ts, side, price, qty, usd"
+EVENT_ORDER = "ts, exchange, symbol, side, price, qty"
+
+
+class PostgresStore:
+    """LiquidationStore on a PostgreSQL database given by a `postgresql://` URL."""
+
+    def __init__(self, url: str, pool_size: int = POOL_SIZE) -> None:
+        self.url = url
+        self.where = masked(url)
+        with self._errors("open"):
+            with psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT) as connection:
+                migrate(connection)
+            self._pool = ConnectionPool(
+                url,
+                min_size=1,
+                max_size=pool_size,
+                kwargs={"connect_timeout": CONNECT_TIMEOUT},
+                check=ConnectionPool.check_connection,
+                name="liqscope",
+                open=False,
+            )
+            self._pool.open(wait=True, timeout=CONNECT_TIMEOUT)
+
+    @contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        """Turn driver and pool failures into a StoreError that names the masked URL, never the password."""
+        try:
+            yield
+        except (psycopg.Error, PoolTimeout) as error:
+            reason = scrub(" ".join(str(error).split()), self.url).rstrip(".")
+            hint = " Set LIQSCOPE_DB." if action == "open" else ""
+            stop = "" if reason.endswith("?") else "."
+            raise StoreError(f"Cannot {action} the liquidation store at {self.where}: {reason}{stop}{hint}") from None
+
+    @property
+    def version(self) -> int:
+        """The schema version in the database (rows of `schema_version`)."""
+        with self._errors("read"), self._pool.connection() as connection:
+            return current(connection)
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self._pool.close()
+
+    def insert(self, events: Sequence[Event]) -> int:
+        """Insert events in one transaction; duplicates by natural key are ignored. Returns new rows."""
+        if not events:
+            return 0
+        with self._errors("write to"), self._pool.connection() as connection, connection.cursor() as cursor:
+            cursor.execute("CREATE TEMP TABLE IF NOT EXISTS incoming (LIKE liquidations) ON COMMIT DELETE ROWS")
+            with cursor.copy(f"COPY incoming ({COLUMNS}) FROM STDIN") as copy:
+                for e in events:
+                    copy.write_row((e.exchange, e.symbol, e.asset, e.ts, e.side, e.price, e.qty, e.usd))
+            cursor.execute(
+                f"INSERT INTO liquidations ({COLUMNS}) SELECT {COLUMNS} FROM incoming ON CONFLICT DO NOTHING"
+            )
+            return cursor.rowcount
+
+    def open_interval(self, exchange: str, start_ms: int) -> None:
+        """Record that the exchange's stream connected at `start_ms`."""
+        self._write(
+            'INSERT INTO coverage (exchange, start, "end") VALUES (%s, %s, %s) '
+            'ON CONFLICT (exchange, start) DO UPDATE SET "end" = excluded."end"',
+            (exchange, start_ms, start_ms),
+        )
+
+    def extend_interval(self, exchange: str, start_ms: int, end_ms: int) -> None:
+        """Move the end of the connected interval that began at `start_ms`."""
+        self._write('UPDATE coverage SET "end" = %s WHERE exchange = %s AND start = %s', (end_ms, exchange, start_ms))
+
+    def record_health(self, health: Sequence[StreamHealth]) -> None:
+        """Upsert each exchange's stream health (one row per exchange)."""
+        rows = [(h.exchange, h.state, h.message, h.last_event_ms, h.last_alive_ms, h.updated_ms) for h in health]
+        with self._errors("write to"), self._pool.connection() as connection, connection.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO stream_health (exchange, state, message, last_event_ms, last_alive_ms, updated_ms) "
+                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (exchange) DO UPDATE SET state = excluded.state, "
+                "message = excluded.message, last_event_ms = excluded.last_event_ms, "
+                "last_alive_ms = excluded.last_alive_ms, updated_ms = excluded.updated_ms",
+                rows,
+            )
+
+    def stream_health(self) -> dict[str, StreamHealth]:
+        """The last stream health of every exchange ever recorded, by exchange."""
+        rows = self._rows(
+            "SELECT exchange, state, message, last_event_ms, last_alive_ms, updated_ms FROM stream_health "
+            "ORDER BY exchange",
+            (),
+        )
+        return {row[0]: StreamHealth(*row) for row in rows}
+
+    def _write(self, sql: str, params: Sequence[object]) -> None:
+        with self._errors("write to"), self._pool.connection() as connection:
+            connection.execute(sql, params)
+
+    def _rows(self, sql: str, params: Sequence[object]) -> list[tuple]:
+        with self._errors("read"), self._pool.connection() as connection:
+            return connection.execute(sql, params).fetchall()
+
+    def _read(self, sql: str, params: Sequence[object]) -> pd.DataFrame:
+        """Rows of a query whose `ts` column is epoch ms, with `ts` as UTC timestamps."""
+        with self._errors("read"), self._pool.connection() as connection:
+            cursor = connection.execute(sql, params)
+            frame = pd.DataFrame(cursor.fetchall(), columns=[column.name for column in cursor.description])
+        frame["ts"] = from_ms(frame["ts"])
+        return frame
+
+    def events(self, asset: str, exchange: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+        """Recorded events of one asset on one exchange in [start, end) as a normalized frame."""
+        frame = self._read(
+            "SELECT ts, exchange, asset, side, price, qty, usd FROM liquidations "
+            f"WHERE asset = %s AND exchange = %s AND ts >= %s AND ts < %s ORDER BY {EVENT_ORDER}",
+            (asset, exchange, ms(start), ms(end)),
+        )
+        return conform("liquidations", frame) if not frame.empty else empty("liquidations")
+
+    def latest(self, asset: str, exchanges: Sequence[str], limit: int) -> pd.DataFrame:
+        """The `limit` most recent recorded events of `asset` on `exchanges`, newest first."""
+        return self._read(
+            "SELECT ts, exchange, asset, side, price, qty, usd FROM liquidations "
+            "WHERE asset = %s AND exchange = ANY(%s) ORDER BY ts DESC LIMIT %s",
+            (asset, list(exchanges), limit),
+        )
+
+    def buckets(self, asset: str, exchange: str, start: pd.Timestamp, end: pd.Timestamp, step_ms: int) -> pd.DataFrame:
+        """Recorded liquidations summed per `step_ms` bucket and side, from the rollups (not the events).
+
+        Whole-day steps read the daily rollup; shorter steps the minute rollup. Rows
+        are normalized liquidations with `usd` and `qty` set and no price.
+        """
+        table, unit = ("liquidation_days", "day") if step_ms % 86_400_000 == 0 else ("liquidation_minutes", "minute")
+        frame = self._read(
+            f"SELECT {unit} / %s * %s AS ts, side, SUM(qty) AS qty, SUM(usd) AS usd FROM {table} "
+            f"WHERE exchange = %s AND asset = %s AND {unit} >= %s AND {unit} < %s GROUP BY 1, 2 ORDER BY 1, 2",
+            (step_ms, step_ms, exchange, asset, ms(start), ms(end)),
+        )
+        if frame.empty:
+            return empty("liquidations")
+        frame["exchange"], frame["asset"], frame["price"] = exchange, asset, float("nan")
+        return conform("liquidations", frame)
+
+    def coverage(
+        self, exchange: str, start: pd.Timestamp, end: pd.Timestamp
+    ) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+        """Connected intervals overlapping [start, end), clipped to it and merged."""
+        rows = self._rows(
+            'SELECT start, "end" FROM coverage WHERE exchange = %s AND "end" > %s AND start < %s ORDER BY start',
+            (exchange, ms(start), ms(end)),
+        )
+        return merge_spans(rows, ms(start), ms(end))
