@@ -1,7 +1,7 @@
 """`python -m data_sources.recorder`: record the public liquidation streams into the store.
 
 Run it beside the app (same LIQSCOPE_DB). It keeps one supervised collector per
-exchange (`collector.py`), flushes what arrived every second in one transaction (a
+exchange (`stream_runner.py`), flushes what arrived every second in one transaction (a
 crash loses at most that last second, never a committed batch), records when each
 stream was recording (coverage) and what each stream is doing (stream_health, every
 flush; "stopped" on exit), prints a one-line status per exchange, and on
@@ -21,11 +21,11 @@ from collections.abc import Callable, Sequence
 from data_sources import settings as settings_module
 from data_sources import storage
 from data_sources.base import SourceError
-from data_sources.collector import BACKOFF_START, StreamStatus, supervise
 from data_sources.dburl import masked
 from data_sources.okx import OkxAdapter
 from data_sources.schema import ASSETS, EXCHANGES
 from data_sources.store import Event, LiquidationStore, StoreError
+from data_sources.stream_runner import BACKOFF_START, StreamStatus, supervise
 from data_sources.streams import BinanceStream, BybitStream, OkxStream, StreamProtocol
 
 log = logging.getLogger("liqscope.recorder")
@@ -84,7 +84,7 @@ def protocols(
 
 
 class Recorder:
-    """Collectors feeding one buffer (the `collector.Sink`); a flusher committing it every `flush_every` s.
+    """Collectors feeding one buffer (the `stream_runner.Sink`); a flusher committing it every `flush_every` s.
 
     `backoff` is the first reconnect pause in seconds (doubling to 60 s).
     """

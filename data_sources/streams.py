@@ -1,4 +1,4 @@
-"""Public liquidation streams: one protocol per exchange (the collector is `collector.py`).
+"""Public liquidation streams: one protocol per exchange (the runner that keeps one connected is `stream_runner.py`).
 
 Each protocol knows its URL, subscribe messages, heartbeat and how to read one
 raw message (pure, testable on stored frames): the `Event`s in it, and whether it
