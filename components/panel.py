@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -98,16 +98,36 @@ def share_params(filters: Filters, page_params: dict[str, str], now: pd.Timestam
     return params
 
 
-def share_link(base_url: str, url_path: str, filters: Filters, page_params: dict[str, str], now: pd.Timestamp) -> str:
-    """The absolute link for the current page and filters."""
+def app_root(browser_url: str | None, page_path: str, base_url_path: str = "") -> str:
+    """Scheme, host and base path of the app, e.g. 'https://host/liq', never with a trailing slash.
+
+    `browser_url` is `st.context.url`: the address the browser shows, which already ends
+    in the current page's path (`page_path`, '' for the overview) and may carry a
+    trailing slash. The page segment is removed so a link adds it exactly once. A
+    configured `server.baseUrlPath` is authoritative; without one, whatever prefix the
+    browser used (a reverse proxy's) is kept.
+    """
+    parts = urlsplit(browser_url or "http://localhost:8501")
+    origin = f"{parts.scheme}://{parts.netloc}"
+    if base_url_path.strip("/"):
+        return f"{origin}/{base_url_path.strip('/')}"
+    path = parts.path.rstrip("/")
+    page = page_path.strip("/")
+    if page and (path == f"/{page}" or path.endswith(f"/{page}")):
+        path = path[: -len(page) - 1]
+    return origin + path
+
+
+def share_link(root: str, url_path: str, filters: Filters, page_params: dict[str, str], now: pd.Timestamp) -> str:
+    """The absolute link for the current page and filters; `root` from `app_root`, `url_path` '' = overview."""
     query = urlencode(share_params(filters, page_params, now), doseq=True)
-    return f"{base_url.rstrip('/')}/{url_path}?{query}"
+    return f"{root}/{url_path.strip('/')}?{query}"
 
 
 def share_control(url_path: str, filters: Filters, page_params: dict[str, str]) -> None:
     """A 'Share' popover with the explicit link for this view."""
-    base = st.context.url or "http://localhost:8501"
+    root = app_root(st.context.url, url_path, st.get_option("server.baseUrlPath") or "")
     with st.popover("Share this view", icon=":material/link:", width="stretch"):
         st.caption("Every filter explicit, with absolute dates: this link reopens the same view and numbers.")
-        link = share_link(base, url_path, filters, page_params, pd.Timestamp.now(tz="UTC"))
+        link = share_link(root, url_path, filters, page_params, pd.Timestamp.now(tz="UTC"))
         st.code(link, language=None, wrap_lines=True)

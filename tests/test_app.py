@@ -130,3 +130,26 @@ def test_invalid_data_mode_falls_back_with_a_note(monkeypatch: pytest.MonkeyPatc
     at = run_app()
     assert not at.exception
     assert "LIQSCOPE_DATA='bogus' is not one of live, demo, auto; using demo." in warnings(at)
+
+
+@pytest.mark.parametrize(
+    ("browser_url", "page_path", "base_url_path", "root"),
+    [
+        ("http://host:8501/asset", "asset", "", "http://host:8501"),
+        ("http://host:8501/asset/", "asset", "", "http://host:8501"),
+        ("http://host:8501", "", "", "http://host:8501"),
+        ("http://host:8501/", "", "", "http://host:8501"),
+        ("https://host/liq/exchange", "exchange", "liq", "https://host/liq"),
+        ("https://host/liq/", "", "/liq/", "https://host/liq"),
+        ("https://host/proxy/asset", "asset", "", "https://host/proxy"),
+        ("https://host/dataset", "", "", "https://host/dataset"),
+        (None, "asset", "", "http://localhost:8501"),
+    ],
+)
+def test_share_root_holds_the_page_path_once(
+    browser_url: str | None, page_path: str, base_url_path: str, root: str
+) -> None:
+    """st.context.url already ends in the page; the root drops it (and any trailing slash), keeps the base path."""
+    from components.panel import app_root
+
+    assert app_root(browser_url, page_path, base_url_path) == root
