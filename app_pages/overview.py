@@ -19,11 +19,17 @@ st.caption(
 kpis = st.columns(5)
 totals = panel.liquidation_metrics(kpis[:3], liquidations)
 kpis[3].metric("Short share", summary.pct(totals.short_share), border=True)
-if moves.empty:
+mover = summary.top_mover(moves)
+if mover is None:
     kpis[4].metric("Top mover", "n/a", border=True)
 else:
-    top = moves.iloc[0]
-    kpis[4].metric("Top mover", top.asset, summary.pct(top.change, signed=True), border=True)
+    kpis[4].metric(
+        "Top mover",
+        mover.asset,
+        summary.pct(mover.change, signed=True),
+        help="The largest absolute price move in the window, up or down.",
+        border=True,
+    )
 
 with st.container(border=True):
     st.subheader("Key takeaways")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from components.panel import app_root
 from tests.conftest import ROOT
 
 PAGES = ("app_pages/overview.py", "app_pages/asset.py", "app_pages/exchange.py")
@@ -150,6 +151,14 @@ def test_share_root_holds_the_page_path_once(
     browser_url: str | None, page_path: str, base_url_path: str, root: str
 ) -> None:
     """st.context.url already ends in the page; the root drops it (and any trailing slash), keeps the base path."""
-    from components.panel import app_root
-
     assert app_root(browser_url, page_path, base_url_path) == root
+
+
+def test_on_a_day_when_every_asset_fell_the_top_mover_is_the_largest_fall() -> None:
+    """2025-05-19 (demo long squeeze): every asset fell; DOGE fell most, BTC least."""
+    at = run_app({"range": "2025-05-19"})
+    mover = next(m for m in at.metric if m.label == "Top mover")
+    assert (mover.value, mover.delta) == ("DOGE", "-8.0%")
+    takeaways = at.markdown[0].value
+    assert takeaways.startswith("- DOGE fell most with -8.0% ($0.1914 to $0.1761)")
+    assert "fell least" not in takeaways
