@@ -4,7 +4,7 @@ import streamlit as st
 
 from components import charts, context, filters, panel, summary
 from data_sources.intervals import to_offset
-from data_sources.schema import RATIO_KIND_LABELS, RATIO_KINDS
+from data_sources.schema import EXCHANGE_NAMES, RATIO_KIND_LABELS, RATIO_KINDS
 
 view = filters.current()
 liquidations, candles, ratios = context.panels("liquidations", "candles", "ratios")
@@ -31,6 +31,8 @@ else:
         border=True,
     )
 
+panel.liquidation_coverage((liquidations.status,), context.stream_freshness(view.exchanges))
+
 with st.container(border=True):
     st.subheader("Key takeaways")
     lines = summary.takeaways(moves, liquidations.frame, ratios.frame, view.exchanges)
@@ -56,9 +58,11 @@ with left.container(border=True):
         )
 with right.container(border=True):
     st.subheader("Liquidations by exchange")
-    panel.status_line(liquidations.status)
-    table = summary.by_exchange(liquidations.frame, view.exchanges)
-    if not liquidations.status.ok or totals.total == 0:
+    panel.status_line(liquidations.status, details=False)
+    table = summary.by_exchange(liquidations.frame, view.exchanges, liquidations.status.answered)
+    if not liquidations.status.ok:
+        st.info("No exchange's liquidations cover this window.")
+    elif totals.total == 0:
         st.info("No liquidations recorded for this selection.")
     else:
         leader = table.sort_values("total", ascending=False).iloc[0]
@@ -66,7 +70,10 @@ with right.container(border=True):
             charts.exchange_breakdown(table),
             table,
             name="liquidations-by-exchange",
-            alt=f"Long and short liquidations per exchange; {leader.exchange} largest at {summary.usd(leader.total)}.",
+            alt=(
+                f"Long and short liquidations per exchange; {EXCHANGE_NAMES[leader.exchange]} largest at "
+                f"{summary.usd(leader.total)}."
+            ),
             key="overview_exchanges",
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from urllib.parse import urlencode, urlsplit
 
 import pandas as pd
@@ -26,32 +27,71 @@ def _age(fetched_at: pd.Timestamp) -> str:
     return f"{seconds / 3600:.1f} h ago"
 
 
-def status_line(status: SourceStatus) -> None:
-    """Who answered and how old the data is; why an exchange is missing (uncovered or failed)."""
+def status_line(status: SourceStatus, details: bool = True) -> None:
+    """Who answered and how old the data is; with `details`, why an exchange is missing (uncovered or failed).
+
+    Liquidation panels pass `details=False`: their coverage is stated once per page by `liquidation_coverage`.
+    """
     answered = ", ".join(EXCHANGE_NAMES.get(e, e) for e in status.answered) or "none"
     origin = DEMO_LABEL if status.simulated else "Live exchange APIs"
     st.caption(f"{origin} · answered: {answered} · as of {_age(status.fetched_at)}")
-    for note in status.notes:
-        st.caption(f":material/sensors: {note}")
-    for _exchange, reason in status.uncovered:
+    if details:
+        _status_details(status.notes, dict(status.uncovered), dict(status.stale), dict(status.failed), status)
+
+
+def _status_details(
+    notes: Iterable[str],
+    uncovered: dict[str, str],
+    stale: dict[str, str],
+    failed: dict[str, str],
+    status: SourceStatus,
+) -> None:
+    for note in notes:
+        st.caption(f":material/fact_check: {note}")
+    for reason in dict.fromkeys(uncovered.values()):
         st.caption(f":material/block: Not covered: {reason}")
-    for exchange, reason in status.stale:
+    for name, reason in stale.items():
         st.warning(
-            f"{exchange}: showing data as of {_age(status.fetched_at)}; refresh failed: {reason}",
+            f"{name}: showing data as of {_age(status.fetched_at)}; refresh failed: {reason}",
             icon=":material/history:",
         )
-    for exchange, reason in status.failed:
-        st.warning(f"{exchange}: {reason}", icon=":material/cloud_off:")
+    for name, reason in failed.items():
+        st.warning(f"{name}: {reason}", icon=":material/cloud_off:")
 
 
-NO_COVERAGE = "No exchange's liquidations cover this window (see the liquidation panels)."
+NO_COVERAGE = "No exchange's liquidations cover this window (see the liquidation coverage notes)."
+
+
+def liquidation_coverage(statuses: Sequence[SourceStatus], freshness: Sequence[str]) -> None:
+    """Once per page, under the KPIs: which exchanges' liquidations cover the window and what
+    covers them, why the others are not covered, and when each recorded stream last spoke.
+
+    `statuses` are the page's liquidation panels (duplicates are stated once); `freshness`
+    the sentences of `data_sources.stream_health.describe` ("Bybit: live, last event 3 s ago").
+    """
+    answered = list(dict.fromkeys(e for status in statuses for e in status.answered))
+    uncovered = {name: reason for status in statuses for name, reason in status.uncovered}
+    failed = {name: reason for status in statuses for name, reason in status.failed}
+    uncovered = {name: reason for name, reason in uncovered.items() if name not in failed}
+    if answered and uncovered:
+        names = ", ".join(EXCHANGE_NAMES.get(e, e) for e in answered)
+        st.caption(
+            f":material/info: Liquidation figures cover {names} only; {', '.join(uncovered)}: "
+            "not covered for this window."
+        )
+    for line in freshness:
+        st.caption(f":material/sensors: {line}")
+    _status_details(
+        dict.fromkeys(note for status in statuses for note in status.notes),
+        uncovered,
+        {name: reason for status in statuses for name, reason in status.stale},
+        failed,
+        min(statuses, key=lambda status: status.fetched_at),
+    )
 
 
 def liquidation_metrics(columns: list, liquidations: Panel) -> summary.LiquidationTotals:
-    """Total / longs / shorts metrics in the first three columns; "n/a" when nothing covers the window.
-
-    When some exchanges are not covered, a caption under the row names the ones that are.
-    """
+    """Total / longs / shorts metrics in the first three columns; "n/a" when nothing covers the window."""
     totals = summary.liquidation_totals(liquidations.frame)
     covered = liquidations.status.ok
     values = (totals.total, totals.longs, totals.shorts)
@@ -60,10 +100,6 @@ def liquidation_metrics(columns: list, liquidations: Panel) -> summary.Liquidati
         column.metric(
             label, summary.usd(value) if covered else "n/a", help=None if covered else NO_COVERAGE, border=True
         )
-    if covered and liquidations.status.uncovered:
-        names = ", ".join(EXCHANGE_NAMES.get(e, e) for e in liquidations.status.answered)
-        missing = ", ".join(name for name, _ in liquidations.status.uncovered)
-        st.caption(f":material/info: Liquidation figures cover {names} only; {missing}: not covered for this window.")
     return totals
 
 

@@ -7,6 +7,7 @@ calibration tests and the page compute the same thing the same way.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import pandas as pd
@@ -87,9 +88,18 @@ def _side_table(liquidations: pd.DataFrame, by: str, order: list[str]) -> pd.Dat
     return table.reset_index()
 
 
-def by_exchange(liquidations: pd.DataFrame, exchanges: tuple[str, ...]) -> pd.DataFrame:
-    """Per exchange: long, short, total USD, share of all exchanges, short share."""
-    return _side_table(liquidations, "exchange", list(exchanges))
+def by_exchange(
+    liquidations: pd.DataFrame, exchanges: tuple[str, ...], covered: Collection[str] | None = None
+) -> pd.DataFrame:
+    """Per exchange: long, short, total USD, share of the covered exchanges, short share, `covered`.
+
+    An exchange outside `covered` (None: every exchange is covered) has NaN figures, not zeros:
+    nothing recorded its liquidations in the window, which is not the same as none happening.
+    """
+    table = _side_table(liquidations, "exchange", list(exchanges))
+    table["covered"] = table["exchange"].isin(list(exchanges) if covered is None else list(covered))
+    table.loc[~table["covered"], ["long", "short", "total", "share", "short_share"]] = float("nan")
+    return table
 
 
 def by_asset(liquidations: pd.DataFrame, assets: tuple[str, ...]) -> pd.DataFrame:

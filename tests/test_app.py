@@ -162,3 +162,43 @@ def test_on_a_day_when_every_asset_fell_the_top_mover_is_the_largest_fall() -> N
     takeaways = at.markdown[0].value
     assert takeaways.startswith("- DOGE fell most with -8.0% ($0.1914 to $0.1761)")
     assert "fell least" not in takeaways
+
+
+def _coverage_block() -> None:
+    """A page's coverage block for two liquidation panels that share their notes, with stream sentences."""
+    import pandas as pd
+
+    from components import panel
+    from data_sources.market import SourceStatus
+
+    okx_only = SourceStatus(
+        source="live",
+        simulated=False,
+        answered=("okx",),
+        failed=(),
+        fetched_at=pd.Timestamp.now(tz="UTC"),
+        uncovered=(("Binance", "Binance liquidations were not recorded in this window."),),
+        notes=("OKX: REST recent orders (about the last 24 h) where not recorded",),
+    )
+    panel.liquidation_coverage(
+        (okx_only, okx_only),
+        [
+            "Bybit: live, last event 3 s ago",
+            "OKX: recorder silent for 14 min",
+            "Binance: not recording: subscription refused (Invalid request: unknown stream)",
+        ],
+    )
+
+
+def test_stream_freshness_and_coverage_are_stated_once() -> None:
+    """Each stream sentence, coverage note and uncovered reason appears once, even from two panels."""
+    at = AppTest.from_function(_coverage_block).run()
+    texts = [c.value for c in at.caption]
+    assert texts == [
+        ":material/info: Liquidation figures cover OKX only; Binance: not covered for this window.",
+        ":material/sensors: Bybit: live, last event 3 s ago",
+        ":material/sensors: OKX: recorder silent for 14 min",
+        ":material/sensors: Binance: not recording: subscription refused (Invalid request: unknown stream)",
+        ":material/fact_check: OKX: REST recent orders (about the last 24 h) where not recorded",
+        ":material/block: Not covered: Binance liquidations were not recorded in this window.",
+    ]

@@ -63,6 +63,18 @@ class TestBreakdownFigures:
         assert fig.data[0].marker.color == charts.LONG_COLOR
         assert fig.data[2].text[0].strip() == f"{table['share'].iloc[0] * 100:.0f}% of all"
 
+    def test_an_uncovered_exchange_reads_not_covered_never_zero_percent(self) -> None:
+        """Only OKX covers the window: Binance and Bybit get no bar and "not covered", OKX "100% of covered"."""
+        frame = load("liquidations", 1)
+        table = summary.by_exchange(frame[frame["exchange"] == "okx"], EXCHANGES, covered=("okx",))
+        assert table.set_index("exchange")["total"].isna().tolist() == [True, False, True]
+        labels = [text.strip() for text in charts.exchange_breakdown(table).data[2].text]
+        assert labels == ["not covered", "100% of covered", "not covered"]
+
+    def test_exchange_share_of_an_asset_with_no_liquidations_reads_none(self) -> None:
+        table = pd.DataFrame({"asset": ["BTC", "ETH"], "share": [0.25, float("nan")]})
+        assert list(charts.exchange_share(table, "okx").data[0].text) == ["25%", "none"]
+
     def test_leaderboard_puts_the_best_on_top_and_colours_by_sign(self) -> None:
         moves = pd.DataFrame({"asset": ["ETH", "BTC"], "change": [0.2, -0.03]})
         bar = charts.leaderboard(moves).data[0]

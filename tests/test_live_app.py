@@ -154,3 +154,40 @@ def test_a_past_window_needs_no_freeze_and_a_bad_until_is_noted(live: FakeExchan
     assert "Ignored invalid until 'yesterday-ish' from the link; it is YYYY-MM-DDTHH:MMZ." in [
         w.value for w in noted.warning
     ]
+
+
+def figure(at: AppTest, key: str) -> dict:
+    """The Plotly figure a chart with `key` drew."""
+    import json
+
+    return json.loads(next(chart.proto.spec for chart in at.get("plotly_chart") if chart.proto.id.endswith(key)))
+
+
+def test_uncovered_exchanges_read_not_covered_next_to_a_covered_one(live: FakeExchanges) -> None:
+    """Today only OKX's REST covers liquidations: Binance and Bybit are "not covered", never "0% of all"."""
+    today = pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d")
+    at = run_live(live, range=[today], interval="1h")
+    labels = [t.strip() for t in figure(at, "overview_exchanges")["data"][2]["text"]]
+    assert labels == ["not covered", "100% of covered", "not covered"]
+    notes = captions(at)
+    assert sum("Binance liquidations were not recorded in this window" in c for c in notes) == 1
+
+
+def test_exchange_page_opens_on_an_exchange_with_coverage(live: FakeExchanges) -> None:
+    """Binance is first in the list but not covered today; the page opens on OKX, whose share is not '100%'."""
+    today = pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d")
+    at = run_live(live, "app_pages/exchange.py", range=[today], interval="1h")
+    assert at.title[0].value == "OKX liquidations and positioning"
+    values = {m.label: m.value for m in at.metric}
+    assert values["Total liquidations"] != "n/a"
+    assert values["Share of covered exchanges"] == "n/a"
+    notes = captions(at)
+    assert sum("Binance liquidations were not recorded in this window" in c for c in notes) == 1
+    assert sum(c.startswith(":material/fact_check: OKX: REST recent orders") for c in notes) == 1
+
+
+def test_exchange_page_says_plainly_when_no_exchange_is_covered(live: FakeExchanges) -> None:
+    at = run_live(live, "app_pages/exchange.py", interval="1h")
+    assert not at.exception
+    assert any(i.value.startswith("No selected exchange's liquidations cover this window") for i in at.info)
+    assert {m.label: m.value for m in at.metric}["Total liquidations"] == "n/a"
