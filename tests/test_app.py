@@ -202,3 +202,23 @@ def test_stream_freshness_and_coverage_are_stated_once() -> None:
         ":material/fact_check: OKX: REST recent orders (about the last 24 h) where not recorded",
         ":material/block: Not covered: Binance liquidations were not recorded in this window.",
     ]
+
+
+@pytest.mark.parametrize(
+    ("asked", "note"),
+    [
+        ("1999-01-01", "The link asks for 1999-01-01, before the data (data covers 2025-04-24 to 2025-05-22); "),
+        ("2031-06-01", "The link asks for 2031-06-01, after the data (data covers 2025-04-24 to 2025-05-22); "),
+    ],
+)
+def test_a_range_outside_the_data_says_what_is_shown_instead(asked: str, note: str) -> None:
+    """The date widget silently drops an out-of-bounds link date; the page names the day it shows."""
+    at = run_app({"range": asked})
+    assert f"{note}showing 2025-05-08 instead." in warnings(at)
+    assert at.caption[0].value.startswith("2025-05-08 (UTC)")
+
+
+def test_a_range_reaching_past_the_data_shows_the_overlap() -> None:
+    at = run_app({"range": ["2025-04-01", "2025-04-30"]})
+    assert any(w.endswith("showing 2025-04-24 to 2025-04-30.") for w in warnings(at))
+    assert at.caption[0].value.startswith("2025-04-24 to 2025-04-30 (UTC)")
