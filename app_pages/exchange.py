@@ -32,23 +32,28 @@ liquidations, ratios = context.panels("liquidations", "ratios", exchanges=(excha
 all_totals = summary.liquidation_totals(everywhere.frame)
 others = [e for e in EXCHANGES if e != exchange]
 others_covered = [e for e in others if e in everywhere.status.answered]
+others_missing = ", ".join(EXCHANGE_NAMES[e] for e in others if e not in others_covered)
+if not liquidations.status.ok:
+    no_share = f"No share to compute: {name}'s liquidations are not covered for this window."
+elif not others_covered:
+    no_share = f"No share to compute: no other exchange's liquidations cover this window ({others_missing})."
+else:
+    no_share = None
 if len(others_covered) == len(others):
     denominator = "all exchanges"
 else:
-    denominator = "covered exchanges (" + ", ".join(EXCHANGE_NAMES[e] for e in (exchange, *others_covered)) + ")"
+    covered_names = ", ".join(EXCHANGE_NAMES[e] for e in (exchange, *others_covered))
+    denominator = f"covered exchanges ({covered_names}; {others_missing} not covered)"
 
 st.title(f"{name} liquidations and positioning")
 st.caption(f"{view.label} · {summary.count(len(view.assets), 'asset')} · {view.interval} bars")
 kpis = st.columns(4)
 totals = panel.liquidation_metrics(kpis[:3], liquidations)
-comparable = liquidations.status.ok and bool(others_covered) and all_totals.total > 0
-share = totals.total / all_totals.total if comparable else float("nan")
+share = totals.total / all_totals.total if no_share is None and all_totals.total else float("nan")
 kpis[3].metric(
-    "Share of all exchanges" if denominator == "all exchanges" else "Share of covered exchanges",
+    "Share of covered exchanges" if no_share is None and others_missing else "Share of all exchanges",
     summary.pct(share),
-    help=f"{name}'s liquidations as a share of {denominator}."
-    if comparable
-    else "No share to compute: this exchange or every other one is not covered for this window.",
+    help=no_share or f"{name}'s liquidations as a share of {denominator}.",
     border=True,
 )
 panel.liquidation_coverage((liquidations.status, everywhere.status), context.stream_freshness(EXCHANGES))
@@ -74,8 +79,8 @@ with right.container(border=True):
     all_by_asset = summary.by_asset(everywhere.frame, view.assets).set_index("asset")
     shares = table.set_index("asset")["total"].div(all_by_asset["total"].where(all_by_asset["total"] > 0))
     share_table = shares.rename("share").reset_index()
-    if not comparable:
-        st.info(f"No share to compute: {name} or every other exchange is not covered for this window.")
+    if no_share is not None:
+        st.info(no_share)
     else:
         panel.chart(
             charts.exchange_share(share_table, exchange, denominator),

@@ -79,19 +79,22 @@ with right.container(border=True):
 
 with st.container(border=True):
     st.subheader("Liquidations over time")
-    by_asset = summary.by_asset(liquidations.frame, view.assets)
-    price_asset = st.selectbox(
-        "Price line", view.assets, index=view.assets.index(by_asset.iloc[0]["asset"]), key="overview_price_asset"
-    )
-    buckets = summary.over_time(liquidations.frame, view.start, view.end, to_offset(view.interval))
-    price = summary.reference_candles(candles.frame, price_asset)
-    panel.chart(
-        charts.liquidation_timeline(buckets, price, f"{price_asset} price"),
-        buckets,
-        name="liquidations-over-time",
-        alt=f"Long (red) and short (green) liquidations per {view.interval} with the {price_asset} price.",
-        key="overview_timeline",
-    )
+    if not liquidations.status.ok:
+        st.info("No exchange's liquidations cover this window.")
+    else:
+        by_asset = summary.by_asset(liquidations.frame, view.assets)
+        price_asset = st.selectbox(
+            "Price line", view.assets, index=view.assets.index(by_asset.iloc[0]["asset"]), key="overview_price_asset"
+        )
+        buckets = summary.over_time(liquidations.frame, view.start, view.end, to_offset(view.interval))
+        price = summary.reference_candles(candles.frame, price_asset)
+        panel.chart(
+            charts.liquidation_timeline(buckets, price, f"{price_asset} price"),
+            buckets,
+            name="liquidations-over-time",
+            alt=f"Long (red) and short (green) liquidations per {view.interval} with the {price_asset} price.",
+            key="overview_timeline",
+        )
 
 with st.container(border=True):
     st.subheader("Long/short ratio snapshot")

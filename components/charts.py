@@ -95,7 +95,7 @@ def exchange_breakdown(table: pd.DataFrame) -> go.Figure:
         hoverinfo="skip",
     )
     top = table["total"].max()
-    fig.update_xaxes(title_text="USD liquidated", tickprefix="$", range=[0, (top if top > 0 else 1) * 1.3])
+    fig.update_xaxes(title_text="USD liquidated", tickprefix="$", range=[0, (top if top > 0 else 1) * 1.6])
     fig.update_yaxes(autorange="reversed")
     return _layout(fig, 320, barmode="stack", hovermode="closest")
 

@@ -180,7 +180,10 @@ def test_exchange_page_opens_on_an_exchange_with_coverage(live: FakeExchanges) -
     assert at.title[0].value == "OKX liquidations and positioning"
     values = {m.label: m.value for m in at.metric}
     assert values["Total liquidations"] != "n/a"
-    assert values["Share of covered exchanges"] == "n/a"
+    assert values["Share of all exchanges"] == "n/a"
+    assert "No share to compute: no other exchange's liquidations cover this window (Binance, Bybit)." in [
+        i.value for i in at.info
+    ]
     notes = captions(at)
     assert sum("Binance liquidations were not recorded in this window" in c for c in notes) == 1
     assert sum(c.startswith(":material/fact_check: OKX: REST recent orders") for c in notes) == 1
@@ -191,3 +194,10 @@ def test_exchange_page_says_plainly_when_no_exchange_is_covered(live: FakeExchan
     assert not at.exception
     assert any(i.value.startswith("No selected exchange's liquidations cover this window") for i in at.info)
     assert {m.label: m.value for m in at.metric}["Total liquidations"] == "n/a"
+
+
+def test_no_covered_exchange_draws_no_zero_liquidation_bars(live: FakeExchanges) -> None:
+    """With only Binance and Bybit selected on a past day, the timeline says so instead of drawing $0 bars."""
+    at = run_live(live, interval="1h", exchanges=["binance", "bybit"])
+    assert not any(chart.proto.id.endswith("overview_timeline") for chart in at.get("plotly_chart"))
+    assert "No exchange's liquidations cover this window." in [i.value for i in at.info]
