@@ -38,7 +38,7 @@ with st.container(border=True):
         st.info("No candles for this selection.")
     else:
         panel.chart(
-            charts.candles_with_liquidations(reference, buckets, f"{asset} ({where})"),
+            charts.candles_with_liquidations(reference, buckets, f"{asset} ({where})", covered=liquidations.status.ok),
             reference,
             name=f"{asset}-candles",
             alt=f"{asset} {view.interval} candlesticks with volume and long/short liquidation bars underneath.",

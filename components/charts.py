@@ -154,8 +154,14 @@ def ratio_heatmap(snapshot: pd.DataFrame, assets: list[str], exchanges: list[str
     return _layout(fig, 60 + 44 * max(len(assets), 1), hovermode="closest")
 
 
-def candles_with_liquidations(candles: pd.DataFrame, buckets: pd.DataFrame, title: str) -> go.Figure:
-    """Candlesticks, volume, and liquidation bars on one shared time axis."""
+def candles_with_liquidations(
+    candles: pd.DataFrame, buckets: pd.DataFrame, title: str, covered: bool = True
+) -> go.Figure:
+    """Candlesticks, volume, and liquidation bars on one shared time axis.
+
+    With `covered` False (no exchange's liquidations cover the window) the bottom row says
+    so instead of drawing $0 bars.
+    """
     fig = make_subplots(rows=3, cols=1, shared_xaxes=True, row_heights=[0.58, 0.14, 0.28], vertical_spacing=0.03)
     fig.add_trace(
         go.Candlestick(
@@ -176,8 +182,19 @@ def candles_with_liquidations(candles: pd.DataFrame, buckets: pd.DataFrame, titl
         row=2,
         col=1,
     )
-    for side, label, color in SIDE_STYLE:
-        fig.add_trace(go.Bar(x=buckets["ts"], y=buckets[side], name=label, marker_color=color), row=3, col=1)
+    if covered:
+        for side, label, color in SIDE_STYLE:
+            fig.add_trace(go.Bar(x=buckets["ts"], y=buckets[side], name=label, marker_color=color), row=3, col=1)
+    else:
+        fig.add_annotation(
+            text="Liquidations: not covered for this window",
+            xref="x3 domain",
+            yref="y3 domain",
+            x=0.5,
+            y=0.5,
+            showarrow=False,
+        )
+        fig.update_yaxes(showticklabels=False, showgrid=False, row=3, col=1)
     fig.update_layout(xaxis_rangeslider_visible=False)
     fig.update_yaxes(title_text="Price", row=1, col=1)
     fig.update_yaxes(title_text="Volume", tickprefix="$", row=2, col=1)

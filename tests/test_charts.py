@@ -71,6 +71,14 @@ class TestBreakdownFigures:
         labels = [text.strip() for text in charts.exchange_breakdown(table).data[2].text]
         assert labels == ["not covered", "100% of covered", "not covered"]
 
+    def test_candles_without_covered_liquidations_say_so_instead_of_zero_bars(self) -> None:
+        start, end, interval = window(1)
+        candles = summary.reference_candles(load("candles", 1, ("BTC",)), "BTC")
+        buckets = summary.over_time(load("liquidations", 1).iloc[0:0], start, end, to_offset(interval))
+        fig = charts.candles_with_liquidations(candles, buckets, "BTC", covered=False)
+        assert [trace.type for trace in fig.data] == ["candlestick", "bar"]
+        assert fig.layout.annotations[0].text == "Liquidations: not covered for this window"
+
     def test_exchange_share_of_an_asset_with_no_liquidations_reads_none(self) -> None:
         table = pd.DataFrame({"asset": ["BTC", "ETH"], "share": [0.25, float("nan")]})
         assert list(charts.exchange_share(table, "okx").data[0].text) == ["25%", "none"]
