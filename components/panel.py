@@ -36,7 +36,9 @@ def status_line(status: SourceStatus, details: bool = True) -> None:
     origin = DEMO_LABEL if status.simulated else "Live exchange APIs"
     st.caption(f"{origin} · answered: {answered} · as of {_age(status.fetched_at)}")
     if details:
-        _status_details(status.notes, dict(status.uncovered), dict(status.stale), dict(status.failed), status)
+        _status_details(
+            status.notes, dict(status.uncovered), dict(status.stale), dict(status.failed), status.fetched_at
+        )
 
 
 def _status_details(
@@ -44,15 +46,16 @@ def _status_details(
     uncovered: dict[str, str],
     stale: dict[str, str],
     failed: dict[str, str],
-    status: SourceStatus,
+    fetched_at: pd.Timestamp,
 ) -> None:
+    """Coverage notes and not-covered reasons (each once) as captions; stale and failed exchanges as warnings."""
     for note in notes:
         st.caption(f":material/fact_check: {note}")
     for reason in dict.fromkeys(uncovered.values()):
         st.caption(f":material/block: Not covered: {reason}")
     for name, reason in stale.items():
         st.warning(
-            f"{name}: showing data as of {_age(status.fetched_at)}; refresh failed: {reason}",
+            f"{name}: showing data as of {_age(fetched_at)}; refresh failed: {reason}",
             icon=":material/history:",
         )
     for name, reason in failed.items():
@@ -86,7 +89,7 @@ def liquidation_coverage(statuses: Sequence[SourceStatus], freshness: Sequence[s
         uncovered,
         {name: reason for status in statuses for name, reason in status.stale},
         failed,
-        min(statuses, key=lambda status: status.fetched_at),
+        min(status.fetched_at for status in statuses),
     )
 
 
