@@ -26,6 +26,7 @@ else:
     move = moves.iloc[0]
     kpis[0].metric("Price change", summary.price(move.close), summary.pct(move.change, signed=True), border=True)
 totals = panel.liquidation_metrics(kpis[1:], liquidations)
+panel.liquidation_coverage((liquidations.status,), context.stream_freshness(view.exchanges))
 
 with st.container(border=True):
     reference = summary.reference_candles(candles.frame, asset)
@@ -37,7 +38,7 @@ with st.container(border=True):
         st.info("No candles for this selection.")
     else:
         panel.chart(
-            charts.candles_with_liquidations(reference, buckets, f"{asset} ({where})"),
+            charts.candles_with_liquidations(reference, buckets, f"{asset} ({where})", covered=liquidations.status.ok),
             reference,
             name=f"{asset}-candles",
             alt=f"{asset} {view.interval} candlesticks with volume and long/short liquidation bars underneath.",
@@ -47,8 +48,8 @@ with st.container(border=True):
 left, right = st.columns([2, 3])
 with left.container(border=True):
     st.subheader(f"{asset} liquidations by exchange")
-    panel.status_line(liquidations.status)
-    table = summary.by_exchange(liquidations.frame, view.exchanges)
+    panel.status_line(liquidations.status, details=False)
+    table = summary.by_exchange(liquidations.frame, view.exchanges, liquidations.status.answered)
     if not liquidations.status.ok:
         st.info("No exchange's liquidations cover this window.")
     else:

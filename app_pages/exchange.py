@@ -9,25 +9,59 @@ from data_sources.schema import EXCHANGE_NAMES, EXCHANGES
 view = filters.current()
 for value in filters.unknown_link_values("exchange", view.exchanges):
     st.warning(f"Ignored exchange {value!r} from the link: not among the selected exchanges.", icon=":material/info:")
-exchange = st.selectbox("Exchange", view.exchanges, key="exchange", bind="query-params")
+(everywhere,) = context.panels("liquidations", exchanges=EXCHANGES)
+covered = [e for e in view.exchanges if e in everywhere.status.answered]
+exchange = st.selectbox(
+    "Exchange",
+    view.exchanges,
+    index=view.exchanges.index(covered[0]) if covered else 0,
+    key="exchange",
+    bind="query-params",
+    help="Opens on the first selected exchange whose liquidations cover the window.",
+)
 context.set_page_params({"exchange": exchange})
 name = EXCHANGE_NAMES.get(exchange, exchange)
+if not covered:
+    st.info(
+        "No selected exchange's liquidations cover this window (see the notes below); "
+        f"{name}'s long/short ratios are still shown.",
+        icon=":material/block:",
+    )
 
-(everywhere,) = context.panels("liquidations", exchanges=EXCHANGES)
 liquidations, ratios = context.panels("liquidations", "ratios", exchanges=(exchange,))
 all_totals = summary.liquidation_totals(everywhere.frame)
+others = [e for e in EXCHANGES if e != exchange]
+others_covered = [e for e in others if e in everywhere.status.answered]
+others_missing = ", ".join(EXCHANGE_NAMES[e] for e in others if e not in others_covered)
+if not liquidations.status.ok:
+    no_share = f"No share to compute: {name}'s liquidations are not covered for this window."
+elif not others_covered:
+    no_share = f"No share to compute: no other exchange's liquidations cover this window ({others_missing})."
+else:
+    no_share = None
+if len(others_covered) == len(others):
+    denominator = "all exchanges"
+else:
+    covered_names = ", ".join(EXCHANGE_NAMES[e] for e in (exchange, *others_covered))
+    denominator = f"covered exchanges ({covered_names}; {others_missing} not covered)"
 
 st.title(f"{name} liquidations and positioning")
 st.caption(f"{view.label} · {summary.count(len(view.assets), 'asset')} · {view.interval} bars")
 kpis = st.columns(4)
 totals = panel.liquidation_metrics(kpis[:3], liquidations)
-share = totals.total / all_totals.total if liquidations.status.ok and all_totals.total else float("nan")
-kpis[3].metric("Share of all exchanges", summary.pct(share), border=True)
+share = totals.total / all_totals.total if no_share is None and all_totals.total else float("nan")
+kpis[3].metric(
+    "Share of covered exchanges" if no_share is None and others_missing else "Share of all exchanges",
+    summary.pct(share),
+    help=no_share or f"{name}'s liquidations as a share of {denominator}.",
+    border=True,
+)
+panel.liquidation_coverage((liquidations.status, everywhere.status), context.stream_freshness(EXCHANGES))
 
 left, right = st.columns(2)
 with left.container(border=True):
     st.subheader(f"{name} liquidations by asset")
-    panel.status_line(liquidations.status)
+    panel.status_line(liquidations.status, details=False)
     table = summary.by_asset(liquidations.frame, view.assets)
     if not liquidations.status.ok:
         st.info(f"{name}'s liquidations are not covered for this window.")
@@ -41,18 +75,18 @@ with left.container(border=True):
         )
 with right.container(border=True):
     st.subheader(f"{name} share of each asset's liquidations")
-    panel.status_line(everywhere.status)
+    panel.status_line(everywhere.status, details=False)
     all_by_asset = summary.by_asset(everywhere.frame, view.assets).set_index("asset")
-    shares = table.set_index("asset")["total"].div(all_by_asset["total"]).fillna(0.0)
+    shares = table.set_index("asset")["total"].div(all_by_asset["total"].where(all_by_asset["total"] > 0))
     share_table = shares.rename("share").reset_index()
-    if not liquidations.status.ok:
-        st.info(f"No share to compute: {name}'s liquidations are not covered for this window.")
+    if no_share is not None:
+        st.info(no_share)
     else:
         panel.chart(
-            charts.exchange_share(share_table, exchange),
+            charts.exchange_share(share_table, exchange, denominator),
             share_table,
             name=f"{exchange}-share-by-asset",
-            alt=f"{name}'s share of each asset's liquidations across all exchanges; overall {summary.pct(share)}.",
+            alt=f"{name}'s share of each asset's liquidations across {denominator}; overall {summary.pct(share)}.",
             key="exchange_share",
         )
 

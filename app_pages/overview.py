@@ -4,7 +4,7 @@ import streamlit as st
 
 from components import charts, context, filters, panel, summary
 from data_sources.intervals import to_offset
-from data_sources.schema import RATIO_KIND_LABELS, RATIO_KINDS
+from data_sources.schema import EXCHANGE_NAMES, RATIO_KIND_LABELS, RATIO_KINDS
 
 view = filters.current()
 liquidations, candles, ratios = context.panels("liquidations", "candles", "ratios")
@@ -19,11 +19,19 @@ st.caption(
 kpis = st.columns(5)
 totals = panel.liquidation_metrics(kpis[:3], liquidations)
 kpis[3].metric("Short share", summary.pct(totals.short_share), border=True)
-if moves.empty:
+mover = summary.top_mover(moves)
+if mover is None:
     kpis[4].metric("Top mover", "n/a", border=True)
 else:
-    top = moves.iloc[0]
-    kpis[4].metric("Top mover", top.asset, summary.pct(top.change, signed=True), border=True)
+    kpis[4].metric(
+        "Top mover",
+        mover.asset,
+        summary.pct(mover.change, signed=True),
+        help="The largest absolute price move in the window, up or down.",
+        border=True,
+    )
+
+panel.liquidation_coverage((liquidations.status,), context.stream_freshness(view.exchanges))
 
 with st.container(border=True):
     st.subheader("Key takeaways")
@@ -50,9 +58,11 @@ with left.container(border=True):
         )
 with right.container(border=True):
     st.subheader("Liquidations by exchange")
-    panel.status_line(liquidations.status)
-    table = summary.by_exchange(liquidations.frame, view.exchanges)
-    if not liquidations.status.ok or totals.total == 0:
+    panel.status_line(liquidations.status, details=False)
+    table = summary.by_exchange(liquidations.frame, view.exchanges, liquidations.status.answered)
+    if not liquidations.status.ok:
+        st.info("No exchange's liquidations cover this window.")
+    elif totals.total == 0:
         st.info("No liquidations recorded for this selection.")
     else:
         leader = table.sort_values("total", ascending=False).iloc[0]
@@ -60,25 +70,31 @@ with right.container(border=True):
             charts.exchange_breakdown(table),
             table,
             name="liquidations-by-exchange",
-            alt=f"Long and short liquidations per exchange; {leader.exchange} largest at {summary.usd(leader.total)}.",
+            alt=(
+                f"Long and short liquidations per exchange; {EXCHANGE_NAMES[leader.exchange]} largest at "
+                f"{summary.usd(leader.total)}."
+            ),
             key="overview_exchanges",
         )
 
 with st.container(border=True):
     st.subheader("Liquidations over time")
-    by_asset = summary.by_asset(liquidations.frame, view.assets)
-    price_asset = st.selectbox(
-        "Price line", view.assets, index=view.assets.index(by_asset.iloc[0]["asset"]), key="overview_price_asset"
-    )
-    buckets = summary.over_time(liquidations.frame, view.start, view.end, to_offset(view.interval))
-    price = summary.reference_candles(candles.frame, price_asset)
-    panel.chart(
-        charts.liquidation_timeline(buckets, price, f"{price_asset} price"),
-        buckets,
-        name="liquidations-over-time",
-        alt=f"Long (red) and short (green) liquidations per {view.interval} with the {price_asset} price.",
-        key="overview_timeline",
-    )
+    if not liquidations.status.ok:
+        st.info("No exchange's liquidations cover this window.")
+    else:
+        by_asset = summary.by_asset(liquidations.frame, view.assets)
+        price_asset = st.selectbox(
+            "Price line", view.assets, index=view.assets.index(by_asset.iloc[0]["asset"]), key="overview_price_asset"
+        )
+        buckets = summary.over_time(liquidations.frame, view.start, view.end, to_offset(view.interval))
+        price = summary.reference_candles(candles.frame, price_asset)
+        panel.chart(
+            charts.liquidation_timeline(buckets, price, f"{price_asset} price"),
+            buckets,
+            name="liquidations-over-time",
+            alt=f"Long (red) and short (green) liquidations per {view.interval} with the {price_asset} price.",
+            key="overview_timeline",
+        )
 
 with st.container(border=True):
     st.subheader("Long/short ratio snapshot")

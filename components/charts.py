@@ -65,7 +65,11 @@ def leaderboard(moves: pd.DataFrame) -> go.Figure:
 
 
 def exchange_breakdown(table: pd.DataFrame) -> go.Figure:
-    """Stacked long/short liquidation bars per exchange, labelled with each one's share."""
+    """Stacked long/short liquidation bars per exchange, labelled with each one's share.
+
+    `table` is `summary.by_exchange`: an exchange with `covered` False gets no bar and the
+    label "not covered"; when one is missing, the others' shares read "of covered".
+    """
     names = [_exchange_name(e) for e in table["exchange"]]
     fig = go.Figure()
     for side, label, color in SIDE_STYLE:
@@ -77,16 +81,21 @@ def exchange_breakdown(table: pd.DataFrame) -> go.Figure:
             marker_color=color,
             hovertemplate="%{y}: $%{x:,.0f}<extra>" + label + "</extra>",
         )
+    of = "of all" if table["covered"].all() else "of covered"
     fig.add_scatter(
         y=names,
-        x=table["total"],
+        x=table["total"].fillna(0.0),
         mode="text",
-        text=[f"  {share * 100:.0f}% of all" for share in table["share"]],
+        text=[
+            f"  {share * 100:.0f}% {of}" if covered else "  not covered"
+            for share, covered in zip(table["share"], table["covered"], strict=True)
+        ],
         textposition="middle right",
         showlegend=False,
         hoverinfo="skip",
     )
-    fig.update_xaxes(title_text="USD liquidated", tickprefix="$", range=[0, max(table["total"].max(), 1) * 1.3])
+    top = table["total"].max()
+    fig.update_xaxes(title_text="USD liquidated", tickprefix="$", range=[0, (top if top > 0 else 1) * 1.6])
     fig.update_yaxes(autorange="reversed")
     return _layout(fig, 320, barmode="stack", hovermode="closest")
 
@@ -145,8 +154,14 @@ def ratio_heatmap(snapshot: pd.DataFrame, assets: list[str], exchanges: list[str
     return _layout(fig, 60 + 44 * max(len(assets), 1), hovermode="closest")
 
 
-def candles_with_liquidations(candles: pd.DataFrame, buckets: pd.DataFrame, title: str) -> go.Figure:
-    """Candlesticks, volume, and liquidation bars on one shared time axis."""
+def candles_with_liquidations(
+    candles: pd.DataFrame, buckets: pd.DataFrame, title: str, covered: bool = True
+) -> go.Figure:
+    """Candlesticks, volume, and liquidation bars on one shared time axis.
+
+    With `covered` False (no exchange's liquidations cover the window) the bottom row says
+    so instead of drawing $0 bars.
+    """
     fig = make_subplots(rows=3, cols=1, shared_xaxes=True, row_heights=[0.58, 0.14, 0.28], vertical_spacing=0.03)
     fig.add_trace(
         go.Candlestick(
@@ -167,8 +182,19 @@ def candles_with_liquidations(candles: pd.DataFrame, buckets: pd.DataFrame, titl
         row=2,
         col=1,
     )
-    for side, label, color in SIDE_STYLE:
-        fig.add_trace(go.Bar(x=buckets["ts"], y=buckets[side], name=label, marker_color=color), row=3, col=1)
+    if covered:
+        for side, label, color in SIDE_STYLE:
+            fig.add_trace(go.Bar(x=buckets["ts"], y=buckets[side], name=label, marker_color=color), row=3, col=1)
+    else:
+        fig.add_annotation(
+            text="Liquidations: not covered for this window",
+            xref="x3 domain",
+            yref="y3 domain",
+            x=0.5,
+            y=0.5,
+            showarrow=False,
+        )
+        fig.update_yaxes(showticklabels=False, showgrid=False, row=3, col=1)
     fig.update_layout(xaxis_rangeslider_visible=False)
     fig.update_yaxes(title_text="Price", row=1, col=1)
     fig.update_yaxes(title_text="Volume", tickprefix="$", row=2, col=1)
@@ -254,18 +280,21 @@ def open_interest_and_funding(open_interest: pd.DataFrame, funding: pd.DataFrame
     return _layout(fig, 520)
 
 
-def exchange_share(table: pd.DataFrame, exchange: str) -> go.Figure:
-    """Per asset: the exchange's share of that asset's liquidations across all exchanges."""
+def exchange_share(table: pd.DataFrame, exchange: str, denominator: str = "all exchanges") -> go.Figure:
+    """Per asset: the exchange's share of that asset's liquidations across `denominator`.
+
+    A NaN share (no liquidations of that asset anywhere covered) is labelled "none", not 0%.
+    """
     fig = go.Figure(
         go.Bar(
             x=table["asset"],
-            y=table["share"] * 100,
+            y=table["share"].fillna(0.0) * 100,
             marker_color=EXCHANGE_COLORS.get(exchange, "#9ca3af"),
-            text=[f"{s * 100:.0f}%" for s in table["share"]],
+            text=["none" if pd.isna(s) else f"{s * 100:.0f}%" for s in table["share"]],
             textposition="outside",
-            hovertemplate="%{x}: %{y:.1f}%<extra></extra>",
+            hovertemplate="%{x}: %{text}<extra></extra>",
             name=_exchange_name(exchange),
         )
     )
-    fig.update_yaxes(title_text="Share of all exchanges", ticksuffix="%", range=[0, 100])
+    fig.update_yaxes(title_text=f"Share of {denominator}", ticksuffix="%", range=[0, 105])
     return _layout(fig, 340, hovermode="closest", showlegend=False)

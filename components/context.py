@@ -6,7 +6,8 @@ import pandas as pd
 import streamlit as st
 
 from components.filters import current
-from data_sources import market
+from data_sources import market, stream_health
+from data_sources.base import SourceError
 from data_sources.registry import SourceChoice
 from data_sources.schema import Dataset
 
@@ -54,3 +55,15 @@ def set_page_params(params: dict[str, str]) -> None:
 def page_params() -> dict[str, str]:
     """The page-local parameters the current page registered this run."""
     return st.session_state.get(PAGE_PARAMS_KEY, {})
+
+
+def stream_freshness(exchanges: tuple[str, ...]) -> list[str]:
+    """When each exchange's recorded stream last delivered, one sentence each ("Bybit: live, last event 3 s
+    ago"); [] for a source without a recorder store (the demo)."""
+    target = getattr(source().source, "db", None)
+    if target is None:
+        return []
+    try:
+        return list(stream_health.describe(exchanges, db_path=str(target)).values())
+    except SourceError as error:
+        return [f"Recorder status unavailable: {error}"]

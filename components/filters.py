@@ -129,12 +129,56 @@ def _range_from_link() -> list[str]:
     return bad
 
 
+def _days(first: date, last: date) -> str:
+    return f"{first:%Y-%m-%d}" if first == last else f"{first:%Y-%m-%d} to {last:%Y-%m-%d}"
+
+
+def fit_link_range(
+    values: Sequence[str], first: date | None, last: date, default: date
+) -> tuple[tuple[date, date] | None, list[str]]:
+    """The range to show for a link's `range` values that reach outside [first, last], with a note naming it.
+
+    (None, []) when the link's dates lie inside the data (or there are none): the date widget
+    takes them as they are. A range that overlaps the data is cut to the overlap; one wholly
+    before or after it shows the default day. (The date widget itself drops an out-of-bounds
+    link value silently, so this runs before it.)
+    """
+    days = []
+    for value in values:
+        try:
+            days.append(date.fromisoformat(value))
+        except ValueError:
+            continue
+    if not days:
+        return None, []
+    lo, hi = min(days), max(days)
+    if (first is None or lo >= first) and hi <= last:
+        return None, []
+    span = f"data covers {_days(first, last)}" if first is not None else f"the latest data is from {last:%Y-%m-%d}"
+    shown_lo, shown_hi = max(lo, first) if first is not None else lo, min(hi, last)
+    if shown_lo > shown_hi:
+        shown_lo = shown_hi = default
+        where = "before" if first is not None and hi < first else "after"
+        note = (
+            f"The link asks for {_days(lo, hi)}, {where} the data ({span}); showing {_days(default, default)} instead."
+        )
+    else:
+        note = f"The link asks for {_days(lo, hi)}, beyond the data ({span}); showing {_days(shown_lo, shown_hi)}."
+    return (shown_lo, shown_hi), [note]
+
+
 def sidebar(choice: SourceChoice) -> Filters:
     """Draw the shared filters in the sidebar and return the resolved view."""
     notes: list[str] = []
     for key, options, what in ((ASSETS_KEY, ASSETS, "asset"), (EXCHANGES_KEY, EXCHANGES, "exchange")):
         notes += [f"Ignored unknown {what} {v!r} from the link." for v in unknown_link_values(key, options)]
     notes += [f"Ignored invalid date {v!r} from the link; dates are YYYY-MM-DD." for v in _range_from_link()]
+    fitted, fit_notes = fit_link_range(
+        st.query_params.get_all(RANGE_KEY), choice.first_day, choice.last_day, choice.default_day
+    )
+    if fitted is not None:
+        st.session_state[RANGE_KEY] = fitted
+    notes += fit_notes
     until, until_notes = parse_until(st.query_params.get_all(UNTIL_KEY))
     notes += until_notes
     interval_link = unknown_link_values(INTERVAL_KEY, (AUTO, *INTERVALS))

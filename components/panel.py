@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from collections.abc import Iterable, Sequence
+from urllib.parse import urlencode, urlsplit
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -26,32 +27,74 @@ def _age(fetched_at: pd.Timestamp) -> str:
     return f"{seconds / 3600:.1f} h ago"
 
 
-def status_line(status: SourceStatus) -> None:
-    """Who answered and how old the data is; why an exchange is missing (uncovered or failed)."""
+def status_line(status: SourceStatus, details: bool = True) -> None:
+    """Who answered and how old the data is; with `details`, why an exchange is missing (uncovered or failed).
+
+    Liquidation panels pass `details=False`: their coverage is stated once per page by `liquidation_coverage`.
+    """
     answered = ", ".join(EXCHANGE_NAMES.get(e, e) for e in status.answered) or "none"
     origin = DEMO_LABEL if status.simulated else "Live exchange APIs"
     st.caption(f"{origin} · answered: {answered} · as of {_age(status.fetched_at)}")
-    for note in status.notes:
-        st.caption(f":material/sensors: {note}")
-    for _exchange, reason in status.uncovered:
+    if details:
+        _status_details(
+            status.notes, dict(status.uncovered), dict(status.stale), dict(status.failed), status.fetched_at
+        )
+
+
+def _status_details(
+    notes: Iterable[str],
+    uncovered: dict[str, str],
+    stale: dict[str, str],
+    failed: dict[str, str],
+    fetched_at: pd.Timestamp,
+) -> None:
+    """Coverage notes and not-covered reasons (each once) as captions; stale and failed exchanges as warnings."""
+    for note in notes:
+        st.caption(f":material/fact_check: {note}")
+    for reason in dict.fromkeys(uncovered.values()):
         st.caption(f":material/block: Not covered: {reason}")
-    for exchange, reason in status.stale:
+    for name, reason in stale.items():
         st.warning(
-            f"{exchange}: showing data as of {_age(status.fetched_at)}; refresh failed: {reason}",
+            f"{name}: showing data as of {_age(fetched_at)}; refresh failed: {reason}",
             icon=":material/history:",
         )
-    for exchange, reason in status.failed:
-        st.warning(f"{exchange}: {reason}", icon=":material/cloud_off:")
+    for name, reason in failed.items():
+        st.warning(f"{name}: {reason}", icon=":material/cloud_off:")
 
 
-NO_COVERAGE = "No exchange's liquidations cover this window (see the liquidation panels)."
+NO_COVERAGE = "No exchange's liquidations cover this window (see the liquidation coverage notes)."
+
+
+def liquidation_coverage(statuses: Sequence[SourceStatus], freshness: Sequence[str]) -> None:
+    """Once per page, under the KPIs: which exchanges' liquidations cover the window and what
+    covers them, why the others are not covered, and when each recorded stream last spoke.
+
+    `statuses` are the page's liquidation panels (duplicates are stated once); `freshness`
+    the sentences of `data_sources.stream_health.describe` ("Bybit: live, last event 3 s ago").
+    """
+    answered = list(dict.fromkeys(e for status in statuses for e in status.answered))
+    uncovered = {name: reason for status in statuses for name, reason in status.uncovered}
+    failed = {name: reason for status in statuses for name, reason in status.failed}
+    uncovered = {name: reason for name, reason in uncovered.items() if name not in failed}
+    if answered and uncovered:
+        names = ", ".join(EXCHANGE_NAMES.get(e, e) for e in answered)
+        st.caption(
+            f":material/info: Liquidation figures cover {names} only; {', '.join(uncovered)}: "
+            "not covered for this window."
+        )
+    for line in freshness:
+        st.caption(f":material/sensors: {line}")
+    _status_details(
+        dict.fromkeys(note for status in statuses for note in status.notes),
+        uncovered,
+        {name: reason for status in statuses for name, reason in status.stale},
+        failed,
+        min(status.fetched_at for status in statuses),
+    )
 
 
 def liquidation_metrics(columns: list, liquidations: Panel) -> summary.LiquidationTotals:
-    """Total / longs / shorts metrics in the first three columns; "n/a" when nothing covers the window.
-
-    When some exchanges are not covered, a caption under the row names the ones that are.
-    """
+    """Total / longs / shorts metrics in the first three columns; "n/a" when nothing covers the window."""
     totals = summary.liquidation_totals(liquidations.frame)
     covered = liquidations.status.ok
     values = (totals.total, totals.longs, totals.shorts)
@@ -60,10 +103,6 @@ def liquidation_metrics(columns: list, liquidations: Panel) -> summary.Liquidati
         column.metric(
             label, summary.usd(value) if covered else "n/a", help=None if covered else NO_COVERAGE, border=True
         )
-    if covered and liquidations.status.uncovered:
-        names = ", ".join(EXCHANGE_NAMES.get(e, e) for e in liquidations.status.answered)
-        missing = ", ".join(name for name, _ in liquidations.status.uncovered)
-        st.caption(f":material/info: Liquidation figures cover {names} only; {missing}: not covered for this window.")
     return totals
 
 
@@ -98,16 +137,36 @@ def share_params(filters: Filters, page_params: dict[str, str], now: pd.Timestam
     return params
 
 
-def share_link(base_url: str, url_path: str, filters: Filters, page_params: dict[str, str], now: pd.Timestamp) -> str:
-    """The absolute link for the current page and filters."""
+def app_root(browser_url: str | None, page_path: str, base_url_path: str = "") -> str:
+    """Scheme, host and base path of the app, e.g. 'https://host/liq', never with a trailing slash.
+
+    `browser_url` is `st.context.url`: the address the browser shows, which already ends
+    in the current page's path (`page_path`, '' for the overview) and may carry a
+    trailing slash. The page segment is removed so a link adds it exactly once. A
+    configured `server.baseUrlPath` is authoritative; without one, whatever prefix the
+    browser used (a reverse proxy's) is kept.
+    """
+    parts = urlsplit(browser_url or "http://localhost:8501")
+    origin = f"{parts.scheme}://{parts.netloc}"
+    if base_url_path.strip("/"):
+        return f"{origin}/{base_url_path.strip('/')}"
+    path = parts.path.rstrip("/")
+    page = page_path.strip("/")
+    if page and (path == f"/{page}" or path.endswith(f"/{page}")):
+        path = path[: -len(page) - 1]
+    return origin + path
+
+
+def share_link(root: str, url_path: str, filters: Filters, page_params: dict[str, str], now: pd.Timestamp) -> str:
+    """The absolute link for the current page and filters; `root` from `app_root`, `url_path` '' = overview."""
     query = urlencode(share_params(filters, page_params, now), doseq=True)
-    return f"{base_url.rstrip('/')}/{url_path}?{query}"
+    return f"{root}/{url_path.strip('/')}?{query}"
 
 
 def share_control(url_path: str, filters: Filters, page_params: dict[str, str]) -> None:
     """A 'Share' popover with the explicit link for this view."""
-    base = st.context.url or "http://localhost:8501"
+    root = app_root(st.context.url, url_path, st.get_option("server.baseUrlPath") or "")
     with st.popover("Share this view", icon=":material/link:", width="stretch"):
         st.caption("Every filter explicit, with absolute dates: this link reopens the same view and numbers.")
-        link = share_link(base, url_path, filters, page_params, pd.Timestamp.now(tz="UTC"))
+        link = share_link(root, url_path, filters, page_params, pd.Timestamp.now(tz="UTC"))
         st.code(link, language=None, wrap_lines=True)

@@ -7,6 +7,7 @@ calibration tests and the page compute the same thing the same way.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import pandas as pd
@@ -87,9 +88,18 @@ def _side_table(liquidations: pd.DataFrame, by: str, order: list[str]) -> pd.Dat
     return table.reset_index()
 
 
-def by_exchange(liquidations: pd.DataFrame, exchanges: tuple[str, ...]) -> pd.DataFrame:
-    """Per exchange: long, short, total USD, share of all exchanges, short share."""
-    return _side_table(liquidations, "exchange", list(exchanges))
+def by_exchange(
+    liquidations: pd.DataFrame, exchanges: tuple[str, ...], covered: Collection[str] | None = None
+) -> pd.DataFrame:
+    """Per exchange: long, short, total USD, share of the covered exchanges, short share, `covered`.
+
+    An exchange outside `covered` (None: every exchange is covered) has NaN figures, not zeros:
+    nothing recorded its liquidations in the window, which is not the same as none happening.
+    """
+    table = _side_table(liquidations, "exchange", list(exchanges))
+    table["covered"] = table["exchange"].isin(list(exchanges) if covered is None else list(covered))
+    table.loc[~table["covered"], ["long", "short", "total", "share", "short_share"]] = float("nan")
+    return table
 
 
 def by_asset(liquidations: pd.DataFrame, assets: tuple[str, ...]) -> pd.DataFrame:
@@ -135,6 +145,45 @@ def price_moves(candles: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def top_mover(moves: pd.DataFrame) -> pd.Series | None:
+    """The asset with the largest absolute move (a -12% fall beats a +3% rise); None without moves."""
+    if moves.empty:
+        return None
+    return moves.loc[moves["change"].abs().idxmax()]
+
+
+def _move(row: pd.Series) -> str:
+    return f"{pct(row.change, signed=True)} ({price(row.open)} to {price(row.close)})"
+
+
+def _then(rows: pd.DataFrame) -> str:
+    others = ", ".join(f"{row.asset} {pct(row.change, signed=True)}" for row in rows.itertuples())
+    return f"; then {others}." if others else "."
+
+
+def move_lines(moves: pd.DataFrame) -> list[str]:
+    """The price headline: biggest gainer and biggest loser, the larger absolute move first.
+
+    "ETH led with +20.4% ($1,810 to $2,179); then ADA +13.0%." for the gainers and "SOL fell
+    most with -12.0% (...); then ..." for the losers: one sentence per side that moved,
+    the larger absolute move first (on a day when everything fell, the largest fall).
+    """
+    if moves.empty:
+        return []
+    gainers = moves[moves["change"] > 0].sort_values("change", ascending=False, kind="stable")
+    losers = moves[moves["change"] < 0].sort_values("change", ascending=True, kind="stable")
+    if gainers.empty and losers.empty:
+        return [f"No asset moved: {_join(list(moves['asset']))} closed where they opened."]
+    lines: list[tuple[float, str]] = []
+    if not gainers.empty:
+        best = gainers.iloc[0]
+        lines.append((best.change, f"{best.asset} led with {_move(best)}{_then(gainers.iloc[1:4])}"))
+    if not losers.empty:
+        worst = losers.iloc[0]
+        lines.append((-worst.change, f"{worst.asset} fell most with {_move(worst)}{_then(losers.iloc[1:4])}"))
+    return [line for _, line in sorted(lines, key=lambda item: item[0], reverse=True)]
+
+
 def reference_candles(candles: pd.DataFrame, asset: str) -> pd.DataFrame:
     """The candles of `asset` on its reference exchange (see `price_moves`)."""
     frame = candles[candles["asset"] == asset]
@@ -169,13 +218,7 @@ def takeaways(
     exchanges: tuple[str, ...],
 ) -> list[str]:
     """A market-report summary of the window, one sentence per finding."""
-    lines: list[str] = []
-    if not moves.empty:
-        top = moves.iloc[0]
-        others = ", ".join(f"{row.asset} {pct(row.change, signed=True)}" for row in moves.iloc[1:4].itertuples())
-        verb = "led" if top.change >= 0 else "fell least"
-        line = f"{top.asset} {verb} with {pct(top.change, signed=True)} ({price(top.open)} to {price(top.close)})"
-        lines.append(line + (f"; then {others}." if others else "."))
+    lines = move_lines(moves)
     totals = liquidation_totals(liquidations)
     if totals.total > 0:
         side, amount = ("shorts", totals.shorts) if totals.shorts >= totals.longs else ("longs", totals.longs)
@@ -197,8 +240,9 @@ def takeaways(
                 f"Largest single liquidation: {usd(biggest.usd)} {biggest.asset} {biggest.side} on "
                 f"{EXCHANGE_NAMES.get(biggest.exchange, biggest.exchange)} at {biggest.ts:%Y-%m-%d %H:%M} UTC."
             )
-    if not moves.empty and not ratios.empty:
-        asset = moves.iloc[0].asset
+    mover = top_mover(moves)
+    if mover is not None and not ratios.empty:
+        asset = mover.asset
         snap = ratio_snapshot(ratios, "accounts")
         snap = snap[snap["asset"] == asset]
         if not snap.empty:

@@ -15,8 +15,9 @@ from collections.abc import Sequence
 import pandas as pd
 
 from data_sources import instruments, market, registry, settings, storage
-from data_sources.base import SourceError
+from data_sources.base import MarketSource, SourceError
 from data_sources.dburl import masked
+from data_sources.export_frames import as_json, at_source_precision, liquidation_bars, positional
 from data_sources.intervals import INTERVALS, auto_interval
 from data_sources.schema import ASSETS, EXCHANGES, Dataset
 from data_sources.store import StoreError
@@ -29,6 +30,10 @@ KINDS: dict[str, Dataset] = {
     "funding": "funding",
 }
 CHUNK = pd.Timedelta(days=1)
+SIMULATED = (
+    "answering from the simulated demo market (2025-04-24 to 2025-05-22): no number is a real trade. "
+    "Set LIQSCOPE_DATA=live for the exchanges."
+)
 
 
 def _utc(text: str) -> pd.Timestamp:
@@ -48,7 +53,12 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--exchange", required=True, type=str.lower, choices=EXCHANGES)
     export.add_argument("--start", required=True, type=_utc, help="UTC start, inclusive (YYYY-MM-DD or ISO time)")
     export.add_argument("--end", required=True, type=_utc, help="UTC end, exclusive")
-    export.add_argument("--interval", choices=INTERVALS, help="bar interval (default: chosen from the window)")
+    export.add_argument(
+        "--interval",
+        choices=INTERVALS,
+        help="bar interval (default: chosen from the window); for liquidations, sums per bar "
+        "(long/short USD and count) instead of one row per liquidation",
+    )
     export.add_argument("--format", choices=("csv", "json"), default="csv")
     export.add_argument("--out", help="file to write (default: standard output)")
     listing = commands.add_parser("instruments", help="list every perpetual of each venue with its units")
@@ -69,10 +79,19 @@ def _progress(done: int, total: int) -> None:
 
 
 def export(
-    kind: str, asset: str, exchange: str, start: pd.Timestamp, end: pd.Timestamp, interval: str | None
+    source: MarketSource,
+    kind: str,
+    asset: str,
+    exchange: str,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    interval: str | None,
 ) -> tuple[pd.DataFrame, list[str]]:
-    """The frame for the export, fetched a day at a time, and the reasons for anything missing."""
-    source = registry.choose(settings.load()).source
+    """The frame for the export, fetched a day at a time, and the reasons for anything missing.
+
+    Liquidations with an `interval` come as per-bar sums (`export_frames.liquidation_bars`).
+    """
+    bars = interval if kind == "liquidations" else None
     interval = interval or auto_interval(start, end)
     chunks = list(pd.date_range(start, end, freq=CHUNK, inclusive="left")) or [start]
     frames, problems = [], []
@@ -85,7 +104,9 @@ def export(
         if len(chunks) > 1:
             _progress(done, len(chunks))
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    return frame, list(dict.fromkeys(problems))
+    if bars is not None and not (frame.empty and problems):
+        frame = liquidation_bars(frame, exchange, asset, start, end, bars)
+    return at_source_precision(frame), list(dict.fromkeys(problems))
 
 
 def migrate(target: str) -> int:
@@ -110,13 +131,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.end <= args.start:
         print("error: --end must be after --start", file=sys.stderr)
         return 2
-    frame, problems = export(args.kind, args.asset, args.exchange, args.start, args.end, args.interval)
+    choice = registry.choose(settings.load())
+    if choice.banner:
+        print(f"warning: {choice.banner}", file=sys.stderr)
+    if choice.source.simulated:
+        print(f"note: {SIMULATED}", file=sys.stderr)
+    frame, problems = export(choice.source, args.kind, args.asset, args.exchange, args.start, args.end, args.interval)
     for problem in problems:
         print(f"warning: {problem}", file=sys.stderr)
     if frame.empty and problems:
         return 1
     frame = frame.assign(ts=frame["ts"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ").str.replace(".000000Z", "Z"))
-    text = frame.to_csv(index=False) if args.format == "csv" else frame.to_json(orient="records", indent=1) + "\n"
+    text = frame.to_csv(index=False, float_format=positional) if args.format == "csv" else as_json(frame)
     if args.out:
         try:
             with open(args.out, "w", encoding="utf-8") as handle:

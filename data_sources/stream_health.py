@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
-from data_sources import settings
+from data_sources import settings, storage
 from data_sources.schema import EXCHANGE_NAMES
-from data_sources.store import StreamHealth, open_store
+from data_sources.store import StreamHealth
 
 SILENT_AFTER_MS = 30_000
 
@@ -52,11 +51,12 @@ def sentence(health: StreamHealth, now_ms: int) -> str:
 def describe(exchanges: Sequence[str], now_ms: int | None = None, db_path: str | None = None) -> dict[str, str]:
     """One sentence per exchange in `exchanges` that has a store row, by exchange id.
 
-    `now_ms` defaults to the clock, `db_path` to LIQSCOPE_DB; {} when no store exists.
+    `now_ms` defaults to the clock, `db_path` (a SQLite file or a database URL) to LIQSCOPE_DB;
+    {} when no store exists. Raises StoreError when the store cannot be read.
     """
-    path = Path(db_path or settings.load().db_path)
-    if not path.exists():
+    target = db_path or settings.load().db_path
+    if not storage.exists(target):
         return {}
-    rows = open_store(path).stream_health()
+    rows = storage.open_store(target).stream_health()
     now = int(time.time() * 1000) if now_ms is None else now_ms
     return {exchange: sentence(rows[exchange], now) for exchange in exchanges if exchange in rows}

@@ -24,8 +24,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def streamlit_server(env: dict[str, str]) -> Iterator[str]:
-    """A fresh `streamlit run app.py` with `env` added; yields its base URL once /_stcore/health says ok."""
+def streamlit_server(env: dict[str, str], base_url_path: str = "") -> Iterator[str]:
+    """A fresh `streamlit run app.py` with `env` added (served under `base_url_path`, if given);
+    yields its base URL, with that path, once /_stcore/health says ok."""
     port = free_port()
     process = subprocess.Popen(
         [
@@ -37,13 +38,14 @@ def streamlit_server(env: dict[str, str]) -> Iterator[str]:
             "--server.headless=true",
             f"--server.port={port}",
             "--server.address=127.0.0.1",
+            f"--server.baseUrlPath={base_url_path}",
         ],
         cwd=ROOT,
         env={**os.environ, **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    base = f"http://127.0.0.1:{port}"
+    base = f"http://127.0.0.1:{port}" + (f"/{base_url_path.strip('/')}" if base_url_path.strip("/") else "")
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

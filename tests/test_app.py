@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from components.panel import app_root
 from tests.conftest import ROOT
 
 PAGES = ("app_pages/overview.py", "app_pages/asset.py", "app_pages/exchange.py")
@@ -130,3 +131,94 @@ def test_invalid_data_mode_falls_back_with_a_note(monkeypatch: pytest.MonkeyPatc
     at = run_app()
     assert not at.exception
     assert "LIQSCOPE_DATA='bogus' is not one of live, demo, auto; using demo." in warnings(at)
+
+
+@pytest.mark.parametrize(
+    ("browser_url", "page_path", "base_url_path", "root"),
+    [
+        ("http://host:8501/asset", "asset", "", "http://host:8501"),
+        ("http://host:8501/asset/", "asset", "", "http://host:8501"),
+        ("http://host:8501", "", "", "http://host:8501"),
+        ("http://host:8501/", "", "", "http://host:8501"),
+        ("https://host/liq/exchange", "exchange", "liq", "https://host/liq"),
+        ("https://host/liq/", "", "/liq/", "https://host/liq"),
+        ("https://host/proxy/asset", "asset", "", "https://host/proxy"),
+        ("https://host/dataset", "", "", "https://host/dataset"),
+        (None, "asset", "", "http://localhost:8501"),
+    ],
+)
+def test_share_root_holds_the_page_path_once(
+    browser_url: str | None, page_path: str, base_url_path: str, root: str
+) -> None:
+    """st.context.url already ends in the page; the root drops it (and any trailing slash), keeps the base path."""
+    assert app_root(browser_url, page_path, base_url_path) == root
+
+
+def test_on_a_day_when_every_asset_fell_the_top_mover_is_the_largest_fall() -> None:
+    """2025-05-19 (demo long squeeze): every asset fell; DOGE fell most, BTC least."""
+    at = run_app({"range": "2025-05-19"})
+    mover = next(m for m in at.metric if m.label == "Top mover")
+    assert (mover.value, mover.delta) == ("DOGE", "-8.0%")
+    takeaways = at.markdown[0].value
+    assert takeaways.startswith("- DOGE fell most with -8.0% ($0.1914 to $0.1761)")
+    assert "fell least" not in takeaways
+
+
+def _coverage_block() -> None:
+    """A page's coverage block for two liquidation panels that share their notes, with stream sentences."""
+    import pandas as pd
+
+    from components import panel
+    from data_sources.market import SourceStatus
+
+    okx_only = SourceStatus(
+        source="live",
+        simulated=False,
+        answered=("okx",),
+        failed=(),
+        fetched_at=pd.Timestamp.now(tz="UTC"),
+        uncovered=(("Binance", "Binance liquidations were not recorded in this window."),),
+        notes=("OKX: REST recent orders (about the last 24 h) where not recorded",),
+    )
+    panel.liquidation_coverage(
+        (okx_only, okx_only),
+        [
+            "Bybit: live, last event 3 s ago",
+            "OKX: recorder silent for 14 min",
+            "Binance: not recording: subscription refused (Invalid request: unknown stream)",
+        ],
+    )
+
+
+def test_stream_freshness_and_coverage_are_stated_once() -> None:
+    """Each stream sentence, coverage note and uncovered reason appears once, even from two panels."""
+    at = AppTest.from_function(_coverage_block).run()
+    texts = [c.value for c in at.caption]
+    assert texts == [
+        ":material/info: Liquidation figures cover OKX only; Binance: not covered for this window.",
+        ":material/sensors: Bybit: live, last event 3 s ago",
+        ":material/sensors: OKX: recorder silent for 14 min",
+        ":material/sensors: Binance: not recording: subscription refused (Invalid request: unknown stream)",
+        ":material/fact_check: OKX: REST recent orders (about the last 24 h) where not recorded",
+        ":material/block: Not covered: Binance liquidations were not recorded in this window.",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("asked", "note"),
+    [
+        ("1999-01-01", "The link asks for 1999-01-01, before the data (data covers 2025-04-24 to 2025-05-22); "),
+        ("2031-06-01", "The link asks for 2031-06-01, after the data (data covers 2025-04-24 to 2025-05-22); "),
+    ],
+)
+def test_a_range_outside_the_data_says_what_is_shown_instead(asked: str, note: str) -> None:
+    """The date widget silently drops an out-of-bounds link date; the page names the day it shows."""
+    at = run_app({"range": asked})
+    assert f"{note}showing 2025-05-08 instead." in warnings(at)
+    assert at.caption[0].value.startswith("2025-05-08 (UTC)")
+
+
+def test_a_range_reaching_past_the_data_shows_the_overlap() -> None:
+    at = run_app({"range": ["2025-04-01", "2025-04-30"]})
+    assert any(w.endswith("showing 2025-04-24 to 2025-04-30.") for w in warnings(at))
+    assert at.caption[0].value.startswith("2025-04-24 to 2025-04-30 (UTC)")

@@ -121,3 +121,89 @@ def test_html_in_an_upstream_answer_is_shown_as_text(browser: object, fake: Fake
         assert page.locator("img[src='x']").count() == 0
         context.close()
     fake.reset()
+
+
+SHARED_FILTERS = "range=2025-05-10&range=2025-05-12&assets=ETH&assets=SOL&exchanges=okx&exchanges=bybit&interval=1h"
+SHARE_PAGES = [
+    ("", "", "Market overview"),
+    ("asset", "&asset=SOL", "SOL perpetuals"),
+    ("exchange", "&exchange=bybit", "Bybit liquidations and positioning"),
+]
+
+
+def share_link_of(page: object) -> str:
+    """The link in the sidebar's 'Share this view' popover."""
+    page.get_by_text("Share this view").click()
+    code = page.get_by_test_id("stPopoverBody").get_by_test_id("stCode")
+    code.wait_for(timeout=20_000)
+    return code.inner_text().strip()
+
+
+def drawn_charts(page: object, at_least: int, timeout: float = 60) -> int:
+    """How many Plotly charts have drawn traces, once at least `at_least` have."""
+    deadline = time.monotonic() + timeout
+    drawn = 0
+    while time.monotonic() < deadline:
+        drawn = page.locator(".js-plotly-plot").filter(has=page.locator("g.trace, g.hm")).count()
+        if drawn >= at_least:
+            return drawn
+        time.sleep(0.3)
+    raise AssertionError(f"only {drawn} charts drawn, expected {at_least}")
+
+
+def metric_values(page: object) -> list[str]:
+    return [value.inner_text() for value in page.get_by_test_id("stMetricValue").all()]
+
+
+def assert_same_view(page: object, heading: str) -> None:
+    """The page shows the shared filters: heading, window caption, sidebar selections, drawn charts."""
+    page.get_by_role("heading", name=heading).wait_for(timeout=60_000)
+    page.get_by_text("2025-05-10 to 2025-05-12 (UTC)").first.wait_for(timeout=30_000)
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.get_by_test_id("stMultiSelect").nth(1).wait_for(timeout=30_000)
+    assets, exchanges = (box.inner_text() for box in sidebar.get_by_test_id("stMultiSelect").all()[:2])
+    assert "ETH" in assets and "SOL" in assets and "BTC" not in assets
+    assert "okx" in exchanges and "bybit" in exchanges and "binance" not in exchanges
+    assert sidebar.get_by_test_id("stSelectbox").last.locator("input").input_value() == "1h"
+    drawn_charts(page, 3)
+
+
+@pytest.mark.parametrize(("path", "extra", "heading"), SHARE_PAGES, ids=["overview", "asset", "exchange"])
+def test_share_link_reopens_the_same_page_in_a_new_browser_page(
+    server: str, browser: object, path: str, extra: str, heading: str
+) -> None:
+    """The shared link names the page once, and a fresh browser page opened on it shows the same view."""
+    first = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = first.new_page()
+    page.goto(f"{server}/{path}?{SHARED_FILTERS}{extra}")
+    assert_same_view(page, heading)
+    link = share_link_of(page)
+    assert link.startswith(f"{server}/{path}?range=2025-05-10&range=2025-05-12"), link
+    numbers = metric_values(page)
+    second = browser.new_context(viewport={"width": 1400, "height": 1000})
+    reopened = second.new_page()
+    reopened.goto(link)
+    assert_same_view(reopened, heading)
+    assert href(reopened).startswith(f"{server}/{path}?")
+    assert metric_values(reopened) == numbers
+    first.close()
+    second.close()
+
+
+def test_share_link_under_a_base_url_path_with_a_trailing_slash(browser: object) -> None:
+    """Under server.baseUrlPath, opened as /liq/asset/ (trailing slash): the link is /liq/asset?... and works."""
+    with streamlit_server({"LIQSCOPE_DATA": "demo"}, base_url_path="liq") as base:
+        assert base.endswith("/liq")
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        page.goto(f"{base}/asset/?{SHARED_FILTERS}&asset=SOL")
+        assert_same_view(page, "SOL perpetuals")
+        link = share_link_of(page)
+        assert link.startswith(f"{base}/asset?range=2025-05-10"), link
+        page.goto(f"{base}/?{SHARED_FILTERS}")
+        assert_same_view(page, "Market overview")
+        assert share_link_of(page).startswith(f"{base}/?range=2025-05-10")
+        reopened = context.new_page()
+        reopened.goto(link)
+        assert_same_view(reopened, "SOL perpetuals")
+        context.close()

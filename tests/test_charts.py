@@ -63,6 +63,26 @@ class TestBreakdownFigures:
         assert fig.data[0].marker.color == charts.LONG_COLOR
         assert fig.data[2].text[0].strip() == f"{table['share'].iloc[0] * 100:.0f}% of all"
 
+    def test_an_uncovered_exchange_reads_not_covered_never_zero_percent(self) -> None:
+        """Only OKX covers the window: Binance and Bybit get no bar and "not covered", OKX "100% of covered"."""
+        frame = load("liquidations", 1)
+        table = summary.by_exchange(frame[frame["exchange"] == "okx"], EXCHANGES, covered=("okx",))
+        assert table.set_index("exchange")["total"].isna().tolist() == [True, False, True]
+        labels = [text.strip() for text in charts.exchange_breakdown(table).data[2].text]
+        assert labels == ["not covered", "100% of covered", "not covered"]
+
+    def test_candles_without_covered_liquidations_say_so_instead_of_zero_bars(self) -> None:
+        start, end, interval = window(1)
+        candles = summary.reference_candles(load("candles", 1, ("BTC",)), "BTC")
+        buckets = summary.over_time(load("liquidations", 1).iloc[0:0], start, end, to_offset(interval))
+        fig = charts.candles_with_liquidations(candles, buckets, "BTC", covered=False)
+        assert [trace.type for trace in fig.data] == ["candlestick", "bar"]
+        assert fig.layout.annotations[0].text == "Liquidations: not covered for this window"
+
+    def test_exchange_share_of_an_asset_with_no_liquidations_reads_none(self) -> None:
+        table = pd.DataFrame({"asset": ["BTC", "ETH"], "share": [0.25, float("nan")]})
+        assert list(charts.exchange_share(table, "okx").data[0].text) == ["25%", "none"]
+
     def test_leaderboard_puts_the_best_on_top_and_colours_by_sign(self) -> None:
         moves = pd.DataFrame({"asset": ["ETH", "BTC"], "change": [0.2, -0.03]})
         bar = charts.leaderboard(moves).data[0]

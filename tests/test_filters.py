@@ -6,7 +6,7 @@ from datetime import date
 
 import pandas as pd
 
-from components.filters import normalize_range, resolve_selection
+from components.filters import fit_link_range, normalize_range, resolve_selection
 from data_sources.intervals import MAX_POINTS, auto_interval, fit_interval, points
 
 FIRST, LAST, DEFAULT = date(2025, 4, 24), date(2025, 5, 22), date(2025, 5, 8)
@@ -32,6 +32,36 @@ class TestRange:
 
     def test_entirely_outside_falls_back_to_the_default(self) -> None:
         assert normalize_range((date(2020, 1, 1),), DEFAULT, FIRST, LAST)[:2] == (DEFAULT, DEFAULT)
+
+
+class TestLinkRange:
+    """A link's range outside the data is shown as something else, and the note names what."""
+
+    def test_inside_the_data_is_left_to_the_widget(self) -> None:
+        assert fit_link_range(["2025-05-07", "2025-05-09"], FIRST, LAST, DEFAULT) == (None, [])
+        assert fit_link_range([], FIRST, LAST, DEFAULT) == (None, [])
+
+    def test_before_the_earliest_day_shows_the_default_day_and_says_so(self) -> None:
+        shown, notes = fit_link_range(["1999-01-01"], FIRST, LAST, DEFAULT)
+        assert shown == (DEFAULT, DEFAULT)
+        assert notes == [
+            "The link asks for 1999-01-01, before the data (data covers 2025-04-24 to 2025-05-22); "
+            "showing 2025-05-08 instead."
+        ]
+
+    def test_in_the_future_of_a_live_source_says_after(self) -> None:
+        today = date(2026, 11, 29)
+        shown, notes = fit_link_range(["2030-01-01"], None, today, today)
+        assert shown == (today, today)
+        assert notes == [
+            "The link asks for 2030-01-01, after the data (the latest data is from 2026-11-29); "
+            "showing 2026-11-29 instead."
+        ]
+
+    def test_overlapping_is_cut_to_the_overlap(self) -> None:
+        shown, notes = fit_link_range(["2025-05-01", "2025-04-01", "junk"], FIRST, LAST, DEFAULT)
+        assert shown == (FIRST, date(2025, 5, 1))
+        assert notes[0].endswith("showing 2025-04-24 to 2025-05-01.")
 
 
 class TestSelection:

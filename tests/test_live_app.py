@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 
 import pandas as pd
@@ -9,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from data_sources import registry
+from data_sources.store import SqliteStore, StreamHealth
 from tests.conftest import ROOT
 from tests.fake_exchanges import FakeExchanges
 
@@ -154,3 +156,74 @@ def test_a_past_window_needs_no_freeze_and_a_bad_until_is_noted(live: FakeExchan
     assert "Ignored invalid until 'yesterday-ish' from the link; it is YYYY-MM-DDTHH:MMZ." in [
         w.value for w in noted.warning
     ]
+
+
+def figure(at: AppTest, key: str) -> dict:
+    """The Plotly figure a chart with `key` drew."""
+    import json
+
+    return json.loads(next(chart.proto.spec for chart in at.get("plotly_chart") if chart.proto.id.endswith(key)))
+
+
+def test_uncovered_exchanges_read_not_covered_next_to_a_covered_one(live: FakeExchanges) -> None:
+    """Today only OKX's REST covers liquidations: Binance and Bybit are "not covered", never "0% of all"."""
+    today = pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d")
+    at = run_live(live, range=[today], interval="1h")
+    labels = [t.strip() for t in figure(at, "overview_exchanges")["data"][2]["text"]]
+    assert labels == ["not covered", "100% of covered", "not covered"]
+    notes = captions(at)
+    assert sum("Binance liquidations were not recorded in this window" in c for c in notes) == 1
+
+
+def test_exchange_page_opens_on_an_exchange_with_coverage(live: FakeExchanges) -> None:
+    """Binance is first in the list but not covered today; the page opens on OKX, whose share is not '100%'."""
+    today = pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d")
+    at = run_live(live, "app_pages/exchange.py", range=[today], interval="1h")
+    assert at.title[0].value == "OKX liquidations and positioning"
+    values = {m.label: m.value for m in at.metric}
+    assert values["Total liquidations"] != "n/a"
+    assert values["Share of all exchanges"] == "n/a"
+    assert "No share to compute: no other exchange's liquidations cover this window (Binance, Bybit)." in [
+        i.value for i in at.info
+    ]
+    notes = captions(at)
+    assert sum("Binance liquidations were not recorded in this window" in c for c in notes) == 1
+    assert sum(c.startswith(":material/fact_check: OKX: REST recent orders") for c in notes) == 1
+
+
+def test_exchange_page_says_plainly_when_no_exchange_is_covered(live: FakeExchanges) -> None:
+    at = run_live(live, "app_pages/exchange.py", interval="1h")
+    assert not at.exception
+    assert any(i.value.startswith("No selected exchange's liquidations cover this window") for i in at.info)
+    assert {m.label: m.value for m in at.metric}["Total liquidations"] == "n/a"
+
+
+def test_no_covered_exchange_draws_no_zero_liquidation_bars(live: FakeExchanges) -> None:
+    """With only Binance and Bybit selected on a past day, the timeline says so instead of drawing $0 bars."""
+    at = run_live(live, interval="1h", exchanges=["binance", "bybit"])
+    assert not any(chart.proto.id.endswith("overview_timeline") for chart in at.get("plotly_chart"))
+    assert "No exchange's liquidations cover this window." in [i.value for i in at.info]
+
+
+def test_every_page_says_how_fresh_each_recorded_stream_is(
+    live: FakeExchanges, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    """Stream health written through the real store reaches the pages: live, silent recorder, refusal."""
+    db = tmp_path / "liqscope.db"
+    now_ms = int(pd.Timestamp.now(tz="UTC").timestamp() * 1000)
+    store = SqliteStore(db)
+    store.record_health(
+        [
+            StreamHealth("bybit", "recording", "", now_ms - 3_000, now_ms - 1_000, now_ms),
+            StreamHealth("okx", "recording", "", now_ms - 900_000, now_ms - 840_000, now_ms - 840_000),
+            StreamHealth("binance", "refused", "Invalid request", None, now_ms - 2_000, now_ms),
+        ]
+    )
+    store.close()
+    monkeypatch.setenv("LIQSCOPE_DB", str(db))
+    for page in ("app_pages/overview.py", "app_pages/asset.py", "app_pages/exchange.py"):
+        shown = " ".join(captions(run_live(live, page, interval="1h")))
+        assert re.search(r"Bybit: live, last event \d+ s ago", shown), page
+        assert "OKX: recorder silent for 14 min" in shown, page
+        if not page.endswith("exchange.py"):
+            assert "Binance: not recording: subscription refused (Invalid request)" in shown, page

@@ -128,3 +128,40 @@ def test_takeaways_without_per_order_prices_skip_the_largest_line() -> None:
     lines = summary.takeaways(pd.DataFrame(), buckets, SAMPLE.iloc[0:0].assign(kind=[]), ("binance", "okx", "bybit"))
     assert lines[0] == "$800 of shorts were liquidated, 80% of the $1.00K total."
     assert not any(line.startswith("Largest single liquidation") for line in lines)
+
+
+def moves_of(changes: dict[str, float]) -> pd.DataFrame:
+    """`price_moves` of one-hour candles that go from 100 to 100 x (1 + change) per asset."""
+    rows = [
+        {"ts": T0 + pd.Timedelta(hours=h), "exchange": "binance", "asset": asset, "open": o, "close": c}
+        for asset, change in changes.items()
+        for h, (o, c) in enumerate([(100.0, 100.0), (100.0, 100.0 * (1 + change))])
+    ]
+    frame = pd.DataFrame(rows).assign(high=lambda f: f[["open", "close"]].max(axis=1), low=lambda f: f["open"] * 0.5)
+    return summary.price_moves(conform("candles", frame.assign(volume=1.0, quote_volume=1.0)))
+
+
+NO_RATIOS = SAMPLE.iloc[0:0].assign(kind=[])
+
+
+class TestMovers:
+    def test_top_mover_is_the_largest_absolute_move_signed(self) -> None:
+        """A 12% fall outranks a 3% rise (the first row of the best-first table is not the top mover)."""
+        mover = summary.top_mover(moves_of({"BTC": 0.03, "ETH": -0.12, "SOL": 0.01}))
+        assert (mover.asset, summary.pct(mover.change, signed=True)) == ("ETH", "-12.0%")
+
+    def test_on_a_day_when_everything_fell_the_headline_is_the_largest_fall(self) -> None:
+        lines = summary.takeaways(moves_of({"BTC": -0.02, "ETH": -0.10, "SOL": -0.05}), SAMPLE, NO_RATIOS, ())
+        assert lines[0] == "ETH fell most with -10.0% ($100.00 to $90.00); then SOL -5.0%, BTC -2.0%."
+        assert summary.top_mover(moves_of({"BTC": -0.02, "ETH": -0.10})).asset == "ETH"
+        assert not any("fell least" in line for line in lines)
+
+    def test_takeaways_name_the_biggest_gainer_and_the_biggest_loser(self) -> None:
+        moves = moves_of({"BTC": 0.03, "ETH": -0.12, "SOL": 0.01, "XRP": -0.04})
+        lines = summary.takeaways(moves, SAMPLE, NO_RATIOS, ())
+        assert lines[0] == "ETH fell most with -12.0% ($100.00 to $88.00); then XRP -4.0%."
+        assert lines[1] == "BTC led with +3.0% ($100.00 to $103.00); then SOL +1.0%."
+
+    def test_no_move_is_said_plainly(self) -> None:
+        assert summary.move_lines(moves_of({"BTC": 0.0})) == ["No asset moved: BTC closed where they opened."]
+        assert summary.top_mover(pd.DataFrame(columns=["asset", "change"])) is None
