@@ -201,6 +201,7 @@ def test_kill_9_mid_stream_loses_no_committed_event_and_restart_adds_no_duplicat
         _, err = second.communicate(timeout=20)
     assert second.returncode == 0, err
     assert "stopped;" in err
+    assert "recording binance (3 symbols), bybit (3 symbols) for BTC, ETH into" in err  # BTCUSDC, BTCPERP too
     assert final == 600
     rows = frame(str(db), "SELECT * FROM liquidations")
     assert not rows.duplicated(["exchange", "symbol", "ts", "side", "price", "qty"]).any()
