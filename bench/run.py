@@ -35,7 +35,7 @@ from data_sources.recorder import Recorder
 from data_sources.schema import ASSETS, EXCHANGES
 from data_sources.store import SqliteStore
 from data_sources.streams import BybitStream
-from tests.fake_streams import FakeStream, FakeStreams, bybit_message
+from tests.fake_streams import FakeStream, FakeStreams, bybit_message, listed
 from tests.servers import streamlit_server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -308,7 +308,9 @@ def ingest_rows(events: int) -> list[Row]:
     ]
     with tempfile.TemporaryDirectory() as folder, FakeStreams([FakeStream("bybit", script)]) as streams:
         store = SqliteStore(Path(folder) / "ingest.db")
-        recorder = Recorder(store, [BybitStream(streams.streams["bybit"].url, frozenset({"BTC"}))], flush_every=0.2)
+        recorder = Recorder(
+            store, [BybitStream(streams.streams["bybit"].url, listed("bybit"), frozenset({"BTC"}))], flush_every=0.2
+        )
 
         async def go() -> float:
             task = asyncio.create_task(recorder.run(status_every=0))

@@ -279,13 +279,21 @@ class InstrumentRegistry:
 
     def listing(self, exchange: str) -> Listing:
         """The venue's listing: cached, refreshed, or the last good copy with the failure's reason."""
+        return self._listing(exchange, force=False)
+
+    def refresh(self, exchange: str) -> Listing:
+        """The venue's listing fetched now, whatever the cache holds (the recorder's periodic refresh and its
+        answer to a symbol it does not know); a failure serves the last good copy with the reason."""
+        return self._listing(exchange, force=True)
+
+    def _listing(self, exchange: str, force: bool) -> Listing:
         if exchange not in EXCHANGES:
             raise ValueError(f"Unknown exchange {exchange!r}; use one of {', '.join(EXCHANGES)}.")
-        cached = self._cached(exchange)
+        cached = None if force else self._cached(exchange)
         if cached is not None:
             return cached
         with self._fetching[exchange]:
-            cached = self._cached(exchange)
+            cached = None if force else self._cached(exchange)
             if cached is not None:
                 return cached
             try:

@@ -1,11 +1,16 @@
 """`python -m data_sources.recorder`: record the public liquidation streams into the store.
 
-Run it beside the app (same LIQSCOPE_DB). It keeps one supervised collector per
-exchange (`stream_runner.py`), flushes what arrived every second in one transaction (a
-crash loses at most that last second, never a committed batch), records when each
-stream was recording (coverage) and what each stream is doing (stream_health, every
-flush; "stopped" on exit), prints a one-line status per exchange, and on
-SIGINT/SIGTERM flushes and exits 0.
+Run it beside the app (same LIQSCOPE_DB). It records every perpetual each venue lists
+(`--assets` narrows it to some base coins): it reads the venues' listings through the
+instrument registry (`instruments.py`), hands each stream a snapshot of its venue's
+listing, and refreshes it every hour, or sooner (at most once a minute) when a stream
+meets a symbol it does not know; a refresh subscribes Bybit's newly listed symbols. It
+keeps one supervised collector per exchange (`stream_runner.py`), flushes what arrived
+every second in one transaction (a crash loses at most that last second, never a
+committed batch), records when each stream was recording (coverage) and what each
+stream is doing (stream_health, every flush; "stopped" on exit), prints a one-line
+status per exchange (with how many symbols it records), and on SIGINT/SIGTERM flushes
+and exits 0.
 """
 
 from __future__ import annotations
@@ -22,13 +27,15 @@ from data_sources import settings as settings_module
 from data_sources import storage
 from data_sources.base import SourceError
 from data_sources.dburl import masked
-from data_sources.okx import OkxAdapter
-from data_sources.schema import ASSETS, EXCHANGES
+from data_sources.instruments import Instrument, InstrumentRegistry
+from data_sources.schema import EXCHANGE_NAMES, EXCHANGES
 from data_sources.store import Event, LiquidationStore, StoreError
-from data_sources.stream_runner import BACKOFF_START, StreamStatus, supervise
+from data_sources.stream_runner import BACKOFF_START, StreamStatus, pause, supervise
 from data_sources.streams import BinanceStream, BybitStream, OkxStream, StreamProtocol
 
 log = logging.getLogger("liqscope.recorder")
+REFRESH_EVERY = 3600.0  # seconds between listing refreshes
+UNKNOWN_REFRESH_AFTER = 60.0  # at least this long between refreshes asked for by an unknown symbol
 
 
 def _list(choices: Sequence[str], transform: Callable[[str], str]) -> Callable[[str], list[str]]:
@@ -42,6 +49,13 @@ def _list(choices: Sequence[str], transform: Callable[[str], str]) -> Callable[[
     return parse
 
 
+def _assets(text: str) -> frozenset[str]:
+    values = frozenset(v.strip().upper() for v in text.split(",") if v.strip())
+    if not values:
+        raise argparse.ArgumentTypeError(f"name at least one base coin, e.g. BTC,ETH,PEPE (got {text!r})")
+    return values
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m data_sources.recorder", description=__doc__)
     parser.add_argument(
@@ -51,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
         help="comma-separated (default: binance,okx,bybit)",
     )
     parser.add_argument(
-        "--assets", type=_list(ASSETS, str.upper), default=list(ASSETS), help="comma-separated (default: all seven)"
+        "--assets", type=_assets, default=None, help="comma-separated base coins, any listed (default: every one)"
     )
     parser.add_argument("--db", help="SQLite file or postgresql:// URL (default: LIQSCOPE_DB or data/liqscope.db)")
     parser.add_argument("--flush-every", type=float, default=1.0, help="seconds between committed batches")
@@ -59,42 +73,69 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def listed(registry: InstrumentRegistry, exchange: str) -> tuple[Instrument, ...]:
+    """The venue's listing, or none (with a warning) when it cannot be had yet: its stream then skips
+    every symbol as unknown and the recorder asks again."""
+    try:
+        return registry.listing(exchange).instruments
+    except SourceError as error:
+        print(
+            f"warning: {EXCHANGE_NAMES[exchange]} listing unavailable, retrying while recording: {error}",
+            file=sys.stderr,
+        )
+        return ()
+
+
 def protocols(
-    exchanges: Sequence[str], assets: Sequence[str], config: settings_module.Settings
+    exchanges: Sequence[str],
+    assets: frozenset[str] | None,
+    config: settings_module.Settings,
+    registry: InstrumentRegistry,
 ) -> list[StreamProtocol]:
-    """The stream protocols to run; OKX needs each swap's ctVal from its REST API first."""
-    tracked = frozenset(assets)
+    """One stream protocol per exchange, each with a snapshot of its venue's listing (one request per venue)."""
     built: list[StreamProtocol] = []
     for exchange in exchanges:
-        url = config.ws_urls[exchange]
+        url, instruments = config.ws_urls[exchange], listed(registry, exchange)
         if exchange == "binance":
-            built.append(BinanceStream(url, tracked))
+            built.append(BinanceStream(url, instruments, assets))
         elif exchange == "bybit":
-            built.append(BybitStream(url, tracked))
+            built.append(BybitStream(url, instruments, assets))
         else:
-            adapter = OkxAdapter(config.base_urls["okx"], config.timeout)
-            ct_val = {}
-            for asset in assets:
-                try:
-                    ct_val[asset] = adapter.ct_val(asset)
-                except SourceError as error:
-                    print(f"warning: OKX {asset} skipped: no contract size ({error})", file=sys.stderr)
-            built.append(OkxStream(url, tracked, ct_val))
+            built.append(OkxStream(url, instruments, assets))
     return built
+
+
+def unlisted(streams: Sequence[StreamProtocol], assets: frozenset[str]) -> list[str]:
+    """The asked-for assets no stream's snapshot lists (checked only when every snapshot is non-empty)."""
+    if any(not p.instruments for p in streams):
+        return []
+    known = {i.asset for p in streams for i in p.instruments.values()}
+    return sorted(assets - known)
 
 
 class Recorder:
     """Collectors feeding one buffer (the `stream_runner.Sink`); a flusher committing it every `flush_every` s.
 
-    `backoff` is the first reconnect pause in seconds (doubling to 60 s).
+    `backoff` is the first reconnect pause in seconds (doubling to 60 s). With a `registry`, each
+    stream's listing snapshot is refreshed every `refresh_every` s, and at most every
+    `unknown_after` s when the stream meets a symbol it does not know.
     """
 
     def __init__(
-        self, store: LiquidationStore, streams: list[StreamProtocol], flush_every: float, backoff: float = BACKOFF_START
+        self,
+        store: LiquidationStore,
+        streams: list[StreamProtocol],
+        flush_every: float,
+        backoff: float = BACKOFF_START,
+        registry: InstrumentRegistry | None = None,
+        refresh_every: float = REFRESH_EVERY,
+        unknown_after: float = UNKNOWN_REFRESH_AFTER,
     ) -> None:
         self.store, self.streams, self.flush_every, self.backoff = store, streams, flush_every, backoff
+        self.registry, self.refresh_every, self.unknown_after = registry, refresh_every, unknown_after
         self.buffer: list[Event] = []
-        self.status = {p.exchange: StreamStatus(p.exchange) for p in streams}
+        self.status = {p.exchange: StreamStatus(p.exchange, symbols=p.recorded()) for p in streams}
+        self.wanted = {p.exchange: asyncio.Event() for p in streams}  # an unknown symbol asks for a refresh
         self.spans: dict[tuple[str, int], int] = {}  # (exchange, start ms) -> end ms, not yet written
         self.opened: set[tuple[str, int]] = set()
         self.stop = asyncio.Event()
@@ -107,6 +148,41 @@ class Recorder:
     def cover(self, exchange: str, start_ms: int, end_ms: int) -> None:
         """Note that the interval starting at `start_ms` now reaches `end_ms` (written at the next flush)."""
         self.spans[(exchange, start_ms)] = max(end_ms, self.spans.get((exchange, start_ms), end_ms))
+
+    def unknown(self, exchange: str, symbols: Sequence[str]) -> None:
+        """A stream skipped symbols its snapshot does not list: ask for a listing refresh."""
+        self.wanted[exchange].set()
+
+    async def _refresher(self, protocol: StreamProtocol) -> None:
+        """Refresh `protocol`'s snapshot every `refresh_every` s, or when it met an unknown symbol (at most
+        every `unknown_after` s); a failed refresh keeps the snapshot it had."""
+        assert self.registry is not None
+        exchange, wanted = protocol.exchange, self.wanted[protocol.exchange]
+        last = time.monotonic()
+        while not self.stop.is_set():
+            due = last + self.refresh_every
+            waiting = [asyncio.create_task(self.stop.wait()), asyncio.create_task(wanted.wait())]
+            await asyncio.wait(waiting, timeout=max(due - time.monotonic(), 0), return_when=asyncio.FIRST_COMPLETED)
+            for task in waiting:
+                task.cancel()
+            if self.stop.is_set():
+                return
+            if wanted.is_set() and time.monotonic() < due:
+                await pause(self.stop, last + self.unknown_after - time.monotonic())
+                if self.stop.is_set():
+                    return
+            wanted.clear()
+            last = time.monotonic()
+            try:
+                listing = await asyncio.to_thread(self.registry.refresh, exchange)
+            except SourceError as error:
+                log.warning("%s listing refresh failed; keeping the last snapshot: %s", exchange, error)
+                continue
+            before = protocol.recorded()
+            protocol.update(listing.instruments)
+            self.status[exchange].symbols = protocol.recorded()
+            if protocol.recorded() != before:
+                log.warning("%s now records %d symbols (was %d)", exchange, protocol.recorded(), before)
 
     async def flush(self) -> None:
         """Commit the buffer in one transaction, then the coverage that moved and every stream's health."""
@@ -151,10 +227,11 @@ class Recorder:
             asyncio.create_task(supervise(p, self, self.status[p.exchange], self.stop, self.backoff))
             for p in self.streams
         ]
+        refreshers = [asyncio.create_task(self._refresher(p)) for p in self.streams if self.registry is not None]
         flusher = asyncio.create_task(self._flusher())
         reporter = asyncio.create_task(self._reporter(status_every)) if status_every > 0 else None
         await self.stop.wait()
-        await asyncio.gather(*collectors, *([reporter] if reporter else []))
+        await asyncio.gather(*collectors, *refreshers, *([reporter] if reporter else []))
         await flusher  # re-raises the StoreError that ended the run
         for status in self.status.values():
             status.set("stopped")
@@ -169,16 +246,21 @@ async def _main(args: argparse.Namespace) -> int:
     except StoreError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    streams = await asyncio.to_thread(protocols, args.exchanges, args.assets, config)
-    recorder = Recorder(store, streams, args.flush_every)
+    registry = InstrumentRegistry.from_settings(config)
+    streams = await asyncio.to_thread(protocols, args.exchanges, args.assets, config, registry)
+    missing = unlisted(streams, args.assets) if args.assets else []
+    if missing:
+        venues = ", ".join(EXCHANGE_NAMES[p.exchange] for p in streams)
+        print(f"error: no perpetual on {venues} has the base coin {', '.join(missing)}", file=sys.stderr)
+        store.close()
+        return 2
+    recorder = Recorder(store, streams, args.flush_every, registry=registry)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, recorder.stop.set)
-    print(
-        f"recording {', '.join(p.exchange for p in streams)} for {', '.join(args.assets)} into {masked(target)}",
-        file=sys.stderr,
-        flush=True,
-    )
+    which = ", ".join(sorted(args.assets)) if args.assets else "every listed perpetual"
+    counts = ", ".join(f"{p.exchange} ({p.recorded()} symbols)" for p in streams)
+    print(f"recording {counts} for {which} into {masked(target)}", file=sys.stderr, flush=True)
     try:
         await recorder.run(args.status_every)
     except StoreError as error:

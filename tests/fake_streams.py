@@ -2,10 +2,13 @@
 
 Each server speaks its exchange's protocol: Binance serves `/market/ws/!forceOrder@arr`
 (and the legacy `/ws/...`) and sends one forceOrder object per message; Bybit
-acks `{"op":"subscribe"}` and answers `{"op":"ping"}`; OKX acks the subscribe
-event and answers the text `ping` with `pong`. Each replays a script of native
-messages; `drop_after` closes the socket mid-stream, and on reconnect the last
-`overlap` messages are sent again, as a real reconnect overlap would.
+acks every `{"op":"subscribe","req_id"}` request with its `req_id` (and refuses one that
+takes a connection's args past `args_limit` characters) and answers `{"op":"ping"}`;
+OKX acks the subscribe event and answers the text `ping` with `pong`. Each replays a
+script of native messages; `drop_after` closes the socket mid-stream, and on reconnect
+the last `overlap` messages are sent again, as a real reconnect overlap would. With
+`route_topics` (Bybit) each message goes out once, on the connection that subscribed its
+topic, as soon as one has: what the fake received per connection is in `topics`.
 
 Faults: `refuse` answers every subscription with the venue's own refusal carrying that
 text (OKX `{"event":"error",...}`, Bybit `{"success":false,...}`, Binance an `error` object
@@ -27,7 +30,27 @@ from dataclasses import dataclass, field
 
 import websockets
 
+from data_sources import instruments
+from data_sources.instruments import Instrument
+from tests import fake_exchanges
+
 logging.getLogger("websockets").setLevel(logging.WARNING)
+
+
+def listed(exchange: str) -> list[Instrument]:
+    """The fake venues' listings (`tests/fake_exchanges.py`: the 7 assets and a long tail), parsed as the
+    registry parses them."""
+    if exchange == "bybit":
+        return instruments.parse_bybit(fake_exchanges.BYBIT_LISTED)
+    path, params = {
+        "binance": ("/fapi/v1/exchangeInfo", {}),
+        "okx": ("/api/v5/public/instruments", {"instType": "SWAP"}),
+    }[exchange]
+    _, body, _ = fake_exchanges.instrument_listing(path, params)  # type: ignore[misc]
+    return instruments.parse_binance(body) if exchange == "binance" else instruments.parse_okx(body)
+
+
+BYBIT_ARGS_LIMIT = 21_000  # what the fake Bybit accepts per connection (exchange-apis.md §3.4)
 
 
 def binance_message(symbol: str, order_side: str, price: float, qty: float, ts: int) -> str:
@@ -89,6 +112,10 @@ class FakeStream:
     silent_after: int | None = None
     http_status: int | None = None
     released: asyncio.Event = field(default_factory=asyncio.Event)
+    args_limit: int = BYBIT_ARGS_LIMIT
+    route_topics: bool = False
+    topics: list[list[str]] = field(default_factory=list)  # Bybit: the topics each connection subscribed
+    delivered: set[int] = field(default_factory=set)
 
     def process_request(self, connection: websockets.ServerConnection, request: object) -> object:
         """Answer the handshake with `http_status` when set (e.g. 404), else let it proceed."""
@@ -103,20 +130,14 @@ class FakeStream:
         if self.refuse is not None:
             await self._refuse(socket)
             return
+        topics: list[str] = []
+        self.topics.append(topics)
         if self.exchange in ("bybit", "okx"):
-            request = await socket.recv()
-            self.subscribed.append(request)
-            ack = (
-                {"success": True, "ret_msg": "", "conn_id": "fake", "req_id": "", "op": "subscribe"}
-                if self.exchange == "bybit"
-                else {
-                    "event": "subscribe",
-                    "arg": {"channel": "liquidation-orders", "instType": "SWAP"},
-                    "connId": "fake",
-                }
-            )
-            await socket.send(json.dumps(ack))
-        answering = asyncio.create_task(self._answer_pings(socket))
+            await self._answer(socket, await socket.recv(), topics)
+        answering = asyncio.create_task(self._answer_pings(socket, topics))
+        if self.route_topics:
+            await self._route(socket, topics, answering)
+            return
         start = max(0, self.sent - self.overlap)
         try:
             for index in range(start, len(self.script)):
@@ -136,21 +157,63 @@ class FakeStream:
         finally:
             answering.cancel()
 
+    async def _answer(self, socket: websockets.ServerConnection, request: str, topics: list[str]) -> None:
+        """Ack a subscribe request (Bybit: with its req_id, unless it takes the connection past the args limit)."""
+        self.subscribed.append(request)
+        if self.exchange == "okx":
+            arg = {"channel": "liquidation-orders", "instType": "SWAP"}
+            await socket.send(json.dumps({"event": "subscribe", "arg": arg, "connId": "fake"}))
+            return
+        message = json.loads(request)
+        args = message.get("args", [])
+        ok = len(json.dumps([*topics, *args])) <= self.args_limit
+        if ok:
+            topics.extend(args)
+        words = "" if ok else f"args exceed {self.args_limit} characters on this connection"
+        answer = {
+            "success": ok,
+            "ret_msg": words,
+            "conn_id": "fake",
+            "req_id": message.get("req_id", ""),
+            "op": "subscribe",
+        }
+        await socket.send(json.dumps(answer))
+
+    async def _route(self, socket: websockets.ServerConnection, topics: list[str], answering: asyncio.Task) -> None:
+        """Send each script message once, on this connection if it subscribed the message's topic."""
+        try:
+            while not answering.done():
+                for index, raw in enumerate(self.script):
+                    if index not in self.delivered and json.loads(raw).get("topic") in topics:
+                        self.delivered.add(index)
+                        await socket.send(raw)
+                await asyncio.sleep(0.01)
+        except websockets.ConnectionClosed:
+            return
+        finally:
+            answering.cancel()
+
     async def _refuse(self, socket: websockets.ServerConnection) -> None:
         """The venue's refusal of our subscription, in its exact format."""
         if self.exchange == "binance":
             await socket.send(json.dumps({"error": {"code": 2, "msg": self.refuse}, "id": 1}))
             await socket.close(1008, self.refuse[:100])
             return
-        self.subscribed.append(await socket.recv())
-        refusal = (
-            {"success": False, "ret_msg": self.refuse, "conn_id": "fake", "req_id": "", "op": "subscribe"}
-            if self.exchange == "bybit"
-            else {"event": "error", "code": "60018", "msg": self.refuse, "connId": "fake"}
-        )
-        await socket.send(json.dumps(refusal))
         with contextlib.suppress(websockets.ConnectionClosed):
-            await socket.wait_closed()
+            async for request in socket:  # every subscribe request is refused
+                self.subscribed.append(request)
+                if self.exchange == "okx":
+                    refusal = {"event": "error", "code": "60018", "msg": self.refuse, "connId": "fake"}
+                else:
+                    req_id = json.loads(request).get("req_id", "")
+                    refusal = {
+                        "success": False,
+                        "ret_msg": self.refuse,
+                        "conn_id": "fake",
+                        "req_id": req_id,
+                        "op": "subscribe",
+                    }
+                await socket.send(json.dumps(refusal))
 
     async def _go_silent(self, socket: websockets.ServerConnection) -> None:
         """Keep the socket open but read nothing, so no ping (text or frame) is answered."""
@@ -160,10 +223,13 @@ class FakeStream:
         finally:
             socket.transport.abort()
 
-    async def _answer_pings(self, socket: websockets.ServerConnection) -> None:
+    async def _answer_pings(self, socket: websockets.ServerConnection, topics: list[str]) -> None:
+        """Answer heartbeats, and later subscribe requests (a refreshed listing's new topics)."""
         try:
             async for message in socket:
-                if message == "ping":
+                if '"op": "subscribe"' in message:
+                    await self._answer(socket, message, topics)
+                elif message == "ping":
                     self.pings += 1
                     await socket.send("pong")
                 elif '"op": "ping"' in message or '"op":"ping"' in message:

@@ -19,7 +19,8 @@ from data_sources.recorder import Recorder
 from data_sources.streams import BinanceStream, BybitStream, OkxStream
 from tests.conftest import ROOT
 from tests.db import frame
-from tests.fake_streams import FakeStream, FakeStreams, binance_message, bybit_message, okx_message
+from tests.fake_exchanges import FakeExchanges
+from tests.fake_streams import FakeStream, FakeStreams, binance_message, bybit_message, listed, okx_message
 
 T0 = 1_763_900_000_000
 TRACKED = frozenset({"BTC", "ETH"})
@@ -68,7 +69,7 @@ async def record_until(recorder: Recorder, done, timeout: float = 20) -> None:
 
 class TestParsers:
     def test_binance_sell_order_means_a_long_was_liquidated(self) -> None:
-        stream = BinanceStream("ws://x/market", TRACKED)
+        stream = BinanceStream("ws://x/market", listed("binance"), TRACKED)
         (event,) = stream.parse(binance_message("BTCUSDT", "SELL", 35_000.0, 1.437, T0))
         assert (event.side, event.price, event.qty, event.ts) == ("long", 35_000.0, 1.437, T0)
         (event,) = stream.parse(
@@ -79,13 +80,13 @@ class TestParsers:
         assert stream.url == "ws://x/market/ws/!forceOrder@arr"
 
     def test_bybit_buy_means_a_long_was_liquidated(self) -> None:
-        events = BybitStream("ws://x", TRACKED).parse(bybit_script(1)[0])
+        events = BybitStream("ws://x", listed("bybit"), TRACKED).parse(bybit_script(1)[0])
         assert [(e.side, e.qty, e.usd) for e in events] == [("long", 0.01, 900.0), ("short", 0.02, 90_100 * 0.02)]
 
     def test_okx_contracts_times_ct_val_and_net_mode_sides(self) -> None:
-        events = OkxStream("ws://x", TRACKED, {"ETH": 0.1}).parse(okx_script(1)[0])
+        events = OkxStream("ws://x", listed("okx"), TRACKED).parse(okx_script(1)[0])
         assert [(e.side, e.qty) for e in events] == [("long", pytest.approx(1.0)), ("short", pytest.approx(0.3))]
-        assert OkxStream("ws://x", TRACKED, {"ETH": 0.1}).parse("pong") == []
+        assert OkxStream("ws://x", listed("okx"), TRACKED).parse("pong") == []
 
 
 def test_store_ends_with_exactly_the_expected_events(db_target: str) -> None:
@@ -97,9 +98,9 @@ def test_store_ends_with_exactly_the_expected_events(db_target: str) -> None:
     with FakeStreams(fakes) as streams:
         store = storage.connect(db_target)
         protocols = [
-            BinanceStream(streams.streams["binance"].url, TRACKED),
-            BybitStream(streams.streams["bybit"].url, TRACKED),
-            OkxStream(streams.streams["okx"].url, TRACKED, {"ETH": 0.1}),
+            BinanceStream(streams.streams["binance"].url, listed("binance"), TRACKED),
+            BybitStream(streams.streams["bybit"].url, listed("bybit"), TRACKED),
+            OkxStream(streams.streams["okx"].url, listed("okx"), TRACKED),
         ]
         recorder = Recorder(store, protocols, flush_every=0.1)
         asyncio.run(record_until(recorder, lambda: recorder.committed >= 40 + 50 + 60))
@@ -121,7 +122,9 @@ def test_drop_and_reconnect_records_the_gap_and_no_duplicates(db_target: str) ->
     fake = FakeStream("bybit", bybit_script(30), interval=0.01, drop_after=10, overlap=4)
     with FakeStreams([fake]) as streams:
         store = storage.connect(db_target)
-        recorder = Recorder(store, [BybitStream(streams.streams["bybit"].url, TRACKED)], flush_every=0.1, backoff=0.2)
+        recorder = Recorder(
+            store, [BybitStream(streams.streams["bybit"].url, listed("bybit"), TRACKED)], flush_every=0.1, backoff=0.2
+        )
         asyncio.run(record_until(recorder, lambda: recorder.committed >= 60))
     rows = frame(db_target, "SELECT * FROM liquidations")
     assert len(rows) == 60 and fake.connections == 2
@@ -172,7 +175,10 @@ def _wait_rows(db: Path, at_least: int, timeout: float = 30) -> int:
     return count
 
 
-def test_kill_9_mid_stream_loses_no_committed_event_and_restart_adds_no_duplicate(tmp_path: Path) -> None:
+def test_kill_9_mid_stream_loses_no_committed_event_and_restart_adds_no_duplicate(
+    tmp_path: Path, exchanges: FakeExchanges
+) -> None:
+    """(The recorder reads the venues' listings from the fake exchanges: `exchanges` sets LIQSCOPE_*_URL.)"""
     db = tmp_path / "l.db"
     binance, bybit = (
         FakeStream("binance", binance_script(300), interval=0.01),
@@ -195,6 +201,7 @@ def test_kill_9_mid_stream_loses_no_committed_event_and_restart_adds_no_duplicat
         _, err = second.communicate(timeout=20)
     assert second.returncode == 0, err
     assert "stopped;" in err
+    assert "recording binance (3 symbols), bybit (3 symbols) for BTC, ETH into" in err  # BTCUSDC, BTCPERP too
     assert final == 600
     rows = frame(str(db), "SELECT * FROM liquidations")
     assert not rows.duplicated(["exchange", "symbol", "ts", "side", "price", "qty"]).any()
@@ -243,7 +250,10 @@ def test_app_reading_a_recorded_store_matches_a_direct_sql_sum(
     )
     with FakeStreams([binance, bybit]):
         store = storage.connect(db_target)
-        protocols = [BinanceStream(binance.url, TRACKED), BybitStream(bybit.url, TRACKED)]
+        protocols = [
+            BinanceStream(binance.url, listed("binance"), TRACKED),
+            BybitStream(bybit.url, listed("bybit"), TRACKED),
+        ]
         recorder = Recorder(store, protocols, flush_every=0.1)
         asyncio.run(record_until(recorder, lambda: recorder.committed >= 120))
     store.close()

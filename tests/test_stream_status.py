@@ -26,7 +26,7 @@ from data_sources.recorder import Recorder
 from data_sources.store import SqliteStore, StreamHealth
 from data_sources.stream_health import describe, sentence
 from data_sources.streams import BinanceStream, BybitStream, OkxStream, Reading, StreamProtocol
-from tests.fake_streams import FakeStream, FakeStreams, binance_message, bybit_message, okx_message
+from tests.fake_streams import FakeStream, FakeStreams, binance_message, bybit_message, listed, okx_message
 
 T0 = 1_763_900_000_000
 TRACKED = frozenset({"BTC", "ETH"})
@@ -44,10 +44,10 @@ def valid(exchange: str, i: int) -> str:
 
 def protocol(exchange: str, url: str, **timing: float) -> StreamProtocol:
     if exchange == "binance":
-        return BinanceStream(url, TRACKED, **timing)
+        return BinanceStream(url, listed("binance"), TRACKED, **timing)
     if exchange == "bybit":
-        return BybitStream(url, TRACKED, **timing)
-    return OkxStream(url, TRACKED, {"ETH": 0.1}, **timing)
+        return BybitStream(url, listed("bybit"), TRACKED, **timing)
+    return OkxStream(url, listed("okx"), TRACKED, **timing)
 
 
 def run(recorder: Recorder, done: Callable[[], bool], timeout: float = 15) -> None:
@@ -152,12 +152,15 @@ class TestDecoders:
         @given(bad=st.lists(mutated(exchange), min_size=1, max_size=6))
         def check(bad: list[str]) -> None:
             stream = protocol(exchange, "ws://127.0.0.1:9")
-            expected, malformed = set(), 0
+            expected, skipped = set(), 0
             for raw in [*bad, valid(exchange, 5000)]:
                 try:
-                    expected |= {(e.symbol, e.ts, e.side, e.price, e.qty) for e in stream.read(raw).events}
+                    reading = stream.read(raw)
                 except Malformed:
-                    malformed += 1
+                    skipped += 1
+                    continue
+                expected |= {(e.symbol, e.ts, e.side, e.price, e.qty) for e in reading.events}
+                skipped += len(reading.unknown)  # a symbol the listing does not have: skipped and counted too
             db = tmp_path_factory.mktemp("s") / "l.db"
             fake = FakeStream(exchange, [*bad, valid(exchange, 5000)])
             with FakeStreams([fake]):
@@ -165,7 +168,7 @@ class TestDecoders:
                 run(recorder, lambda: stored(db) >= len(expected))
             status = recorder.status[exchange]
             assert stored(db) == len(expected)
-            assert sum(status.skipped.values()) == malformed
+            assert sum(status.skipped.values()) == skipped
             assert fake.connections == 1, "a malformed message must not end the connection"
 
         check()
@@ -177,7 +180,9 @@ def test_one_log_line_per_kind_of_problem_per_minute(tmp_path: Path, caplog: pyt
     del broken["data"][0]["p"]
     fake = FakeStream("bybit", [json.dumps(broken)] * 5 + ["{not json", valid("bybit", 2)])
     with FakeStreams([fake]), caplog.at_level(logging.WARNING, logger="liqscope.recorder"):
-        recorder = Recorder(SqliteStore(tmp_path / "l.db"), [BybitStream(fake.url, TRACKED)], flush_every=0.05)
+        recorder = Recorder(
+            SqliteStore(tmp_path / "l.db"), [BybitStream(fake.url, listed("bybit"), TRACKED)], flush_every=0.05
+        )
         run(recorder, lambda: recorder.committed >= 1)
     assert recorder.committed == 1
     assert dict(recorder.status["bybit"].skipped) == {
@@ -284,7 +289,9 @@ def test_a_crashing_decoder_restarts_the_collector_and_says_crashed(
     fake = FakeStream("bybit", script, interval=0.02)
     states: list[str] = []
     with FakeStreams([fake]), caplog.at_level(logging.ERROR, logger="liqscope.recorder"):
-        recorder = Recorder(SqliteStore(db), [Poisoned(fake.url, TRACKED, **FAST)], flush_every=0.05, backoff=0.05)
+        recorder = Recorder(
+            SqliteStore(db), [Poisoned(fake.url, listed("bybit"), TRACKED, **FAST)], flush_every=0.05, backoff=0.05
+        )
 
         def watch() -> bool:
             status = recorder.status["bybit"]
@@ -305,7 +312,7 @@ def test_recorder_writes_health_every_flush_and_stopped_on_exit(tmp_path: Path) 
     reader = SqliteStore(db)
     rows: list[StreamHealth] = []
     with FakeStreams([fake]):
-        recorder = Recorder(SqliteStore(db), [BybitStream(fake.url, TRACKED)], flush_every=0.05)
+        recorder = Recorder(SqliteStore(db), [BybitStream(fake.url, listed("bybit"), TRACKED)], flush_every=0.05)
 
         def live() -> bool:
             row = reader.stream_health().get("bybit")
