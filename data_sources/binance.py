@@ -16,7 +16,7 @@ import pandas as pd
 import requests
 
 from data_sources.base import NoCoverage, Query, from_ms, ms
-from data_sources.http import BadPayload, UnknownSymbol, Upstream, UpstreamError, WeightGovernor, fan_out, json_body
+from data_sources.http import BadPayload, UnknownSymbol, Upstream, UpstreamError, fan_out, json_body
 from data_sources.schema import Dataset, conform, empty
 
 NAME = "Binance"
@@ -120,10 +120,7 @@ class BinanceAdapter:
 
     def __init__(self, base_url: str, timeout: float = 10.0, clock: Callable[[], float] = time.time) -> None:
         self.clock = clock
-        self.governor = WeightGovernor()
-        self.upstream = Upstream(
-            NAME, base_url, "LIQSCOPE_BINANCE_URL", timeout, on_response=self.governor.observe, classify=classify
-        )
+        self.upstream = Upstream(NAME, base_url, "LIQSCOPE_BINANCE_URL", timeout, classify=classify)
 
     def _ascending(self, path: str, params: dict, start: int, end: int, limit: int, ts_of: Callable) -> list:
         """Page forward by `startTime` until the window's end or a short page."""
