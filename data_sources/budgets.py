@@ -267,6 +267,21 @@ class _Wait:
     since: float
 
 
+@dataclass(frozen=True)
+class Waiting:
+    """Requests waiting for one budget: how many, and the longest wait so far (seconds)."""
+
+    label: str
+    rule: str
+    requests: int
+    longest: float
+
+    def __str__(self) -> str:
+        """`OKX rubik ratios: 3 requests waiting, longest 1.4 s, for budget (5 requests per 2 s per instrument)`."""
+        count = f"{self.requests} request{'s' if self.requests != 1 else ''}"
+        return f"{self.label}: {count} waiting, longest {self.longest:.1f} s, for budget ({self.rule})"
+
+
 class Budgets:
     """The process-wide budgets of one table: blocking `acquire`, and a view of who waits."""
 
@@ -297,23 +312,16 @@ class Budgets:
                 with self._lock:
                     del self._waits[wait_id]
 
-    def waiting(self) -> list[str]:
-        """One line per budget that requests are waiting for, longest wait first.
-
-        `OKX rubik ratios: 3 requests waiting, longest 1.4 s, for budget (5 requests per 2 s per instrument)`.
-        """
+    def waiting(self) -> list[Waiting]:
+        """Each budget that requests wait for right now, longest wait first."""
         now = time.monotonic()
         with self._lock:
             waits = list(self._waits.values())
         groups: dict[tuple[str, str], list[float]] = {}
         for wait in waits:
             groups.setdefault((wait.label, wait.rule), []).append(now - wait.since)
-        lines = sorted(groups.items(), key=lambda item: -max(item[1]))
-        return [
-            f"{label}: {len(ages)} request{'s' if len(ages) != 1 else ''} waiting, longest {max(ages):.1f} s, "
-            f"for budget ({rule})"
-            for (label, rule), ages in lines
-        ]
+        found = [Waiting(label, rule, len(ages), max(ages)) for (label, rule), ages in groups.items()]
+        return sorted(found, key=lambda w: -w.longest)
 
 
 _active = Budgets()
@@ -324,7 +332,7 @@ def acquire(venue: str, base_url: str, path: str, params: Params) -> None:
     _active.acquire(venue, base_url, path, params)
 
 
-def waiting() -> list[str]:
+def waiting() -> list[Waiting]:
     """Who waits for which budget right now, process-wide (see `Budgets.waiting`)."""
     return _active.waiting()
 

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from data_sources import binance, budgets, bybit, http, market, okx
 from data_sources.base import SourceError
@@ -21,6 +22,7 @@ from tests.live_helpers import settings_for
 
 RUBIK = "/api/v5/rubik/stat/contracts/long-short-account-ratio-contract"
 TOP_RUBIK = "/api/v5/rubik/stat/contracts/long-short-position-ratio-contract-top-trader"
+TAKER = "/api/v5/rubik/stat/taker-volume-contract"
 
 
 def spends(venue: str, path: str, **params: object) -> list[tuple[str, int, float, str, int]]:
@@ -110,7 +112,7 @@ def test_requests_wait_for_budget_and_say_so() -> None:
     )
     thread.start()
     while not done.wait(0.05):
-        seen += limited.waiting()
+        seen += [str(wait) for wait in limited.waiting()]
     thread.join()
     assert time.monotonic() - started >= 0.25
     assert seen and seen[0].startswith("OKX rubik ratios: 1 request waiting, longest ")
@@ -240,3 +242,34 @@ def test_a_burst_of_views_stays_inside_every_budget(exchanges: FakeExchanges, pr
         assert exchanges.limits.rejected_by("OKX") > 0  # its candle pages fan out at once: always over
     finally:
         exchanges.limits = None
+
+
+def waiting_page() -> None:
+    """A page whose load waits: the third of three requests needs a new 0.6 s window."""
+    import streamlit as st
+
+    from components.progress import showing_waits
+    from data_sources import budgets
+
+    def load() -> str:
+        for _ in range(3):
+            budgets.acquire(
+                "OKX", "http://page", "/api/v5/rubik/stat/taker-volume-contract", {"instId": "BTC-USDT-SWAP"}
+            )
+        return "loaded"
+
+    st.write(showing_waits(load))
+
+
+def test_a_page_that_waits_for_budget_says_which(process_budgets: None) -> None:
+    budgets.use(Budgets((Budget("OKX", "rubik ratios", (RUBIK, TAKER), 2, 0.6, "instrument", "test"),), 0.0))
+    at = AppTest.from_function(waiting_page).run(timeout=30)
+    assert not at.exception and at.markdown[-1].value == "loaded"
+    (caption,) = at.caption
+    assert "waiting for request budget: OKX rubik ratios." in caption.value
+
+
+def test_a_page_that_does_not_wait_draws_nothing_extra(process_budgets: None) -> None:
+    budgets.use(Budgets(()))
+    at = AppTest.from_function(waiting_page).run(timeout=30)
+    assert not at.exception and not at.caption and not at.info
