@@ -312,6 +312,10 @@ class Budgets:
                 with self._lock:
                     del self._waits[wait_id]
 
+    def close(self) -> None:
+        """Stop the buckets' background leaking (budgets replaced in tests)."""
+        self._limiter.close()
+
     def waiting(self) -> list[Waiting]:
         """Each budget that requests wait for right now, longest wait first."""
         now = time.monotonic()
@@ -338,7 +342,8 @@ def waiting() -> list[Waiting]:
 
 
 def use(budgets: Budgets) -> Budgets:
-    """Make `budgets` the process-wide budgets and return the previous ones (tests; `Budgets(())` disables)."""
+    """Make `budgets` the process-wide budgets and return the previous ones to close (tests; `Budgets(())`
+    disables)."""
     global _active
     previous, _active = _active, budgets
     return previous

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
@@ -128,13 +127,6 @@ SQUEEZED = squeezed(TABLE)
 JITTER = 0.5  # client and fake share one loaded process here: more jitter than the internet adds
 
 
-@pytest.fixture()
-def process_budgets() -> Iterator[None]:
-    previous = budgets.use(budgets.Budgets())
-    yield
-    budgets.use(previous)
-
-
 COINALYZE_SYMBOLS = ",".join(f"{a}USDT_PERP.{c}" for a in ("BTC", "ETH", "SOL", "XRP", "ADA") for c in ("A", "3"))
 BURSTS = {
     "Binance futures data": (
@@ -163,7 +155,7 @@ BURSTS = {
 }
 
 
-def test_bursts_at_every_venue_stay_inside_their_budgets(exchanges: FakeExchanges, process_budgets: None) -> None:
+def test_bursts_at_every_venue_stay_inside_their_budgets(exchanges: FakeExchanges) -> None:
     """Every venue's burst at once: with budgets the enforcing fake rejects none; without, each is rejected."""
     upstreams = {
         name: http.Upstream(venue, exchanges.url + prefix, "TEST", 5, headers={"api_key": COINALYZE_KEY})
@@ -182,7 +174,7 @@ def test_bursts_at_every_venue_stay_inside_their_budgets(exchanges: FakeExchange
     rejected: dict[str, dict[str, int]] = {}
     try:
         for mode, active in (("on", Budgets(SQUEEZED, pad_seconds=JITTER)), ("off", Budgets(()))):
-            budgets.use(active)
+            budgets.use(active).close()
             exchanges.limits = FakeLimits(SQUEEZED)
             errors = [error for error in http.fan_out(call, jobs) if error]
             assert mode == "off" or not errors, errors
@@ -217,7 +209,7 @@ def burst(url: str) -> dict[tuple[str, str, str, str], int]:
     return rows
 
 
-def test_a_burst_of_views_stays_inside_every_budget(exchanges: FakeExchanges, process_budgets: None) -> None:
+def test_a_burst_of_views_stays_inside_every_budget(exchanges: FakeExchanges) -> None:
     """With budgets, the enforcing fake rejects nothing and every panel is complete; without, it rejects."""
     calm = burst(exchanges.url)  # the fake without limits: what complete looks like
     assert calm["failed"] == 0  # type: ignore[index]
@@ -225,7 +217,7 @@ def test_a_burst_of_views_stays_inside_every_budget(exchanges: FakeExchanges, pr
     assert set(calm) - {"failed"} == expected
 
     market.clear_cache()
-    budgets.use(Budgets(SQUEEZED, pad_seconds=JITTER))
+    budgets.use(Budgets(SQUEEZED, pad_seconds=JITTER)).close()
     exchanges.limits = FakeLimits(SQUEEZED)
     try:
         started = time.monotonic()
@@ -236,7 +228,7 @@ def test_a_burst_of_views_stays_inside_every_budget(exchanges: FakeExchanges, pr
         assert elapsed > 1.0  # it did wait: the burst is larger than one window of several budgets
 
         market.clear_cache()
-        budgets.use(Budgets(()))  # budgets off
+        budgets.use(Budgets(())).close()  # budgets off
         exchanges.limits = FakeLimits(SQUEEZED)
         burst(exchanges.url)
         assert exchanges.limits.rejected_by("OKX") > 0  # its candle pages fan out at once: always over
@@ -261,15 +253,15 @@ def waiting_page() -> None:
     st.write(showing_waits(load))
 
 
-def test_a_page_that_waits_for_budget_says_which(process_budgets: None) -> None:
-    budgets.use(Budgets((Budget("OKX", "rubik ratios", (RUBIK, TAKER), 2, 0.6, "instrument", "test"),), 0.0))
+def test_a_page_that_waits_for_budget_says_which() -> None:
+    budgets.use(Budgets((Budget("OKX", "rubik ratios", (RUBIK, TAKER), 2, 0.6, "instrument", "test"),), 0.0)).close()
     at = AppTest.from_function(waiting_page).run(timeout=30)
     assert not at.exception and at.markdown[-1].value == "loaded"
     (caption,) = at.caption
     assert "waiting for request budget: OKX rubik ratios." in caption.value
 
 
-def test_a_page_that_does_not_wait_draws_nothing_extra(process_budgets: None) -> None:
-    budgets.use(Budgets(()))
+def test_a_page_that_does_not_wait_draws_nothing_extra() -> None:
+    budgets.use(Budgets(())).close()
     at = AppTest.from_function(waiting_page).run(timeout=30)
     assert not at.exception and not at.caption and not at.info
