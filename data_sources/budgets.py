@@ -241,7 +241,6 @@ class _Buckets(BucketFactory):
 
     def __init__(self) -> None:
         self.clock = MonotonicClock()
-        self.rates: dict[str, list[Rate]] = {}
         self.buckets: dict[str, InMemoryBucket] = {}
         self._lock = threading.Lock()
 
