@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
 import pytest
+import requests
 from streamlit.testing.v1 import AppTest
 
 from data_sources import binance, budgets, bybit, http, market, okx
@@ -265,3 +266,16 @@ def test_a_page_that_does_not_wait_draws_nothing_extra() -> None:
     budgets.use(Budgets(())).close()
     at = AppTest.from_function(waiting_page).run(timeout=30)
     assert not at.exception and not at.caption and not at.info
+
+
+def test_the_enforcing_fake_reports_binance_weight_and_rejects_like_each_venue(exchanges: FakeExchanges) -> None:
+    exchanges.limits = FakeLimits(SQUEEZED)  # Binance weight 48 per 0.75 s; Bybit 12 per 0.75 s
+    try:
+        klines = {"symbol": "BTCUSDT", "interval": "1m", "limit": 1500}
+        used = [requests.get(f"{exchanges.url}/fapi/v1/klines", params=klines, timeout=5) for _ in range(5)]
+        assert [r.headers.get("X-MBX-USED-WEIGHT-1M") for r in used[:4]] == ["10", "20", "30", "40"]
+        assert used[4].status_code == 429 and used[4].json()["code"] == -1003
+        bybit = [requests.get(f"{exchanges.url}/v5/market/time", timeout=5) for _ in range(13)]
+        assert bybit[-1].status_code == 403 and bybit[-1].headers["Content-Type"] == "text/html"
+    finally:
+        exchanges.limits = None
