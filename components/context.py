@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from components.filters import current
+from components.progress import showing_waits
 from data_sources import market, stream_health
 from data_sources.base import SourceError
 from data_sources.registry import SourceChoice
@@ -34,17 +35,10 @@ def recent_liquidations(asset: str, exchanges: tuple[str, ...], limit: int) -> p
 def panels(
     *datasets: Dataset, assets: tuple[str, ...] | None = None, exchanges: tuple[str, ...] | None = None
 ) -> tuple[market.Panel, ...]:
-    """Several datasets for the current filters, fetched concurrently."""
-    filters = current()
-    return market.load_many(
-        source().source,
-        datasets,
-        assets or filters.assets,
-        exchanges or filters.exchanges,
-        filters.start,
-        filters.end,
-        filters.interval,
-    )
+    """Several datasets for the current filters, fetched concurrently (saying so when a budget makes them wait)."""
+    filters, active = current(), source().source
+    args = (assets or filters.assets, exchanges or filters.exchanges, filters.start, filters.end, filters.interval)
+    return showing_waits(lambda: market.load_many(active, datasets, *args))
 
 
 def set_page_params(params: dict[str, str]) -> None:

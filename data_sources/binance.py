@@ -18,7 +18,7 @@ import pandas as pd
 import requests
 
 from data_sources.base import NoCoverage, Query, from_ms, ms
-from data_sources.http import BadPayload, UnknownSymbol, Upstream, UpstreamError, WeightGovernor, json_body
+from data_sources.http import BadPayload, UnknownSymbol, Upstream, UpstreamError, json_body
 from data_sources.intervals import INTERVAL_SECONDS
 from data_sources.paging import Series
 from data_sources.schema import Dataset, conform, empty
@@ -125,10 +125,7 @@ class BinanceAdapter:
 
     def __init__(self, base_url: str, timeout: float = 10.0, clock: Callable[[], float] = time.time) -> None:
         self.clock = clock
-        self.governor = WeightGovernor()
-        self.upstream = Upstream(
-            NAME, base_url, "LIQSCOPE_BINANCE_URL", timeout, on_response=self.governor.observe, classify=classify
-        )
+        self.upstream = Upstream(NAME, base_url, "LIQSCOPE_BINANCE_URL", timeout, classify=classify)
 
     def _series(self, params: dict, step_ms: int, limit: int, ts_of: Callable[[Any], Any]) -> Series:
         """Windows of one series; Binance's `startTime`/`endTime` are both inclusive."""

@@ -4,7 +4,9 @@ The key travels only in the `api_key` header and is never logged or shown.
 Exchange codes and per-exchange symbols are resolved at runtime from
 `/exchanges` and `/future-markets`, never hard-coded. Times are UNIX SECONDS.
 Intraday intervals keep only ~1,500 points upstream, so the finest interval
-whose retention still reaches the window's start is used. 40 calls/min per key:
+whose retention still reaches the window's start is used. 40 calls/min per key,
+each symbol of a request counting as a call (`budgets`): concurrent queries for the
+same endpoint and window are gathered into one request of up to 20 symbols.
 429s carry `Retry-After`, which the HTTP layer honours.
 """
 
@@ -13,17 +15,20 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
-from data_sources.base import NoCoverage, Query, from_ms
+from data_sources.base import NoCoverage, Query, SourceError, from_ms
 from data_sources.http import BadPayload, UnknownSymbol, Upstream
 from data_sources.intervals import INTERVAL_SECONDS
 from data_sources.schema import EXCHANGE_NAMES, conform, empty
 
 NAME = "Coinalyze"
 RETAINED_POINTS = 1500
+BATCH_SYMBOLS = 20
+GATHER_SECONDS = 0.1
 INTERVALS: tuple[tuple[str, int], ...] = (
     ("1min", 60),
     ("5min", 300),
@@ -110,6 +115,16 @@ def parse_open_interest(raw: Any, asset: str, exchange: str) -> pd.DataFrame:
     return conform("open_interest", frame)
 
 
+@dataclass
+class _Batch:
+    """Symbols gathered for one request; its answer (or error) once `done` is set."""
+
+    symbols: list[str]
+    done: threading.Event = field(default_factory=threading.Event)
+    answer: Any = None
+    error: SourceError | None = None
+
+
 class CoinalyzeClient:
     """Liquidation history per exchange from Coinalyze."""
 
@@ -118,6 +133,8 @@ class CoinalyzeClient:
         self.upstream = Upstream(NAME, base_url, "LIQSCOPE_COINALYZE_URL", timeout, headers={"api_key": key})
         self._symbols: dict[tuple[str, str], str] | None = None
         self._lock = threading.Lock()
+        self._open: dict[tuple, _Batch] = {}
+        self._batch_lock = threading.Lock()
 
     def symbol(self, asset: str, exchange: str) -> str:
         """The Coinalyze symbol of the asset's USDT perpetual on `exchange`, resolved from the API."""
@@ -142,13 +159,46 @@ class CoinalyzeClient:
             raise NoCoverage(f"{NAME} has no data after now.")
         interval, _seconds = interval_for(query.start, now, INTERVAL_SECONDS[query.interval])
         params = {
-            "symbols": self.symbol(query.asset, query.exchange),
             "interval": interval,
             "from": int(query.start.timestamp()),
             "to": int(min(query.end, now).timestamp()) - 1,
             "convert_to_usd": "true",
         }
-        return self.upstream.get_json(path, params), interval
+        return self._batched(path, params, self.symbol(query.asset, query.exchange)), interval
+
+    def _batched(self, path: str, params: dict[str, Any], symbol: str) -> Any:
+        """`path`'s answer for `symbol`, from one request shared with concurrent callers of the same `params`.
+
+        The first caller gathers for GATHER_SECONDS (or until BATCH_SYMBOLS), then asks
+        for every gathered symbol at once; each caller keeps its own symbol's entries.
+        """
+        key = (path, tuple(sorted(params.items())))
+        with self._batch_lock:
+            batch = self._open.get(key)
+            gathers = batch is None
+            if batch is None:
+                batch = self._open[key] = _Batch([])
+            if symbol not in batch.symbols:
+                batch.symbols.append(symbol)
+            if len(batch.symbols) >= BATCH_SYMBOLS:
+                del self._open[key]
+        if gathers:
+            time.sleep(GATHER_SECONDS)
+            with self._batch_lock:
+                if self._open.get(key) is batch:
+                    del self._open[key]
+            try:
+                batch.answer = self.upstream.get_json(path, {"symbols": ",".join(batch.symbols), **params})
+            except SourceError as error:
+                batch.error = error
+            finally:
+                batch.done.set()
+        batch.done.wait()
+        if batch.error is not None:
+            raise type(batch.error)(str(batch.error))
+        if not isinstance(batch.answer, list):
+            return batch.answer
+        return [entry for entry in batch.answer if isinstance(entry, dict) and entry.get("symbol") == symbol]
 
     @staticmethod
     def _window(frame: pd.DataFrame, query: Query) -> pd.DataFrame:

@@ -1,4 +1,7 @@
-"""The one place that does HTTP: pooled sessions, retries, timeouts, typed errors.
+"""The one place that does HTTP: request budgets, pooled sessions, retries, timeouts, typed errors.
+
+Before each request the venue's documented request budget is drawn from
+(`budgets.acquire`: it waits for room rather than earn a 429 or a ban).
 
 Each thread has its own `requests.Session` with a urllib3 `Retry` (exponential
 backoff with jitter on 429/5xx, honouring `Retry-After`, capped so a page never
@@ -9,7 +12,6 @@ what to do about it. Adapters call `get_json` and never see a status code.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -20,6 +22,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import MaxRetryError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
+from data_sources import budgets
 from data_sources.base import SourceError
 
 MAX_RETRY_AFTER_SECONDS = 5.0
@@ -105,7 +108,6 @@ class Upstream:
     base_url: str
     setting: str
     timeout: float = 10.0
-    on_response: Callable[[requests.Response], None] | None = None
     classify: Callable[[requests.Response], UpstreamError | None] | None = None
     headers: dict[str, str] = field(default_factory=dict, repr=False)
     requests_made: int = 0
@@ -140,6 +142,7 @@ class Upstream:
     def get_json(self, path: str, params: dict[str, Any]) -> Any:
         """GET `path` with `params` and return the decoded JSON, or raise a typed SourceError."""
         url = f"{self.base_url}{path}"
+        budgets.acquire(self.name, self.base_url, path, params)
         with self._gate:
             with self._count_lock:
                 self.requests_made += 1
@@ -161,8 +164,6 @@ class Upstream:
                 raise BadPayload(f"{self.name} sent a truncated answer for {path}; try again shortly.") from None
             except requests.RequestException as error:
                 raise Unavailable(f"{self.name} request failed: {type(error).__name__}.") from None
-        if self.on_response is not None:
-            self.on_response(response)
         if response.status_code >= 400:
             raise self._fail(response)
         try:
@@ -201,23 +202,3 @@ def fan_out(request: Callable[[T], R], items: Iterable[T]) -> list[R]:
 
 def _brief(text: str, limit: int = 160) -> str:
     return " ".join(text.split())[:limit]
-
-
-class WeightGovernor:
-    """Binance's `X-MBX-USED-WEIGHT-1M`: when a response reports the minute's budget
-    nearly spent, later requests wait for the next minute instead of earning a 429/418."""
-
-    def __init__(self, limit: int = 2400, headroom: float = 0.9, clock: Callable[[], float] = time.time) -> None:
-        self.limit, self.headroom, self.clock = limit, headroom, clock
-        self.used = 0
-        self._lock = threading.Lock()
-
-    def observe(self, response: requests.Response) -> None:
-        """Read the used weight from a response; sleep to the minute's end when near the limit."""
-        header = response.headers.get("X-MBX-USED-WEIGHT-1M")
-        if header is None or not header.isdigit():
-            return
-        with self._lock:
-            self.used = int(header)
-            if self.used >= self.limit * self.headroom:
-                time.sleep(60 - self.clock() % 60)

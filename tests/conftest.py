@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from data_sources import market, registry
+from data_sources import budgets, market, registry
 from tests.fake_exchanges import FakeExchanges
 from tests.postgres import PostgresServer, binaries, postgres_server
 
@@ -44,9 +44,10 @@ def no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(autouse=True)
 def fresh_cache(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test starts with empty caches and the demo source unless it says otherwise."""
+    """Every test starts with empty caches, unspent request budgets, and the demo source unless it says otherwise."""
     monkeypatch.delenv("LIQSCOPE_DATA", raising=False)
     market.clear_cache()
+    budgets.use(budgets.Budgets()).close()
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 import pandas as pd
@@ -24,6 +24,9 @@ from data_sources import demo
 from data_sources.base import Query
 from data_sources.intervals import INTERVAL_SECONDS
 from data_sources.schema import ASSETS
+
+if TYPE_CHECKING:
+    from tests.fake_limits import FakeLimits
 
 COINALYZE_KEY = "test-coinalyze-key-3f9a"
 COINALYZE_CODES = {"Binance": "A", "OKX": "3", "Bybit": "4"}  # not the documented "6": symbols must be resolved
@@ -132,6 +135,7 @@ class FakeExchanges:
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.faults: list[Fault] = []
         self.fill = "start"  # which end of an over-full range a page holds: "start" or "end"
+        self.limits: FakeLimits | None = None  # set to enforce request limits (tests/fake_limits.py)
         self._lock = threading.Lock()
         handler = _handler(self)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -170,7 +174,7 @@ class FakeExchanges:
             return rows.iloc[offset : offset + limit]
         return rows.iloc[max(len(rows) - offset - limit, 0) : max(len(rows) - offset, 0)]
 
-    def _take_fault(self, path: str) -> Fault | None:
+    def _take_fault(self, path: str, params: dict[str, str]) -> Fault | None:
         with self._lock:
             for fault in self.faults:
                 if path.startswith(fault.prefix):
@@ -178,7 +182,7 @@ class FakeExchanges:
                     if fault.times <= 0:
                         self.faults.remove(fault)
                     return fault
-        return None
+        return self.limits.check(path, params) if self.limits is not None else None
 
     def answer(
         self, path: str, params: dict[str, str], headers: dict[str, str] | None = None
@@ -279,7 +283,7 @@ class FakeExchanges:
 
     # Binance: ascending, startTime inclusive, numbers as strings, times as ints.
     def _binance(self, path: str, p: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
-        headers = {"X-MBX-USED-WEIGHT-1M": "12"}
+        headers = {"X-MBX-USED-WEIGHT-1M": str(self.limits.weight_used() if self.limits else 12)}
         if path == "/fapi/v1/time":
             return 200, {"serverTime": int(time.time() * 1000)}, headers
         asset = p.get("symbol", "").removesuffix("USDT")
@@ -764,7 +768,7 @@ def _handler(exchanges: FakeExchanges) -> type[BaseHTTPRequestHandler]:
                 exchanges.requests.append((parts.path, params))
             if exchanges.delay and not parts.path.startswith("/_fake/"):
                 time.sleep(exchanges.delay)
-            fault = exchanges._take_fault(parts.path)
+            fault = exchanges._take_fault(parts.path, params)
             if fault is not None:
                 time.sleep(fault.delay)
                 self._send(fault.status, fault.body.encode(), fault.content_type, fault.headers, fault.truncate)

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from data_sources import http
+from data_sources import http, market
 from data_sources.base import Query
 from data_sources.coinalyze import CoinalyzeClient, interval_for
+from data_sources.live import LiveSource
+from data_sources.schema import ASSETS, EXCHANGE_NAMES
 from tests.conftest import ROOT
 from tests.fake_exchanges import COINALYZE_KEY, FakeExchanges
+from tests.live_helpers import settings_for
 
 DAY = pd.Timedelta(days=1)
+EXCHANGES = tuple(EXCHANGE_NAMES)
 
 
 def client(fake: FakeExchanges, key: str = COINALYZE_KEY) -> CoinalyzeClient:
@@ -125,3 +131,19 @@ def test_coinalyze_fills_in_where_binance_history_ends(
         truth = truth[truth["kind"] == "accounts"]
     assert len(frame) == len(truth) > 0
     assert frame[column].to_numpy() == pytest.approx(truth[column].to_numpy(), rel=1e-6)
+
+
+def test_a_page_asks_for_its_symbols_in_batches_of_at_most_20(exchanges: FakeExchanges) -> None:
+    """7 assets x 3 exchanges: 21 symbols in 2 requests (Coinalyze counts each symbol as a call, 20 per request)."""
+    settings = replace(settings_for(exchanges.url), coinalyze_url=f"{exchanges.url}/v1", coinalyze_key=COINALYZE_KEY)
+    start = exchanges.market.seed_day
+    panel = market.load(LiveSource(settings), "liquidations", ASSETS, EXCHANGES, start, start + DAY, "1h")
+    sizes = [len(params["symbols"].split(",")) for _, params in exchanges.calls("/v1/liquidation-history")]
+    assert sorted(sizes) == [1, 20]
+    totals = panel.frame.groupby(["exchange", "asset"])["usd"].sum()
+    for exchange in EXCHANGES:
+        for asset in ASSETS:
+            truth = exchanges.market.frame(
+                "liquidations", asset, exchange, start.value // 10**6, (start + DAY).value // 10**6, "1m"
+            )
+            assert totals[(exchange, asset)] == pytest.approx(truth["usd"].sum())

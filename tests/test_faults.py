@@ -102,10 +102,3 @@ def test_empty_lists_are_empty_frames(
     exchanges.fail(path, status=200, body=body)
     frame = candles(adapter, exchange, exchanges)
     assert frame.empty and list(frame.columns)[:3] == ["ts", "exchange", "asset"]
-
-
-def test_binance_weight_header_is_read(exchanges: FakeExchanges) -> None:
-    adapter = BinanceAdapter(exchanges.url)
-    start = exchanges.market.seed_day
-    adapter.fetch("funding", Query("BTC", "binance", start, start + pd.Timedelta(days=1), "1h"))
-    assert adapter.governor.used == 12
