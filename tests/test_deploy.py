@@ -52,7 +52,7 @@ def test_migrate_and_recorder_commands_run_as_compose_gives_them(postgres: Postg
     db = postgres.database()
     migrate = [sys.executable, *SERVICES["migrate"]["command"][1:]]
     migrated = _run(migrate, db)
-    assert migrated.returncode == 0 and migrated.stdout.endswith("schema version 3\n"), migrated.stderr
+    assert migrated.returncode == 0 and migrated.stdout.endswith("schema version 4\n"), migrated.stderr
     recorder = _run([sys.executable, *SERVICES["recorder"]["command"][1:], "--help"], db)
     assert recorder.returncode == 0 and "postgresql:// URL" in recorder.stdout
 
