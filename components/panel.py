@@ -14,6 +14,7 @@ from data_sources.market import Panel, SourceStatus
 from data_sources.schema import EXCHANGE_NAMES
 
 DEMO_LABEL = "Demo data (simulated)"
+ORIGINS = {"store": "Collector store (no exchange called)"}
 CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
 
 
@@ -29,7 +30,7 @@ def _age(fetched_at: pd.Timestamp) -> str:
 def status_line(status: SourceStatus) -> None:
     """Who answered and how old the data is; why an exchange is missing (uncovered or failed)."""
     answered = ", ".join(EXCHANGE_NAMES.get(e, e) for e in status.answered) or "none"
-    origin = DEMO_LABEL if status.simulated else "Live exchange APIs"
+    origin = DEMO_LABEL if status.simulated else ORIGINS.get(status.source, "Live exchange APIs")
     st.caption(f"{origin} · answered: {answered} · as of {_age(status.fetched_at)}")
     for note in status.notes:
         st.caption(f":material/sensors: {note}")

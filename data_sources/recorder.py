@@ -31,7 +31,9 @@ from data_sources.streams import BinanceStream, BybitStream, OkxStream, StreamPr
 log = logging.getLogger("liqscope.recorder")
 
 
-def _list(choices: Sequence[str], transform: Callable[[str], str]) -> Callable[[str], list[str]]:
+def comma_list(choices: Sequence[str], transform: Callable[[str], str]) -> Callable[[str], list[str]]:
+    """An argparse type: a comma-separated list of `choices` (after `transform`), never empty."""
+
     def parse(text: str) -> list[str]:
         values = [transform(v.strip()) for v in text.split(",") if v.strip()]
         unknown = [v for v in values if v not in choices]
@@ -46,12 +48,15 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m data_sources.recorder", description=__doc__)
     parser.add_argument(
         "--exchanges",
-        type=_list(EXCHANGES, str.lower),
+        type=comma_list(EXCHANGES, str.lower),
         default=list(EXCHANGES),
         help="comma-separated (default: binance,okx,bybit)",
     )
     parser.add_argument(
-        "--assets", type=_list(ASSETS, str.upper), default=list(ASSETS), help="comma-separated (default: all seven)"
+        "--assets",
+        type=comma_list(ASSETS, str.upper),
+        default=list(ASSETS),
+        help="comma-separated (default: all seven)",
     )
     parser.add_argument("--db", help="SQLite file or postgresql:// URL (default: LIQSCOPE_DB or data/liqscope.db)")
     parser.add_argument("--flush-every", type=float, default=1.0, help="seconds between committed batches")
