@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,10 +20,11 @@ from streamlit.testing.v1 import AppTest
 from components import summary
 from data_sources import market, registry, storage
 from data_sources.base import NoCoverage, Query
+from data_sources.cache import Fetched
 from data_sources.collector import JOBS, Snapshots
 from data_sources.live import LiveSource
 from data_sources.recorder import Recorder
-from data_sources.schema import ASSETS, EXCHANGES
+from data_sources.schema import ASSETS, EXCHANGES, empty
 from data_sources.store_source import StoreSource
 from data_sources.streams import BinanceStream, BybitStream
 from tests.conftest import ROOT
@@ -167,3 +170,30 @@ def test_auto_picks_the_store_only_while_the_collector_writes(
         connection.execute("UPDATE dataset_freshness SET written_ms = ?", (three_hours_ago,))
     registry.clear()
     assert registry.choose(replace(auto, db_path=idle)).source.name == "live"
+
+
+class SlowSource:
+    """An upstream that takes 200 ms per answer and counts its calls."""
+
+    name, simulated = "slow", False
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.lock = threading.Lock()
+
+    def read(self, dataset: str, query: Query) -> Fetched:
+        with self.lock:
+            self.calls += 1
+        time.sleep(0.2)
+        return Fetched(empty(dataset), time.time())
+
+    def fetch(self, dataset: str, query: Query) -> pd.DataFrame:
+        return self.read(dataset, query).frame
+
+
+def test_concurrent_viewers_of_one_view_share_one_load() -> None:
+    source = SlowSource()
+    window = (NOW - pd.Timedelta(hours=1), NOW)
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        panels = list(pool.map(lambda _: market.load(source, "funding", ("ETH",), ("okx",), *window, "1h"), range(10)))
+    assert source.calls == 1 and all(panel is panels[0] for panel in panels)
