@@ -13,6 +13,7 @@ import asyncio
 import base64
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -20,7 +21,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,7 @@ import numpy as np
 import pandas as pd
 import requests
 from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1.util import patch_config_options
 
 from bench.naive import naive_overview
 from data_sources import market, registry
@@ -36,6 +38,7 @@ from data_sources.schema import ASSETS, EXCHANGES
 from data_sources.store import SqliteStore
 from data_sources.streams import BybitStream
 from tests.fake_streams import FakeStream, FakeStreams, bybit_message, listed
+from tests.postgres import binaries, postgres_server
 from tests.servers import streamlit_server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -390,13 +393,19 @@ def store_rows(days: int) -> list[Row]:
     ]
 
 
+def exchange_env(fake: RemoteExchanges) -> dict[str, str]:
+    """LIQSCOPE_*_URL settings pointing at the fake exchanges."""
+    return {f"LIQSCOPE_{name}_URL": fake.url for name in ("BINANCE", "OKX", "BYBIT")}
+
+
+def live_env(fake: RemoteExchanges) -> AbstractContextManager[dict[str, str]]:
+    """The live source on the fake exchanges, with no store."""
+    return patched_env({"LIQSCOPE_DATA": "live", "LIQSCOPE_DB": "/nonexistent/liqscope.db", **exchange_env(fake)})
+
+
 @contextmanager
-def live_env(fake: RemoteExchanges) -> Iterator[dict[str, str]]:
-    env = {
-        "LIQSCOPE_DATA": "live",
-        "LIQSCOPE_DB": "/nonexistent/liqscope.db",
-        **{f"LIQSCOPE_{name}_URL": fake.url for name in ("BINANCE", "OKX", "BYBIT")},
-    }
+def patched_env(env: dict[str, str]) -> Iterator[dict[str, str]]:
+    """`env` set in os.environ for the block (AppTest reads settings from it), then restored."""
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
     try:
@@ -407,6 +416,92 @@ def live_env(fake: RemoteExchanges) -> Iterator[dict[str, str]]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def collect_into(url: str, fake: RemoteExchanges, days: float) -> None:
+    """Fill the store as a deployment's collector does: `--once` for the REST series, then its streams
+    (loopback fakes sending liquidations of now) until they are committed, then SIGTERM."""
+    env = {**os.environ, **exchange_env(fake), "LIQSCOPE_DB": url}
+    once = subprocess.run(
+        [sys.executable, "-m", "data_sources.collector", "--once", "--backfill", str(days)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    if once.returncode != 0:
+        raise RuntimeError(f"collector --once failed: {once.stderr[-2000:]}")
+    now_ms = int(time.time() * 1000)
+    script = [
+        bybit_message(
+            [(f"{asset}USDT", "Buy" if i % 3 else "Sell", 100.0 + i, 1.0 + i % 5, now_ms + i) for i in range(3)]
+        )
+        for asset in ASSETS
+        for _ in range(20)
+    ]
+    with FakeStreams([FakeStream("bybit", script)]) as streams:
+        stream_env = {**env, **dict(streams.env())}
+        recording = subprocess.Popen(
+            [sys.executable, "-m", "data_sources.collector", "--datasets", "liquidations", "--exchanges", "bybit"],
+            cwd=ROOT,
+            env=stream_env,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and streams.streams["bybit"].sent < len(script):
+            time.sleep(0.2)
+        time.sleep(2)  # two flushes after the last message
+        recording.send_signal(signal.SIGTERM)
+        recording.wait(timeout=30)
+
+
+def drill_rows(fake: RemoteExchanges, sessions: int, days: float) -> list[Row]:
+    """`sessions` concurrent viewers of a store-only app on PostgreSQL, each opening the three pages."""
+    bin_dir = binaries()
+    if bin_dir is None:
+        return [Row("load drill", "skipped: PostgreSQL not installed")]
+    label = f"load drill, {sessions} concurrent store-only sessions x 3 pages, PostgreSQL"
+    with postgres_server(bin_dir) as server:
+        url = server.database()
+        collect_into(url, fake, days)
+        fake.reset()
+        fresh_caches()
+        times: list[float] = []
+        errors: list[BaseException] = []
+        lock = threading.Lock()
+
+        def viewer() -> None:
+            try:
+                at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
+                at.query_params["range"] = window(fake, 1)
+                for page in PAGES.values():
+                    elapsed, _ = timed(at.run if page is None else lambda page=page: at.switch_page(page).run())
+                    if at.exception:
+                        raise RuntimeError(f"{page or 'overview'} raised: {at.exception}")
+                    with lock:
+                        times.append(elapsed)
+            except BaseException as error:  # reported below, not swallowed
+                errors.append(error)
+
+        # AppTest patches `global.appTest` around each run, which races between threads (one session's
+        # restore switches it off under another's widgets): hold it on for the whole drill.
+        store_env = {"LIQSCOPE_DATA": "store", "LIQSCOPE_DB": url, **exchange_env(fake)}
+        with patched_env(store_env), patch_config_options({"global.appTest": True}):
+            threads = [threading.Thread(target=viewer) for _ in range(sessions)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        if errors:
+            raise errors[0]
+        upstream = fake.count()
+    p50, p95 = np.percentile(np.array(times) * 1000, [50, 95])
+    return [
+        Row(f"{label}: views rendered", f"{len(times)} / {sessions * len(PAGES)}", "all", len(times) == sessions * 3),
+        Row(f"{label}: upstream requests", f"{upstream}", "0", upstream == 0),
+        Row(f"{label}: script time per view p50 / p95", f"{p50:,.0f} ms / {p95:,.0f} ms"),
+    ]
 
 
 def print_table(rows: list[Row], rtt: float) -> None:
@@ -441,6 +536,7 @@ def main(argv: list[str] | None = None) -> int:
             single = facts.get(("overview", 1)) or _single_cold(fake)
             rows += concurrent_rows(fake, 3 if args.quick else 10, single)
             rows += browser_rows(fake, env)
+        rows += drill_rows(fake, 5 if args.quick else 20, 1.0)
     finally:
         fake.close()
     rows += rss_rows(10 if args.quick else 100)

@@ -15,6 +15,7 @@ from data_sources.market import Panel, SourceStatus
 from data_sources.schema import EXCHANGE_NAMES
 
 DEMO_LABEL = "Demo data (simulated)"
+ORIGINS = {"store": "Collector store (no exchange called)"}
 CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
 
 
@@ -33,7 +34,7 @@ def status_line(status: SourceStatus, details: bool = True) -> None:
     Liquidation panels pass `details=False`: their coverage is stated once per page by `liquidation_coverage`.
     """
     answered = ", ".join(EXCHANGE_NAMES.get(e, e) for e in status.answered) or "none"
-    origin = DEMO_LABEL if status.simulated else "Live exchange APIs"
+    origin = DEMO_LABEL if status.simulated else ORIGINS.get(status.source, "Live exchange APIs")
     st.caption(f"{origin} · answered: {answered} · as of {_age(status.fetched_at)}")
     if details:
         _status_details(

@@ -33,6 +33,29 @@ def _clock(ts: pd.Timestamp) -> str:
     return f"{ts:%Y-%m-%d %H:%M}" if ts.second == 0 else f"{ts:%Y-%m-%d %H:%M:%S}"
 
 
+def recorded(store: LiquidationStore, query: Query) -> pd.DataFrame:
+    """Recorded liquidations: individual events for windows up to a week; per-bar sums from the rollups beyond."""
+    if query.end - query.start <= EVENT_WINDOW:
+        return store.events(query.asset, query.exchange, query.start, query.end)
+    step = INTERVAL_SECONDS[query.interval] * 1000
+    return store.buckets(query.asset, query.exchange, query.start, query.end, step)
+
+
+def recorded_note(exchange: str, intervals: list[tuple[pd.Timestamp, pd.Timestamp]]) -> str | None:
+    """ "OKX: recorded 2025-05-08 00:00 to 2025-05-09 12:00 UTC, 1 gap" for merged intervals; None if none."""
+    if not intervals:
+        return None
+    first, last = intervals[0][0], intervals[-1][1]
+    gaps = len(intervals) - 1
+    gap_text = f", {gaps} gap{'s' if gaps != 1 else ''}" if gaps else ", no gaps"
+    return f"{EXCHANGE_NAMES[exchange]}: recorded {_clock(first)} to {_clock(last)} UTC{gap_text}"
+
+
+def lower_bound(exchange: str, note: str) -> str:
+    """`note` with the stream's lower-bound caveat for venues that throttle their liquidation stream."""
+    return f"{note} · lower bound ({LOWER_BOUND[exchange]})" if exchange in LOWER_BOUND else note
+
+
 class LiveSource:
     """Dispatches each query to its exchange's adapter."""
 
@@ -86,7 +109,7 @@ class LiveSource:
         """
         store = self.store()
         taken = store.coverage(query.exchange, query.start, query.end) if store else []
-        parts = [self._recorded(store, query)] if store else []
+        parts = [recorded(store, query)] if store else []
         covered = bool(taken)
         errors: list[SourceError] = []
         if query.exchange == "okx":
@@ -116,14 +139,6 @@ class LiveSource:
             )
         return conform("liquidations", pd.concat(parts, ignore_index=True))
 
-    @staticmethod
-    def _recorded(store: LiquidationStore, query: Query) -> pd.DataFrame:
-        """Individual events for windows up to a week; per-bar sums from the rollups beyond that."""
-        if query.end - query.start <= EVENT_WINDOW:
-            return store.events(query.asset, query.exchange, query.start, query.end)
-        step = INTERVAL_SECONDS[query.interval] * 1000
-        return store.buckets(query.asset, query.exchange, query.start, query.end, step)
-
     def coverage_note(self, exchange: str, start: pd.Timestamp, end: pd.Timestamp) -> str | None:
         """What covers the exchange's liquidations in [start, end): recorded intervals, gaps, lower bound."""
         try:
@@ -132,20 +147,15 @@ class LiveSource:
         except StoreError:  # the panel's fetch already reports why the store cannot answer
             intervals = []
         name = EXCHANGE_NAMES[exchange]
-        parts = []
-        if intervals:
-            first, last = intervals[0][0], intervals[-1][1]
-            gaps = len(intervals) - 1
-            gap_text = f", {gaps} gap{'s' if gaps != 1 else ''}" if gaps else ", no gaps"
-            parts.append(f"{name}: recorded {_clock(first)} to {_clock(last)} UTC{gap_text}")
+        span = recorded_note(exchange, intervals)
+        parts = [span] if span else []
         if exchange == "okx":
             parts.append(f"{name}: REST recent orders (about the last 24 h) where not recorded")
         if self.coinalyze is not None:
             parts.append(f"{name}: Coinalyze buckets where neither covers")
         if not parts:
             return None
-        note = "; ".join(parts)
-        return f"{note} · lower bound ({LOWER_BOUND[exchange]})" if exchange in LOWER_BOUND else note
+        return lower_bound(exchange, "; ".join(parts))
 
     def recent(self, asset: str, exchanges: tuple[str, ...], limit: int) -> pd.DataFrame | None:
         """The latest recorded liquidations, newest first (None without a store or when it cannot answer)."""

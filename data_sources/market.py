@@ -4,13 +4,14 @@
 request going through the day-bucket cache (`cache.BucketCache`). It keeps what
 answered, records what failed and why, and what is stale and how old, so a
 failing exchange dims its own panel while the rest renders. The combined panel
-is memoized briefly so reruns of the same view cost nothing.
+is memoized briefly so reruns of the same view cost nothing, and concurrent loads of
+the same view (many viewers of one shared link) wait for the one in flight.
 """
 
 from __future__ import annotations
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pandas as pd
@@ -55,13 +56,16 @@ class Panel:
 buckets = BucketCache()
 _panels: TTLCache = TTLCache(maxsize=512, ttl=PANEL_TTL_SECONDS)
 _panels_lock = threading.Lock()
+_inflight_panels: dict[tuple, Future] = {}
 _pool = ThreadPoolExecutor(max_workers=FETCH_WORKERS, thread_name_prefix="liqscope-fetch")
 _page_pool = ThreadPoolExecutor(max_workers=PAGE_WORKERS, thread_name_prefix="liqscope-page")
 
 
 def _read(source: MarketSource, dataset: Dataset, query: Query) -> Fetched | SourceError:
+    """Through the day-bucket cache, unless the source answers with its own age (the store-only source)."""
+    own = getattr(source, "read", None)
     try:
-        return buckets.read(source, dataset, query)
+        return own(dataset, query) if own is not None else buckets.read(source, dataset, query)
     except SourceError as error:
         return error
 
@@ -131,11 +135,24 @@ def load(
     key = (source.name, dataset, assets, exchanges, start, end, interval)
     with _panels_lock:
         cached = _panels.get(key)
-    if cached is not None:
-        return cached
-    panel = _fetch_panel(source, dataset, assets, exchanges, start, end, interval)
+        if cached is not None:
+            return cached
+        waiting = _inflight_panels.get(key)
+        if waiting is None:
+            _inflight_panels[key] = mine = Future()
+    if waiting is not None:  # the same view is being loaded by another session: share its answer
+        return waiting.result()
+    try:
+        panel = _fetch_panel(source, dataset, assets, exchanges, start, end, interval)
+    except BaseException as error:
+        with _panels_lock:
+            _inflight_panels.pop(key)
+        mine.set_exception(error)
+        raise
     with _panels_lock:
         _panels[key] = panel
+        _inflight_panels.pop(key)
+    mine.set_result(panel)
     return panel
 
 

@@ -64,6 +64,32 @@ MIGRATIONS: tuple[str, ...] = (
         last_event_ms BIGINT, last_alive_ms BIGINT, updated_ms BIGINT NOT NULL
     );
     """,
+    """
+    CREATE TABLE candles (
+        exchange TEXT NOT NULL, asset TEXT NOT NULL, ts BIGINT NOT NULL,
+        open DOUBLE PRECISION, high DOUBLE PRECISION, low DOUBLE PRECISION, close DOUBLE PRECISION,
+        volume DOUBLE PRECISION, quote_volume DOUBLE PRECISION,
+        PRIMARY KEY (exchange, asset, ts)
+    );
+    CREATE TABLE ratios (
+        exchange TEXT NOT NULL, asset TEXT NOT NULL, ts BIGINT NOT NULL, kind TEXT NOT NULL,
+        long_share DOUBLE PRECISION, short_share DOUBLE PRECISION, ratio DOUBLE PRECISION,
+        PRIMARY KEY (exchange, asset, ts, kind)
+    );
+    CREATE TABLE open_interest (
+        exchange TEXT NOT NULL, asset TEXT NOT NULL, ts BIGINT NOT NULL, usd DOUBLE PRECISION,
+        PRIMARY KEY (exchange, asset, ts)
+    );
+    CREATE TABLE funding (
+        exchange TEXT NOT NULL, asset TEXT NOT NULL, ts BIGINT NOT NULL, rate DOUBLE PRECISION,
+        PRIMARY KEY (exchange, asset, ts)
+    );
+    CREATE TABLE dataset_freshness (
+        dataset TEXT NOT NULL, exchange TEXT NOT NULL, asset TEXT NOT NULL,
+        first_ts BIGINT, last_ts BIGINT, written_ms BIGINT NOT NULL,
+        PRIMARY KEY (dataset, exchange, asset)
+    );
+    """,
 )
 
 

@@ -3,7 +3,7 @@
 Same semantics as the embedded SQLite store (`data_sources.store`): raw events
 deduplicated by their natural key with `ON CONFLICT DO NOTHING`, minute and day
 rollups kept in the same transaction by triggers, coverage intervals, stream
-health. A batch is COPied into a session temp table and moved with one
+health, and the collector's market series (see `series`). A batch is COPied into a session temp table and moved with one
 `INSERT ... SELECT ... ON CONFLICT DO NOTHING`. Connections come from a
 `psycopg_pool` pool, so reads from several app threads and the recorder's writes
 run side by side. Every message names the database by its masked URL.
@@ -11,6 +11,7 @@ run side by side. Every message names the database by its masked URL.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
@@ -18,6 +19,7 @@ import pandas as pd
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from data_sources import series
 from data_sources.base import from_ms, ms
 from data_sources.dburl import masked, scrub
 from data_sources.pg_migrations import current, migrate
@@ -117,6 +119,41 @@ class PostgresStore:
             (),
         )
         return {row[0]: StreamHealth(*row) for row in rows}
+
+    def write_series(self, dataset: str, frame: pd.DataFrame, exchange: str, asset: str) -> int:
+        """Upsert one exchange x asset's rows of a series dataset (COPY into a temp table, one
+        INSERT ... ON CONFLICT DO UPDATE) and its freshness row, in one transaction; returns the rows written."""
+        batch = series.rows(dataset, frame, exchange, asset)
+        first, last = series.span(batch)
+        columns = ", ".join(series.table(dataset).columns)
+        with self._errors("write to"), self._pool.connection() as connection, connection.cursor() as cursor:
+            if batch:
+                cursor.execute(
+                    f"CREATE TEMP TABLE IF NOT EXISTS incoming_{dataset} (LIKE {dataset}) ON COMMIT DELETE ROWS"
+                )
+                with cursor.copy(f"COPY incoming_{dataset} ({columns}) FROM STDIN") as copy:
+                    for row in batch:
+                        copy.write_row(row)
+                cursor.execute(series.upsert_sql(dataset, f"SELECT {columns} FROM incoming_{dataset}"))
+            cursor.execute(
+                "INSERT INTO dataset_freshness (dataset, exchange, asset, first_ts, last_ts, written_ms) "
+                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (dataset, exchange, asset) DO UPDATE SET "
+                "first_ts = LEAST(dataset_freshness.first_ts, excluded.first_ts), "
+                "last_ts = GREATEST(dataset_freshness.last_ts, excluded.last_ts), written_ms = excluded.written_ms",
+                (dataset, exchange, asset, first, last, int(time.time() * 1000)),
+            )
+        return len(batch)
+
+    def series(self, dataset: str, asset: str, exchange: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+        """The stored rows of a series dataset over [start, end) as its normalized frame."""
+        sql, columns = series.select_sql(dataset, "%s")
+        return series.frame_from(dataset, self._rows(sql, (exchange, asset, ms(start), ms(end))), columns)
+
+    def freshness(self) -> pd.DataFrame:
+        """`dataset_freshness`: dataset, exchange, asset, first_ts, last_ts, written_at (UTC; ts None if none)."""
+        return series.freshness_frame(
+            self._rows("SELECT dataset, exchange, asset, first_ts, last_ts, written_ms FROM dataset_freshness", ())
+        )
 
     def _write(self, sql: str, params: Sequence[object]) -> None:
         with self._errors("write to"), self._pool.connection() as connection:

@@ -38,7 +38,9 @@ REFRESH_EVERY = 3600.0  # seconds between listing refreshes
 UNKNOWN_REFRESH_AFTER = 60.0  # at least this long between refreshes asked for by an unknown symbol
 
 
-def _list(choices: Sequence[str], transform: Callable[[str], str]) -> Callable[[str], list[str]]:
+def comma_list(choices: Sequence[str], transform: Callable[[str], str]) -> Callable[[str], list[str]]:
+    """An argparse type: a comma-separated list of `choices` (after `transform`), never empty."""
+
     def parse(text: str) -> list[str]:
         values = [transform(v.strip()) for v in text.split(",") if v.strip()]
         unknown = [v for v in values if v not in choices]
@@ -60,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m data_sources.recorder", description=__doc__)
     parser.add_argument(
         "--exchanges",
-        type=_list(EXCHANGES, str.lower),
+        type=comma_list(EXCHANGES, str.lower),
         default=list(EXCHANGES),
         help="comma-separated (default: binance,okx,bybit)",
     )

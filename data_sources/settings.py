@@ -10,8 +10,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Literal
 
-DataMode = Literal["live", "demo", "auto"]
-DATA_MODES: tuple[DataMode, ...] = ("live", "demo", "auto")
+DataMode = Literal["live", "demo", "store", "auto"]
+DATA_MODES: tuple[DataMode, ...] = ("live", "demo", "store", "auto")
 DEFAULTS: dict[str, str] = {
     "LIQSCOPE_DATA": "auto",
     "LIQSCOPE_BINANCE_URL": "https://fapi.binance.com",
@@ -73,7 +73,7 @@ def load() -> Settings:
     notes: list[str] = []
     mode = (read("LIQSCOPE_DATA") or "auto").strip().lower()
     if mode not in DATA_MODES:
-        notes.append(f"LIQSCOPE_DATA={mode!r} is not one of live, demo, auto; using demo.")
+        notes.append(f"LIQSCOPE_DATA={mode!r} is not one of live, demo, store, auto; using demo.")
         mode = "demo"
     base_urls = {exchange: (read(name) or "").rstrip("/") for exchange, name in URL_SETTINGS.items()}
     try:

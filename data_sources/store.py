@@ -6,14 +6,17 @@ per-minute rollup (exchange x asset x side: count, qty, usd) in step with every
 inserted event, so aggregates over a year read minutes, not events. Coverage
 intervals record when each exchange's stream was recording, and `stream_health`
 what each stream is doing now (written by the recorder every flush). The schema is
-versioned (`PRAGMA user_version`) and migrated on open. `LiquidationStore` is
-the interface the app uses, so a shared deployment can bring PostgreSQL.
+versioned (`PRAGMA user_version`) and migrated on open. The collector's market series
+(candles, ratios, open interest, funding) and their freshness live beside them (see
+`series`). `LiquidationStore` is the interface the app uses, so a shared deployment can
+bring PostgreSQL.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +24,7 @@ from typing import Protocol
 
 import pandas as pd
 
+from data_sources import series
 from data_sources.base import SourceError, from_ms, ms
 from data_sources.schema import conform, empty
 
@@ -69,6 +73,31 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE stream_health (
         exchange TEXT PRIMARY KEY, state TEXT NOT NULL, message TEXT NOT NULL,
         last_event_ms INTEGER, last_alive_ms INTEGER, updated_ms INTEGER NOT NULL
+    );
+    """,
+    """
+    CREATE TABLE candles (
+        exchange TEXT NOT NULL, asset TEXT NOT NULL, ts INTEGER NOT NULL,
+        open REAL, high REAL, low REAL, close REAL, volume REAL, quote_volume REAL,
+        PRIMARY KEY (exchange, asset, ts)
+    ) WITHOUT ROWID;
+    CREATE TABLE ratios (
+        exchange TEXT NOT NULL, asset TEXT NOT NULL, ts INTEGER NOT NULL, kind TEXT NOT NULL,
+        long_share REAL, short_share REAL, ratio REAL,
+        PRIMARY KEY (exchange, asset, ts, kind)
+    ) WITHOUT ROWID;
+    CREATE TABLE open_interest (
+        exchange TEXT NOT NULL, asset TEXT NOT NULL, ts INTEGER NOT NULL, usd REAL,
+        PRIMARY KEY (exchange, asset, ts)
+    ) WITHOUT ROWID;
+    CREATE TABLE funding (
+        exchange TEXT NOT NULL, asset TEXT NOT NULL, ts INTEGER NOT NULL, rate REAL,
+        PRIMARY KEY (exchange, asset, ts)
+    ) WITHOUT ROWID;
+    CREATE TABLE dataset_freshness (
+        dataset TEXT NOT NULL, exchange TEXT NOT NULL, asset TEXT NOT NULL,
+        first_ts INTEGER, last_ts INTEGER, written_ms INTEGER NOT NULL,
+        PRIMARY KEY (dataset, exchange, asset)
     );
     """,
 )
@@ -163,6 +192,19 @@ class LiquidationStore(Protocol):
         """The stream health row of every exchange ever recorded, by exchange."""
         ...
 
+    def write_series(self, dataset: str, frame: pd.DataFrame, exchange: str, asset: str) -> int:
+        """Upsert one exchange x asset's rows of a `series.SERIES` dataset (natural key exchange, asset, ts[, kind])
+        and its `dataset_freshness` row, in one transaction; returns the rows written."""
+        ...
+
+    def series(self, dataset: str, asset: str, exchange: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+        """The stored rows of a series dataset over [start, end) as its normalized frame."""
+        ...
+
+    def freshness(self) -> pd.DataFrame:
+        """`dataset_freshness`: dataset, exchange, asset, first_ts, last_ts, written_at (UTC; ts None if none)."""
+        ...
+
 
 class StoreError(SourceError):
     """The store cannot be opened or written; the message says what to fix."""
@@ -250,6 +292,44 @@ class SqliteStore:
             "SELECT exchange, state, message, last_event_ms, last_alive_ms, updated_ms FROM stream_health"
         ).fetchall()
         return {row[0]: StreamHealth(*row) for row in rows}
+
+    def write_series(self, dataset: str, frame: pd.DataFrame, exchange: str, asset: str) -> int:
+        """Upsert one exchange x asset's rows of a series dataset and its freshness row in one transaction."""
+        batch = series.rows(dataset, frame, exchange, asset)
+        first, last = series.span(batch)
+        marks = ", ".join("?" * len(series.table(dataset).columns))
+        with self._lock:
+            try:
+                self._connection.execute("BEGIN IMMEDIATE")
+                self._connection.executemany(series.upsert_sql(dataset, f"VALUES ({marks})"), batch)
+                self._connection.execute(
+                    "INSERT INTO dataset_freshness (dataset, exchange, asset, first_ts, last_ts, written_ms) "
+                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (dataset, exchange, asset) DO UPDATE SET "
+                    "first_ts = COALESCE(MIN(first_ts, excluded.first_ts), first_ts, excluded.first_ts), "
+                    "last_ts = COALESCE(MAX(last_ts, excluded.last_ts), last_ts, excluded.last_ts), "
+                    "written_ms = excluded.written_ms",
+                    (dataset, exchange, asset, first, last, int(time.time() * 1000)),
+                )
+                self._connection.execute("COMMIT")
+            except sqlite3.Error as error:
+                self._connection.execute("ROLLBACK")
+                raise StoreError(f"Cannot write to the liquidation store at {self.path}: {error}.") from None
+        return len(batch)
+
+    def series(self, dataset: str, asset: str, exchange: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+        """The stored rows of a series dataset over [start, end) as its normalized frame."""
+        sql, columns = series.select_sql(dataset, "?")
+        with self._lock:
+            records = self._connection.execute(sql, (exchange, asset, ms(start), ms(end))).fetchall()
+        return series.frame_from(dataset, records, columns)
+
+    def freshness(self) -> pd.DataFrame:
+        """`dataset_freshness`: dataset, exchange, asset, first_ts, last_ts, written_at (UTC; ts None if none)."""
+        with self._lock:
+            records = self._connection.execute(
+                "SELECT dataset, exchange, asset, first_ts, last_ts, written_ms FROM dataset_freshness"
+            ).fetchall()
+        return series.freshness_frame(records)
 
     def _read(self, sql: str, params: Sequence[object]) -> pd.DataFrame:
         """Rows of a query whose `ts` column is epoch ms, with `ts` as UTC timestamps."""

@@ -130,7 +130,7 @@ def test_invalid_data_mode_falls_back_with_a_note(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("LIQSCOPE_DATA", "bogus")
     at = run_app()
     assert not at.exception
-    assert "LIQSCOPE_DATA='bogus' is not one of live, demo, auto; using demo." in warnings(at)
+    assert "LIQSCOPE_DATA='bogus' is not one of live, demo, store, auto; using demo." in warnings(at)
 
 
 @pytest.mark.parametrize(

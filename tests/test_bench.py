@@ -18,6 +18,7 @@ SCENARIOS = (
     "peak RSS after 10 distinct filter combinations",
     "recorder ingest, 5,000 events",
     "store: overview aggregates over 7 days",
+    "load drill, 5 concurrent store-only sessions x 3 pages, PostgreSQL: script time per view p50 / p95",
 )
 
 
@@ -37,3 +38,7 @@ def test_quick_benchmark_prints_every_scenario() -> None:
     assert " / 0 " in warm, warm
     shared = next(line for line in table.splitlines() if "concurrent identical overview sessions" in line)
     assert "= 1.00" in shared, shared
+    drill = next(line for line in table.splitlines() if "load drill" in line and "upstream requests" in line)
+    assert drill.split()[-3:] == ["0", "0", "met"], drill
+    rendered = next(line for line in table.splitlines() if "load drill" in line and "views rendered" in line)
+    assert " 15 / 15 " in rendered, rendered

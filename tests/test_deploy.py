@@ -1,4 +1,4 @@
-"""The container files: compose.yaml wires db, migrate, recorder and app as documented, and every command
+"""The container files: compose.yaml wires db, migrate, collector and app as documented, and every command
 the image runs works directly (Docker itself may be missing where the tests run)."""
 
 from __future__ import annotations
@@ -30,12 +30,14 @@ def test_compose_orders_the_services_and_keeps_the_database() -> None:
     assert SERVICES["db"]["image"].startswith("postgres:16")
     assert "pg_isready" in " ".join(SERVICES["db"]["healthcheck"]["test"])
     assert SERVICES["db"]["volumes"] == ["pgdata:/var/lib/postgresql/data"] and "pgdata" in COMPOSE["volumes"]
-    for name in ("migrate", "recorder", "app"):
+    for name in ("migrate", "collector", "app"):
         service = SERVICES[name]
         assert service["image"] == "liqscope:latest" and service["build"] == "." and service["env_file"] == ".env"
         assert service["environment"]["LIQSCOPE_DB"].startswith("postgresql://")
         assert service["depends_on"]["db"] == {"condition": "service_healthy"}
-    for name in ("recorder", "app"):
+    assert "recorder" not in SERVICES  # the collector records the streams too: one writer
+    assert SERVICES["app"]["environment"]["LIQSCOPE_DATA"] == "${LIQSCOPE_DATA:-store}"  # replicas never call a venue
+    for name in ("collector", "app"):
         assert SERVICES[name]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
         assert SERVICES[name]["restart"] == "unless-stopped"
     assert SERVICES["migrate"]["restart"] == "no"
@@ -48,13 +50,13 @@ def _run(command: list[str], db: str) -> subprocess.CompletedProcess:
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
 
 
-def test_migrate_and_recorder_commands_run_as_compose_gives_them(postgres: PostgresServer) -> None:
+def test_migrate_and_collector_commands_run_as_compose_gives_them(postgres: PostgresServer) -> None:
     db = postgres.database()
     migrate = [sys.executable, *SERVICES["migrate"]["command"][1:]]
     migrated = _run(migrate, db)
-    assert migrated.returncode == 0 and migrated.stdout.endswith("schema version 3\n"), migrated.stderr
-    recorder = _run([sys.executable, *SERVICES["recorder"]["command"][1:], "--help"], db)
-    assert recorder.returncode == 0 and "postgresql:// URL" in recorder.stdout
+    assert migrated.returncode == 0 and migrated.stdout.endswith("schema version 4\n"), migrated.stderr
+    collector = _run([sys.executable, *SERVICES["collector"]["command"][1:], "--help"], db)
+    assert collector.returncode == 0 and "postgresql:// URL" in collector.stdout
 
 
 def test_the_image_healthcheck_passes_against_the_app(postgres: PostgresServer) -> None:

@@ -108,7 +108,9 @@ def test_settings_come_from_secrets_when_the_environment_is_silent(monkeypatch: 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.secrets["LIQSCOPE_DATA"] = "sideways"
     at.run()
-    assert "LIQSCOPE_DATA='sideways' is not one of live, demo, auto; using demo." in [w.value for w in at.warning]
+    assert "LIQSCOPE_DATA='sideways' is not one of live, demo, store, auto; using demo." in [
+        w.value for w in at.warning
+    ]
 
 
 def test_partial_liquidation_coverage_is_stated_under_the_kpis(live: FakeExchanges) -> None:

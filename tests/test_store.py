@@ -15,8 +15,11 @@ import psycopg
 import pytest
 
 from data_sources import storage
+from data_sources.base import Query
+from data_sources.demo import SEED_DAY, DemoSource
 from data_sources.pg_migrations import MIGRATIONS as PG_MIGRATIONS
 from data_sources.pg_migrations import migrate
+from data_sources.schema import empty
 from data_sources.store import MIGRATIONS, Event, LiquidationStore, SqliteStore, StreamHealth
 from tests.conftest import ROOT
 from tests.db import frame, scalar
@@ -100,7 +103,7 @@ def test_a_version_1_postgres_store_is_migrated_with_its_days_backfilled(postgre
                 [(e.exchange, e.symbol, e.asset, e.ts, e.side, e.price, e.qty, e.usd) for e in events(50)],
             )
     store = storage.connect(url)
-    assert store.version == len(PG_MIGRATIONS) == 3
+    assert store.version == len(PG_MIGRATIONS) == 4
     days = store.buckets("ETH", "okx", utc(T0), utc(T0 + 10 * DAY), DAY)
     assert days["usd"].sum() == pytest.approx(sum(e.usd for e in events(50) if e.ts < T0 + 10 * DAY))
     store.close()
@@ -265,3 +268,93 @@ def test_kill_9_mid_batch_loses_no_committed_batch_and_duplicates_nothing(db_tar
     assert len(rows) == (committed + 2) * size
     assert not rows.duplicated(["exchange", "symbol", "ts", "side", "price", "qty"]).any()
     assert scalar(db_target, "SELECT SUM(usd) FROM liquidation_days") == pytest.approx(rows["usd"].sum())
+
+
+def demo(dataset: str, asset: str, exchange: str, hours: int = 6, interval: str = "1m") -> pd.DataFrame:
+    """A realistic frame of a series dataset: the demo market from its seed day, in the store's key order."""
+    frame = DemoSource().fetch(
+        dataset, Query(asset, exchange, SEED_DAY, SEED_DAY + pd.Timedelta(hours=hours), interval)
+    )
+    return frame.sort_values(["ts", "kind"] if dataset == "ratios" else "ts", ignore_index=True)
+
+
+@pytest.mark.parametrize(("dataset", "interval"), [("candles", "1m"), ("ratios", "5m"), ("open_interest", "5m")])
+def test_series_round_trip_and_upsert_by_natural_key(store: LiquidationStore, dataset: str, interval: str) -> None:
+    frame = demo(dataset, "ETH", "okx", interval=interval)
+    assert store.write_series(dataset, frame, "okx", "ETH") == len(frame)
+    everything = store.series(dataset, "ETH", "okx", *EVERYTHING)
+    pd.testing.assert_frame_equal(everything, frame)
+    changed = frame.copy()
+    value = next(c for c in frame.columns if c not in ("ts", "exchange", "asset", "kind"))
+    changed[value] = changed[value] * 2
+    store.write_series(dataset, pd.concat([changed.iloc[-10:], changed.iloc[-10:]]), "okx", "ETH")
+    again = store.series(dataset, "ETH", "okx", *EVERYTHING)
+    assert len(again) == len(frame)  # replaced, not added
+    pd.testing.assert_frame_equal(again.iloc[-10:].reset_index(drop=True), changed.iloc[-10:].reset_index(drop=True))
+    pd.testing.assert_frame_equal(again.iloc[:-10], frame.iloc[:-10])
+    window = (frame["ts"].iloc[5], frame["ts"].iloc[20])
+    assert store.series(dataset, "ETH", "okx", *window)["ts"].between(*window, inclusive="left").all()
+    assert (
+        store.series(dataset, "BTC", "okx", *EVERYTHING).empty and store.series(dataset, "ETH", "bybit", *window).empty
+    )
+
+
+def test_ratio_kinds_at_the_same_time_are_distinct_rows(store: LiquidationStore) -> None:
+    frame = demo("ratios", "BTC", "binance", hours=1, interval="5m")
+    assert frame["kind"].nunique() == 4
+    store.write_series("ratios", frame, "binance", "BTC")
+    assert store.series("ratios", "BTC", "binance", *EVERYTHING).groupby("kind").size().to_dict() == (
+        frame.groupby("kind").size().to_dict()
+    )
+
+
+def test_missing_values_round_trip_as_nan(store: LiquidationStore) -> None:
+    frame = demo("candles", "SOL", "bybit", hours=1)
+    frame.loc[3, "quote_volume"] = float("nan")
+    store.write_series("candles", frame, "bybit", "SOL")
+    pd.testing.assert_frame_equal(store.series("candles", "SOL", "bybit", *EVERYTHING), frame)
+
+
+def test_freshness_tracks_first_and_last_ts_and_the_last_write(store: LiquidationStore) -> None:
+    assert store.freshness().empty
+    frame = demo("funding", "ETH", "binance", hours=72)
+    before = pd.Timestamp.now(tz="UTC").floor("ms")
+    store.write_series("funding", frame.iloc[2:], "binance", "ETH")
+    store.write_series("funding", frame.iloc[:3], "binance", "ETH")  # an older stretch, backfilled later
+    store.write_series("funding", frame.iloc[:0], "binance", "ETH")  # checked again: nothing new
+    store.write_series("candles", empty("candles"), "okx", "BTC")  # checked, never anything stored
+    fresh = store.freshness()
+    assert list(fresh.columns) == ["dataset", "exchange", "asset", "first_ts", "last_ts", "written_at"]
+    row = fresh[fresh["dataset"] == "funding"].iloc[0]
+    assert (row["exchange"], row["asset"]) == ("binance", "ETH")
+    assert (row["first_ts"], row["last_ts"]) == (frame["ts"].min(), frame["ts"].max())
+    assert before <= row["written_at"] <= pd.Timestamp.now(tz="UTC")
+    never = fresh[fresh["dataset"] == "candles"].iloc[0]
+    assert pd.isna(never["first_ts"]) and pd.isna(never["last_ts"]) and never["written_at"] >= before
+
+
+def test_series_rows_of_another_asset_or_dataset_are_refused(store: LiquidationStore) -> None:
+    with pytest.raises(ValueError, match="include okx BTC"):
+        store.write_series("candles", demo("candles", "BTC", "okx", hours=1), "okx", "ETH")
+    with pytest.raises(ValueError, match="not a stored series"):
+        store.write_series("liquidations", demo("candles", "BTC", "okx", hours=1), "okx", "BTC")
+    assert store.freshness().empty
+
+
+def test_series_answers_are_identical_in_sqlite_and_postgres(tmp_path: Path, postgres: PostgresServer) -> None:
+    stores = [storage.connect(tmp_path / "s.db"), storage.connect(postgres.database())]
+    frames = {d: demo(d, "XRP", "bybit", hours=30, interval="5m") for d in ("candles", "ratios", "open_interest")}
+    for store in stores:
+        for dataset, rows in frames.items():
+            store.write_series(dataset, rows, "bybit", "XRP")
+    window = (utc(T0 + 3_600_000), utc(T0 + DAY))
+    sqlite, pg = stores
+    for dataset in frames:
+        pd.testing.assert_frame_equal(
+            sqlite.series(dataset, "XRP", "bybit", *window), pg.series(dataset, "XRP", "bybit", *window)
+        )
+    pd.testing.assert_frame_equal(
+        sqlite.freshness().drop(columns="written_at"), pg.freshness().drop(columns="written_at")
+    )
+    for store in stores:
+        store.close()

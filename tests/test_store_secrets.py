@@ -83,7 +83,7 @@ def _run(*args: str) -> subprocess.CompletedProcess:
 def test_migrate_and_recorder_commands_print_a_masked_error(postgres: PostgresServer) -> None:
     url = postgres.database()
     done = _run("-m", "data_sources", "migrate", "--db", url)
-    assert done.returncode == 0 and done.stdout == f"liquidation store at {masked(url)}: schema version 3\n"
+    assert done.returncode == 0 and done.stdout == f"liquidation store at {masked(url)}: schema version 4\n"
     refused = _run("-m", "data_sources", "migrate", "--db", postgres.url(password=WRONG))
     assert refused.returncode == 2 and "password authentication failed" in refused.stderr
     assert "Traceback" not in refused.stderr
