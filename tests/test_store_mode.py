@@ -30,7 +30,7 @@ from data_sources.streams import BinanceStream, BybitStream
 from tests.conftest import ROOT
 from tests.db import scalar
 from tests.fake_exchanges import FakeExchanges
-from tests.fake_streams import FakeStream, FakeStreams, binance_message, bybit_message
+from tests.fake_streams import FakeStream, FakeStreams, binance_message, bybit_message, listed
 from tests.live_helpers import settings_for
 from tests.postgres import PostgresServer
 
@@ -54,7 +54,11 @@ def fill(target: str, url: str) -> None:
     bybit = FakeStream("bybit", [bybit_message([("ETHUSDT", "Sell", 2100.0, 0.5 + i, now_ms + i)]) for i in range(30)])
     with FakeStreams([binance, bybit]):
         tracked = frozenset({"ETH"})
-        recorder = Recorder(store, [BinanceStream(binance.url, tracked), BybitStream(bybit.url, tracked)], 0.1)
+        streams = [
+            BinanceStream(binance.url, listed("binance"), tracked),
+            BybitStream(bybit.url, listed("bybit"), tracked),
+        ]
+        recorder = Recorder(store, streams, 0.1)
 
         async def record() -> None:
             task = asyncio.create_task(recorder.run(status_every=0))
