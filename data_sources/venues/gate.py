@@ -47,7 +47,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import pandas as pd
@@ -421,7 +421,7 @@ class GateStream(StreamProtocol):
     def __init__(
         self,
         url: str,
-        instruments: list[Instrument] | tuple[Instrument, ...],
+        instruments: Iterable[Instrument],
         assets: frozenset[str] | None = None,
         heartbeat: float = 20.0,
         silence: float = 30.0,
