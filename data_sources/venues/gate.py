@@ -470,5 +470,7 @@ class GateStream(StreamProtocol):
             side = "long" if size < 0 else "short"  # the order's sign: a sell (negative) closes a long
             price = decode.positive(item, "price", path)
             if found := self._event(contract, _item_ms(item, path), side, price, abs(size), unknown):
+                if not found.qty > 0:  # a size so small that contracts x multiplier underflows to 0 coins
+                    raise Malformed(f"'{path}size' is too small to be a quantity")
                 events.append(found)
         return Reading(events, confirmed=True, unknown=tuple(unknown))
