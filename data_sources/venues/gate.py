@@ -52,6 +52,7 @@ from typing import Any
 
 import pandas as pd
 import requests
+from cachetools import TTLCache
 
 from data_sources import decode
 from data_sources.base import NoCoverage, Query, from_ms, ms
@@ -84,6 +85,7 @@ STATS_LIMIT = 100  # the SDK's bound (a third party saw up to 2000 accepted)
 STATS_MAX_REQUESTS = 200
 STATS_GAP_SECONDS = 86_400  # a full page starting later than this after `from` was not filled from `from`
 FUNDING_LIMIT = 1000
+CONTRACT_TTL_SECONDS = 86_400.0
 FUNDING_STEP_MS = 3_600_000  # the shortest funding interval (1 h), so a funding window always fits one page
 CANDLE_INTERVALS = {"1m": "1m", "5m": "5m", "15m": "15m", "30m": "30m", "1h": "1h", "2h": "1h", "4h": "4h", "1d": "1d"}
 STATS_INTERVALS = {"1m": "5m", "5m": "5m", "15m": "15m", "30m": "30m", "1h": "1h", "2h": "1h", "4h": "4h", "1d": "1d"}
@@ -289,11 +291,12 @@ class GateAdapter:
     def __init__(self, base_url: str, timeout: float = 10.0, clock: Callable[[], float] = time.time) -> None:
         self.clock = clock
         self.upstream = Upstream(NAME, base_url, URL_SETTING, timeout, classify=classify)
-        self._contracts: dict[str, tuple[Instrument, int]] = {}
+        self._contracts: TTLCache[str, tuple[Instrument, int]] = TTLCache(1024, CONTRACT_TTL_SECONDS, timer=clock)
         self._lock = threading.Lock()
 
     def contract(self, name: str) -> tuple[Instrument, int]:
-        """(instrument, launch time in s) of one contract from `/contracts/{name}`, fetched once per adapter."""
+        """(instrument, launch time in s) of one contract from `/contracts/{name}`, kept for a day (Gate may change a
+        contract's `quanto_multiplier`)."""
         with self._lock:
             cached = self._contracts.get(name)
         if cached is not None:
