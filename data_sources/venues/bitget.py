@@ -94,6 +94,7 @@ CANDLE_DEPTH = {
 }
 # Our intervals -> `account-long-short` period (lower case; 5m is the finest).
 PERIODS = {"1m": "5m", "5m": "5m", "15m": "15m", "30m": "30m", "1h": "1h", "2h": "2h", "4h": "4h", "1d": "1d"}
+PRICE_LOOKBACK_MS = 600_000  # open interest is valued at the latest 1-minute close of the last 10 minutes
 OI_FRESH = pd.Timedelta(minutes=15)  # a window ending earlier than this before now cannot hold the current OI
 ERRORS = {"429": RateLimited, "40034": UnknownSymbol}
 STATUSES = {"normal": "trading", "listed": "pending", "maintain": "suspended", "off": "closed"}
@@ -282,7 +283,7 @@ class BitgetAdapter:
         return frame[(frame["ts"] >= query.start) & (frame["ts"] < query.end)].reset_index(drop=True)
 
     def _open_interest(self, query: Query) -> pd.DataFrame:
-        """The current open interest (coins) valued at the latest 1-minute close; no history over REST."""
+        """The current open interest (coins) valued at the latest 1-minute close (either row order); no history."""
         if query.end < self.now() - OI_FRESH:
             raise NoCoverage(
                 f"{NAME} publishes current open interest only (no history over REST); "
@@ -290,10 +291,13 @@ class BitgetAdapter:
             )
         params = {"symbol": symbol(query.asset), "productType": PRODUCT_TYPE}
         body = data(self.upstream.get_json(OPEN_INTEREST, params), "open interest")
-        last = rows_of(self.upstream.get_json(CANDLES, {**params, "granularity": "1m", "limit": 1}), "candles")
-        if not last:
-            raise BadPayload(f"{NAME} sent no recent candle to value open interest with.")
-        frame = parse_open_interest(body, query.asset, float(last[-1][4]))
+        now = ms(self.now())
+        window = {**params, "granularity": "1m", "startTime": now - PRICE_LOOKBACK_MS, "endTime": now}
+        recent = rows_of(self.upstream.get_json(CANDLES, window), "candles")
+        if not recent:
+            raise BadPayload(f"{NAME} sent no candle of the last 10 minutes to value open interest with.")
+        latest = max(recent, key=lambda row: int(row[0]))
+        frame = parse_open_interest(body, query.asset, float(latest[4]))
         return frame[frame["ts"] >= query.start].reset_index(drop=True)
 
     def _funding(self, query: Query) -> pd.DataFrame:
