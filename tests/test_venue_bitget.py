@@ -161,6 +161,15 @@ class TestStreamDecoder:
         with pytest.raises(Malformed, match=r"'arg\.topic'"):
             stream.read(json.dumps(ticker))
 
+    def test_a_thousand_coin_base_is_priced_per_coin(self) -> None:
+        """A `1000BONK` base (synthetic row): price per 1,000 BONK; $200 at 0.02 is 10,000,000 BONK at $0.00002."""
+        row = {**CONTRACTS[0], "symbol": "1000BONKUSDT", "baseCoin": "1000BONK"}
+        (instrument,) = bitget.parse_listing({"code": "00000", "msg": "success", "requestTime": 0, "data": [row]})
+        assert (instrument.asset, instrument.contract_size, instrument.multiplier) == ("BONK", 1000.0, 1000.0)
+        (event,) = BitgetStream("ws://x", [instrument]).parse(push([("1000BONKUSDT", "sell", 0.02, 200.0, T0)]))
+        assert (event.asset, event.side) == ("BONK", "short")
+        assert (event.price, event.qty, event.usd) == pytest.approx((0.00002, 10_000_000.0, 200.0))
+
     def test_unknown_symbols_and_untracked_assets_are_not_events(self) -> None:
         stream = BitgetStream("ws://x", listed(), frozenset({"BTC"}))
         reading = stream.read(push([("NEWUSDT", "buy", 1.0, 10.0, T0), ("ETHUSDT", "sell", 2_000.0, 100.0, T0)]))
@@ -201,7 +210,9 @@ class TestStreamDecoder:
 # ---------------------------------------------------------------- the adapter against the loopback fake
 
 
-def truth(fake: FakeBitget, dataset: str, asset: str, start: pd.Timestamp, end: pd.Timestamp, interval: str):
+def truth(
+    fake: FakeBitget, dataset: str, asset: str, start: pd.Timestamp, end: pd.Timestamp, interval: str
+) -> pd.DataFrame:
     """The fake market's own frame for the window (the demo's Bybit series, served as Bitget's)."""
     return fake.market.frame(dataset, asset, SOURCE, ms(start), ms(end), interval)
 

@@ -80,8 +80,16 @@ MAX_SPAN = pd.Timedelta(days=90)  # the longest startTime..endTime range a candl
 MAX_FUNDING_PAGES = 60
 # Our intervals -> Bitget granularity (upper-case H/D; the UTC day, not UTC+8) and its length in seconds.
 GRANULARITIES = {"1m": "1m", "5m": "5m", "15m": "15m", "30m": "30m", "1h": "1H", "2h": "2H", "4h": "4H", "1d": "1Dutc"}
-GRANULARITY_SECONDS = {"1m": 60, "5m": 300, "15m": 900, "30m": 1800, "1H": 3600, "2H": 7200, "4H": 14400}
-GRANULARITY_SECONDS["1Dutc"] = 86400
+GRANULARITY_SECONDS = {
+    "1m": 60,
+    "5m": 300,
+    "15m": 900,
+    "30m": 1800,
+    "1H": 3600,
+    "2H": 7200,
+    "4H": 14400,
+    "1Dutc": 86400,
+}
 # How far back `/candles` reaches per granularity (docs); the others always use `/history-candles`.
 CANDLE_DEPTH = {
     "1m": pd.Timedelta(days=30),
