@@ -77,6 +77,14 @@ class TestListing:
             hl.symbol("FOO", [BTC])
 
 
+def test_request_weight_follows_the_documented_table() -> None:
+    """20 per info request, 2 for light ones, plus 1 per 60 candles or 20 funding rows returned."""
+    assert hl.weight({"type": "meta"}) == 20
+    assert hl.weight({"type": "allMids"}) == 2
+    assert hl.weight({"type": "candleSnapshot"}, rows=5000) == 20 + 83
+    assert hl.weight({"type": "fundingHistory"}, rows=499) == 20 + 24
+
+
 class TestParsers:
     def test_candle_payload(self) -> None:
         """Strings become numbers, `t` the bar open, `v` coins; quote volume = coins x the bar's mean price."""
@@ -227,6 +235,11 @@ class TestOpenInterest:
         with pytest.raises(NoCoverage, match=r"publishes only the current open interest.*collector"):
             HyperliquidAdapter(fake.url).fetch("open_interest", Query("BTC", "hyperliquid", end - DAY, end, "1h"))
         assert not fake.calls()
+
+    def test_an_unlisted_asset_is_named(self, fake: FakeHyperliquid) -> None:
+        start = now().floor("D")
+        with pytest.raises(http.UnknownSymbol, match="does not list a XRP perpetual"):
+            HyperliquidAdapter(fake.url).fetch("open_interest", Query("XRP", "hyperliquid", start, start + DAY, "1h"))
 
     def test_a_window_holding_now_has_the_current_value(self, fake: FakeHyperliquid) -> None:
         """A window through now answers with the one current row of that asset."""

@@ -160,7 +160,8 @@ def parse_listing(raw: Any) -> list[Instrument]:
 
 
 def symbol(asset: str, listing: list[Instrument]) -> Instrument:
-    """The listed coin of `asset` (PEPE -> kPEPE), preferring a trading one; UnknownSymbol if none."""
+    """The listed coin of `asset` (PEPE -> kPEPE: `.symbol` is the native name, `.multiplier` its scale),
+    preferring a trading one; UnknownSymbol if none. The listing decides, since no rule tells PEPE from kPEPE."""
     matches = sorted((i for i in listing if i.asset == asset), key=lambda i: not i.trading)
     if not matches:
         raise UnknownSymbol(f"{NAME} does not list a {asset} perpetual.")
@@ -358,7 +359,10 @@ class HyperliquidAdapter:
         if not query.start <= now < query.end:
             raise NoCoverage(OPEN_INTEREST_HISTORY)
         snapshot = self.snapshot_open_interest()
-        return snapshot[snapshot["asset"] == query.asset].reset_index(drop=True)
+        row = snapshot[snapshot["asset"] == query.asset].reset_index(drop=True)
+        if row.empty:
+            raise UnknownSymbol(f"{NAME} does not list a {query.asset} perpetual.")
+        return row
 
     def _liquidations(self, query: Query) -> pd.DataFrame:
         if self.liquidations is None:
