@@ -78,11 +78,16 @@ class TestListing:
 
 
 def test_request_weight_follows_the_documented_table() -> None:
-    """20 per info request, 2 for light ones, plus 1 per 60 candles or 20 funding rows returned."""
-    assert hl.weight({"type": "meta"}) == 20
-    assert hl.weight({"type": "allMids"}) == 2
-    assert hl.weight({"type": "candleSnapshot"}, rows=5000) == 20 + 83
-    assert hl.weight({"type": "fundingHistory"}, rows=499) == 20 + 24
+    """20 per info request, 2 for light ones, plus 1 per 60 candles or 20 funding rows the window can hold."""
+    hour = 3_600_000
+    assert hl.weight("/info", {"type": "meta"}) == 20
+    assert hl.weight("/info", {"type": "allMids"}) == 2
+    day_of_1m = {"coin": "BTC", "interval": "1m", "startTime": 0, "endTime": 24 * hour - 1}
+    assert hl.weight("/info", {"type": "candleSnapshot", "req": day_of_1m}) == 20 + 1440 // 60
+    week_of_1m = dict(day_of_1m, endTime=7 * 24 * hour - 1)
+    assert hl.weight("/info", {"type": "candleSnapshot", "req": week_of_1m}) == 20 + 5000 // 60
+    funding = {"type": "fundingHistory", "coin": "BTC", "startTime": 0, "endTime": 499 * hour - 1}
+    assert hl.weight("/info", funding) == 20 + 499 // 20
 
 
 class TestParsers:
@@ -240,6 +245,16 @@ class TestOpenInterest:
         start = now().floor("D")
         with pytest.raises(http.UnknownSymbol, match="does not list a XRP perpetual"):
             HyperliquidAdapter(fake.url).fetch("open_interest", Query("XRP", "hyperliquid", start, start + DAY, "1h"))
+
+    def test_the_collectors_window_ending_just_now_is_current(self, fake: FakeHyperliquid) -> None:
+        """A collector asks [last stored, its now): by the time the adapter reads its clock, that end has
+        passed by milliseconds; the row is still the current value, stamped inside the window."""
+        end = now().floor("ms")
+        query = Query("BTC", "hyperliquid", end - pd.Timedelta(minutes=10), end, "5m")
+        adapter = HyperliquidAdapter(fake.url, clock=lambda: (end + pd.Timedelta(seconds=2)).timestamp())
+        frame = adapter.fetch("open_interest", query)
+        assert frame["ts"].tolist() == [end - pd.Timedelta(milliseconds=1)]
+        assert frame["usd"].iloc[0] == pytest.approx(OPEN_INTEREST_COINS["BTC"] * fake.mark_price("BTC"))
 
     def test_a_window_holding_now_has_the_current_value(self, fake: FakeHyperliquid) -> None:
         """A window through now answers with the one current row of that asset."""

@@ -18,7 +18,8 @@ Contracts are USDC-margined and linear; sizes are in the coin (`szDecimals` deci
 - open interest `metaAndAssetCtxs`: the CURRENT value only, `openInterest` in coins x `markPx` = USD, the
                contexts positional to `universe`. `snapshot_open_interest()` returns every coin's value now
                for a collector to store; `fetch("open_interest")` answers a window holding now with that
-               one row and any past window with NoCoverage.
+               one row (a window that ended under a minute ago counts: a collector asks [last, its now))
+               and any older window with NoCoverage.
 - ratios       none over the API.
 
 Paging: `startTime`/`endTime` are inclusive and "responses that take a time range only return 500 elements"
@@ -46,7 +47,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 import pandas as pd
@@ -72,10 +73,12 @@ CANDLE_HISTORY = 5000  # "Only the most recent 5000 candles are available", per 
 FUNDING_LIMIT = 500  # rows per fundingHistory answer
 FUNDING_STEP_MS = 3_600_000  # funding is hourly
 K_MULTIPLIER = 1000.0
+CURRENT_SLACK = pd.Timedelta(minutes=1)  # a window ending this recently still asks for the current OI
 LISTING_SECONDS = 3600.0  # how long one `meta` answer is reused to map assets to coins
 INTERVALS = {interval: interval for interval in INTERVAL_SECONDS}  # HL names 1m 5m 15m 30m 1h 2h 4h 1d alike
 
-# (path prefix, limit, period seconds, per instrument?, source): one aggregated weight budget per IP.
+# (path prefix, limit, period seconds, per instrument?, source): one aggregated weight budget per IP;
+# a request costs `weight(path, body)`.
 BUDGETS: tuple[tuple[str, int, float, bool, str], ...] = (
     (
         INFO,
@@ -88,7 +91,7 @@ BUDGETS: tuple[tuple[str, int, float, bool, str], ...] = (
 LIGHT_TYPES = frozenset(
     {"l2Book", "allMids", "clearinghouseState", "orderStatus", "spotClearinghouseState", "exchangeStatus"}
 )
-ITEMS_PER_WEIGHT = {"candleSnapshot": 60, "fundingHistory": 20}  # extra weight per this many rows returned
+ITEMS_PER_WEIGHT = {"candleSnapshot": 60, "fundingHistory": 20}  # 1 more weight per this many rows returned
 
 NO_LIQUIDATIONS = (
     f"{NAME} publishes no market-wide liquidation feed (liquidations appear only in each wallet's own fills), "
@@ -105,13 +108,22 @@ log = logging.getLogger("liqscope.hyperliquid")
 K_PREFIX = re.compile(r"^k(?=[A-Z0-9])")
 
 
-def weight(body: dict[str, Any], rows: int = 0) -> int:
-    """The documented weight of one `/info` request that returned `rows` rows (2 for light types, 20 for
-    the rest, plus 1 per 20 funding rows or 60 candles)."""
+def weight(path: str, body: Mapping[str, Any]) -> int:
+    """The documented weight of one `POST /info` (the budgets' cost, known before sending): 2 for light
+    types, 20 for the rest, plus 1 per 60 candles or 20 funding rows the body's inclusive window can hold
+    (at most one answer's worth)."""
     kind = body.get("type", "")
     base = 2 if kind in LIGHT_TYPES else 20
-    per = ITEMS_PER_WEIGHT.get(kind)
-    return base + (rows // per if per else 0)
+    if kind == "candleSnapshot":
+        req = body.get("req") or {}
+        step = INTERVAL_SECONDS.get(req.get("interval", ""), 60) * 1000
+        rows = min((req.get("endTime", 0) - req.get("startTime", 0)) // step + 1, CANDLE_LIMIT)
+        return base + max(rows, 0) // ITEMS_PER_WEIGHT[kind]
+    if kind == "fundingHistory":
+        end = body.get("endTime", body.get("startTime", 0))
+        rows = min((end - body.get("startTime", 0)) // FUNDING_STEP_MS + 1, FUNDING_LIMIT)
+        return base + max(rows, 0) // ITEMS_PER_WEIGHT[kind]
+    return base
 
 
 # ---- symbols and listing -------------------------------------------------------------------------------
@@ -355,10 +367,13 @@ class HyperliquidAdapter:
         return parse_funding(rows, instrument.asset)
 
     def _open_interest(self, query: Query) -> pd.DataFrame:
+        """The current row, for a window through now or ending under CURRENT_SLACK ago (a collector asks
+        [last, its now)); stamped now, or the window's last ms when it ended just before."""
         now = pd.Timestamp(self.clock(), unit="s", tz="UTC")
-        if not query.start <= now < query.end:
+        if not query.start <= now < query.end + CURRENT_SLACK:
             raise NoCoverage(OPEN_INTEREST_HISTORY)
-        snapshot = self.snapshot_open_interest()
+        at = min(now, query.end - pd.Timedelta(milliseconds=1))
+        snapshot = parse_open_interest(self.info({"type": "metaAndAssetCtxs"}), at)
         row = snapshot[snapshot["asset"] == query.asset].reset_index(drop=True)
         if row.empty:
             raise UnknownSymbol(f"{NAME} does not list a {query.asset} perpetual.")
