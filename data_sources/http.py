@@ -6,7 +6,8 @@ Before each request the venue's documented request budget is drawn from
 Each thread has its own `requests.Session` with a urllib3 `Retry` (exponential
 backoff with jitter on 429/5xx, honouring `Retry-After`, capped so a page never
 hangs). What still fails becomes a typed `SourceError` whose text tells the user
-what to do about it. Adapters call `get_json` and never see a status code.
+what to do about it. Adapters call `get_json` (or `post_json`, for Hyperliquid's
+POST-only reads) and never see a status code.
 """
 
 from __future__ import annotations
@@ -69,6 +70,13 @@ class CappedRetry(Retry):
 
 
 def _retry() -> Retry:
+    """3 tries on 429/5xx, refused connections and one read error.
+
+    urllib3 retries only idempotent verbs by default and leaves POST out, since a POST may
+    change state. liqscope's only POSTs are Hyperliquid's `POST /info` queries, pure reads
+    whose repetition changes nothing, so POST is allowed here: without it a 429 or 503 on
+    /info would fail at once instead of being retried like every GET.
+    """
     return CappedRetry(
         total=3,
         connect=2,
@@ -78,7 +86,7 @@ def _retry() -> Retry:
         backoff_jitter=0.2,
         backoff_max=4.0,
         status_forcelist=(429, 500, 502, 503, 504),
-        allowed_methods=frozenset({"GET"}),
+        allowed_methods=frozenset({"GET", "POST"}),
         respect_retry_after_header=True,
         raise_on_status=False,
     )
@@ -141,14 +149,26 @@ class Upstream:
 
     def get_json(self, path: str, params: dict[str, Any]) -> Any:
         """GET `path` with `params` and return the decoded JSON, or raise a typed SourceError."""
+        return self._json("GET", path, params=params)
+
+    def post_json(self, path: str, body: dict[str, Any]) -> Any:
+        """POST `body` as JSON to `path` and return the decoded JSON, or raise a typed SourceError.
+
+        Only for reads that change nothing upstream (Hyperliquid's `POST /info`): such a POST
+        is retried like a GET (see `_retry`), so it must be idempotent.
+        """
+        return self._json("POST", path, json=body)
+
+    def _json(self, method: str, path: str, **send: Any) -> Any:
+        """One request (`send` is `params=` or `json=`) with the typed error handling both verbs share."""
         url = f"{self.base_url}{path}"
-        budgets.acquire(self.name, self.base_url, path, params)
+        budgets.acquire(self.name, self.base_url, path, send.get("params") or send.get("json") or {})
         with self._gate:
             with self._count_lock:
                 self.requests_made += 1
             try:
-                response = session().get(
-                    url, params=params, headers=self.headers, timeout=(CONNECT_TIMEOUT_SECONDS, self.timeout)
+                response = session().request(
+                    method, url, headers=self.headers, timeout=(CONNECT_TIMEOUT_SECONDS, self.timeout), **send
                 )
             except requests.exceptions.RetryError:
                 raise RateLimited(f"{self.name} kept answering 429/5xx after retries; try again in a minute.") from None
