@@ -8,7 +8,7 @@ components never see which source answered; they see frames and a status.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 import pandas as pd
 
@@ -34,6 +34,29 @@ def ms(ts: pd.Timestamp) -> int:
 def from_ms(values: object) -> pd.Series:
     """Epoch milliseconds (numbers or numeric strings, as exchanges send them) as UTC timestamps."""
     return pd.to_datetime(pd.to_numeric(pd.Series(values)), unit="ms", utc=True).astype("datetime64[ms, UTC]")
+
+
+Margin = Literal["linear", "inverse"]
+
+
+@dataclass(frozen=True)
+class Instrument:
+    """One perpetual on one venue, with the units of its raw prices and sizes (see `instruments`)."""
+
+    exchange: str
+    symbol: str
+    asset: str
+    margin: Margin
+    quote: str
+    contract_size: float
+    multiplier: float
+    status: str
+
+    @property
+    def trading(self) -> bool:
+        """Whether the venue trades it now."""
+        return self.status == "trading"
+
 
 
 class SourceError(Exception):
