@@ -107,6 +107,29 @@ def by_asset(liquidations: pd.DataFrame, assets: tuple[str, ...]) -> pd.DataFram
     return _side_table(liquidations, "asset", list(assets)).sort_values("total", ascending=False, kind="stable")
 
 
+OTHERS = "Others"
+
+
+def by_coin(liquidations: pd.DataFrame, top: int = 20) -> pd.DataFrame:
+    """The `top` most liquidated coins (long, short, total USD, share of all, short share), largest first, then
+    one "Others" row summing the rest (absent when nothing is left over)."""
+    table = by_asset(liquidations, tuple(liquidations["asset"].unique()))
+    table = table[table["total"] > 0]
+    head, rest = table.head(top), table.iloc[top:]
+    if rest.empty:
+        return head.reset_index(drop=True)
+    long, short = rest["long"].sum(), rest["short"].sum()
+    others = {
+        "asset": f"{OTHERS} ({len(rest)} coins)",
+        "long": long,
+        "short": short,
+        "total": long + short,
+        "share": rest["share"].sum(),
+        "short_share": short / (long + short),
+    }
+    return pd.concat([head, pd.DataFrame([others])], ignore_index=True)
+
+
 def over_time(liquidations: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, step: pd.Timedelta) -> pd.DataFrame:
     """Long and short USD per time bucket of `step`, every bucket of [start, end) present."""
     buckets = pd.date_range(start, end, freq=step, inclusive="left", unit="ms")

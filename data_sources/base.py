@@ -13,6 +13,7 @@ from typing import Literal, Protocol
 import pandas as pd
 
 from data_sources.schema import Dataset
+from data_sources.universe import Ranking, Universe
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,6 @@ class Instrument:
         return self.status == "trading"
 
 
-
 class SourceError(Exception):
     """A source could not answer; `str(error)` is a sentence a user can act on."""
 
@@ -75,4 +75,12 @@ class MarketSource(Protocol):
 
     def fetch(self, dataset: Dataset, query: Query) -> pd.DataFrame:
         """The normalized frame for `dataset` and `query`; raises SourceError."""
+        ...
+
+    def universe(self, exchanges: tuple[str, ...]) -> Universe:
+        """Every coin listed on `exchanges` and how many perpetuals; never raises (notes say what failed)."""
+        ...
+
+    def top_assets(self, exchanges: tuple[str, ...], n: int) -> Ranking:
+        """The `n` coins with the most open interest on `exchanges`; never raises (notes say what failed)."""
         ...

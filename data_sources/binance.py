@@ -80,7 +80,6 @@ def parse_klines(raw: Any, asset: str, multiplier: float = 1.0) -> pd.DataFrame:
     return conform("candles", per_coin(frame, multiplier))
 
 
-
 def parse_ratios(raw: Any, asset: str, kind: str) -> pd.DataFrame:
     """A `/futures/data/*Ratio` list; `timestamp` may be a string or a number.
 

@@ -158,10 +158,7 @@ def _instrument(exchange: str, asset: str) -> Instrument:
 
 
 INSTRUMENTS: tuple[Instrument, ...] = tuple(
-    _instrument(exchange, asset)
-    for exchange in EXCHANGES
-    for asset in UNIVERSE
-    if (exchange, asset) not in NOT_LISTED
+    _instrument(exchange, asset) for exchange in EXCHANGES for asset in UNIVERSE if (exchange, asset) not in NOT_LISTED
 )
 
 

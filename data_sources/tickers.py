@@ -15,12 +15,19 @@ hold as a trading perpetual (a dated future, a delisted coin) is skipped. The pa
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from cachetools import TTLCache
+
 from data_sources import bybit, okx
-from data_sources.http import BadPayload
-from data_sources.instruments import Instrument
+from data_sources.base import Instrument, SourceError
+from data_sources.http import BadPayload, Upstream
+from data_sources.instruments import Listing
+from data_sources.schema import ASSETS, EXCHANGE_NAMES
+from data_sources.universe import Ranking, rank
 
 BYBIT_TICKERS = "/v5/market/tickers"
 OKX_OPEN_INTEREST = "/api/v5/public/open-interest"
@@ -28,9 +35,12 @@ BINANCE_TICKERS = "/fapi/v1/ticker/24hr"
 PATHS = {"binance": BINANCE_TICKERS, "okx": OKX_OPEN_INTEREST, "bybit": BYBIT_TICKERS}
 PARAMS: dict[str, dict[str, str]] = {"binance": {}, "okx": {"instType": "SWAP"}, "bybit": {"category": "linear"}}
 MEASURES = {"binance": "24 h volume", "okx": "open interest", "bybit": "open interest"}
+TICKER_TTL_SECONDS = 300.0
 
 
-def _per_coin(rows: Iterable[Any], listing: Mapping[str, Instrument], symbol_key: str, usd_key: str) -> dict[str, float]:
+def _per_coin(
+    rows: Iterable[Any], listing: Mapping[str, Instrument], symbol_key: str, usd_key: str
+) -> dict[str, float]:
     """USD per coin, summed over the coin's trading perpetuals; unusable rows are skipped."""
     out: dict[str, float] = {}
     for row in rows:
@@ -65,3 +75,62 @@ def parse_binance(raw: Any, listing: Mapping[str, Instrument]) -> dict[str, floa
 
 
 PARSERS = {"binance": parse_binance, "okx": parse_okx, "bybit": parse_bybit}
+
+
+class TickerBoard:
+    """Each venue's USD measure per coin: one request per venue, cached `ttl` seconds (thread-safe); a failed
+    refresh serves the last good copy, and with none the venue is left out with its reason."""
+
+    def __init__(
+        self,
+        upstreams: Mapping[str, Upstream],
+        listing: Callable[[str], Listing],
+        ttl: float = TICKER_TTL_SECONDS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._upstreams = upstreams
+        self._listing = listing
+        self._fresh: TTLCache[str, dict[str, float]] = TTLCache(maxsize=len(PATHS), ttl=ttl, timer=clock)
+        self._last_good: dict[str, dict[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def measures(self, exchange: str) -> dict[str, float]:
+        """USD per coin on `exchange` (open interest; Binance: 24 h volume); raises SourceError."""
+        with self._lock:
+            cached = self._fresh.get(exchange)
+        if cached is not None:
+            return cached
+        try:
+            raw = self._upstreams[exchange].get_json(PATHS[exchange], PARAMS[exchange])
+            values = PARSERS[exchange](raw, self._listing(exchange).by_symbol)
+        except SourceError:
+            with self._lock:
+                last = self._last_good.get(exchange)
+            if last is None:
+                raise
+            values = last
+        with self._lock:
+            self._fresh[exchange] = values
+            self._last_good[exchange] = values
+        return values
+
+    def top(self, exchanges: tuple[str, ...], n: int) -> Ranking:
+        """The `n` coins with the most open interest summed over the selected venues that publish it; Binance's
+        24 h volume ranks only when it is the one venue selected. The majors when no venue answered."""
+        venues = [e for e in exchanges if MEASURES[e] == "open interest"] or [e for e in exchanges if e in PATHS]
+        measures: dict[str, dict[str, float]] = {}
+        notes: list[str] = []
+        for exchange in venues:
+            try:
+                measures[exchange] = self.measures(exchange)
+            except SourceError as error:
+                notes.append(f"{EXCHANGE_NAMES[exchange]}'s tickers did not answer: {error}")
+        if not measures:
+            return Ranking(ASSETS[:n], "the majors (no venue's tickers answered)", tuple(notes))
+        kind = MEASURES[next(iter(measures))]
+        basis = f"{kind} on {', '.join(EXCHANGE_NAMES[e] for e in measures)}"
+        if "binance" in exchanges and kind == "open interest":
+            basis += " (Binance publishes no all-symbol open interest)"
+        elif kind != "open interest":
+            basis += ", a proxy: Binance publishes no all-symbol open interest"
+        return Ranking(rank(measures, n), basis, tuple(notes))
