@@ -44,12 +44,15 @@ def count(n: int, noun: str) -> str:
 
 
 def price(value: float) -> str:
-    """A coin price with digits that suit its size: $101,679 / $2,179.24 / $0.1971."""
+    """A coin price with digits that suit its size: $101,679 / $2,179.24 / $0.1971 / $0.00001123 (four
+    significant digits below $0.01, where a 1000x coin's price per one coin sits)."""
     if value >= 1000:
         return f"${value:,.0f}"
     if value >= 1:
         return f"${value:,.2f}"
-    return f"${value:.4f}"
+    if value >= 0.01 or value <= 0:
+        return f"${value:.4f}"
+    return f"${value:.{3 - math.floor(math.log10(value))}f}"
 
 
 @dataclass(frozen=True)
