@@ -28,6 +28,7 @@ UNTIL_KEY, TOP_KEY = "until", "top"
 UNTIL_FORMAT = "%Y-%m-%dT%H:%MZ"
 AUTO = "auto"
 PRESETS: dict[str, int] = {"24 h": 1, "7 d": 7, "30 d": 30}
+TOP_CHOICES = tuple(str(n) for n in range(1, MAX_TOP + 1))  # strings, as the URL carries them
 MAJORS_ONLY = Universe(ASSETS, len(ASSETS) * len(EXCHANGES))
 
 
@@ -101,11 +102,11 @@ def share_until(filters: Filters, now: pd.Timestamp) -> str | None:
 
 def parse_top(values: list[str]) -> list[str]:
     """Notes for `top` link values that are not a whole number from 1 to MAX_TOP (the widget drops them)."""
-    notes = []
-    for value in values:
-        if not (value.isdigit() and 1 <= int(value) <= MAX_TOP):
-            notes.append(f"Ignored invalid top {value!r} from the link; it is a whole number from 1 to {MAX_TOP}.")
-    return notes
+    return [
+        f"Ignored invalid top {value!r} from the link; it is a whole number from 1 to {MAX_TOP}."
+        for value in values
+        if value not in TOP_CHOICES
+    ]
 
 
 def asset_options(choice: SourceChoice, exchanges: tuple[str, ...]) -> tuple[Universe, tuple[str, ...]]:
@@ -271,12 +272,10 @@ def sidebar(choice: SourceChoice) -> Filters:
             bind="query-params",
             help="auto picks the finest interval that draws the window in at most 500 bars.",
         )
-        top = st.number_input(
+        top = st.selectbox(
             "Top coins by open interest",
-            min_value=1,
-            max_value=MAX_TOP,
-            value=DEFAULT_TOP,
-            step=1,
+            TOP_CHOICES,
+            index=DEFAULT_TOP - 1,
             key=TOP_KEY,
             bind="query-params",
             help="How many coins, ranked by open interest on the selected exchanges, the price moves and ratio "
