@@ -78,8 +78,9 @@ PARSERS = {"binance": parse_binance, "okx": parse_okx, "bybit": parse_bybit}
 
 
 class TickerBoard:
-    """Each venue's USD measure per coin: one request per venue, cached `ttl` seconds (thread-safe); a failed
-    refresh serves the last good copy, and with none the venue is left out with its reason."""
+    """Each venue's USD measure per coin: one request per venue, cached `ttl` seconds (thread-safe; concurrent
+    misses share one request); a failed refresh serves the last good copy, and with none the venue is left out
+    with its reason."""
 
     def __init__(
         self,
@@ -92,27 +93,35 @@ class TickerBoard:
         self._listing = listing
         self._fresh: TTLCache[str, dict[str, float]] = TTLCache(maxsize=len(PATHS), ttl=ttl, timer=clock)
         self._last_good: dict[str, dict[str, float]] = {}
+        self._fetching = {exchange: threading.Lock() for exchange in PATHS}
         self._lock = threading.Lock()
 
     def measures(self, exchange: str) -> dict[str, float]:
         """USD per coin on `exchange` (open interest; Binance: 24 h volume); raises SourceError."""
-        with self._lock:
-            cached = self._fresh.get(exchange)
+        cached = self._cached(exchange)
         if cached is not None:
             return cached
-        try:
-            raw = self._upstreams[exchange].get_json(PATHS[exchange], PARAMS[exchange])
-            values = PARSERS[exchange](raw, self._listing(exchange).by_symbol)
-        except SourceError:
+        with self._fetching[exchange]:  # concurrent misses share one request
+            cached = self._cached(exchange)
+            if cached is not None:
+                return cached
+            try:
+                raw = self._upstreams[exchange].get_json(PATHS[exchange], PARAMS[exchange])
+                values = PARSERS[exchange](raw, self._listing(exchange).by_symbol)
+            except SourceError:
+                with self._lock:
+                    last = self._last_good.get(exchange)
+                if last is None:
+                    raise
+                values = last
             with self._lock:
-                last = self._last_good.get(exchange)
-            if last is None:
-                raise
-            values = last
+                self._fresh[exchange] = values
+                self._last_good[exchange] = values
+            return values
+
+    def _cached(self, exchange: str) -> dict[str, float] | None:
         with self._lock:
-            self._fresh[exchange] = values
-            self._last_good[exchange] = values
-        return values
+            return self._fresh.get(exchange)
 
     def top(self, exchanges: tuple[str, ...], n: int) -> Ranking:
         """The `n` coins with the most open interest summed over the selected venues that publish it; Binance's

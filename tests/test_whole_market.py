@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -213,6 +214,20 @@ class TestTickerParsers:
         assert len(exchanges.calls("/v5/market/tickers")) == len(exchanges.calls("/api/v5/public/open-interest")) == 1
         assert not exchanges.calls("/fapi/v1/ticker/24hr")
         assert board.top(("binance",), 2).basis.startswith("24 h volume on Binance, a proxy")
+
+    def test_concurrent_misses_share_one_request_per_venue(
+        self, exchanges: FakeExchanges, listings: InstrumentRegistry
+    ) -> None:
+        upstreams = {e: Upstream(e, exchanges.url, "LIQSCOPE_TEST_URL", 5.0) for e in EXCHANGES}
+        board = tickers.TickerBoard(upstreams, listings.listing)
+        exchanges.delay = 0.2
+        try:
+            with ThreadPoolExecutor(8) as pool:
+                rankings = list(pool.map(lambda _: board.top(EXCHANGES, 5), range(8)))
+        finally:
+            exchanges.delay = 0.0
+        assert len(set(rankings)) == 1
+        assert len(exchanges.calls("/v5/market/tickers")) == len(exchanges.calls("/api/v5/public/open-interest")) == 1
 
     def test_no_answer_falls_back_to_the_majors_with_the_reason(
         self, exchanges: FakeExchanges, listings: InstrumentRegistry
