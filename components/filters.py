@@ -265,13 +265,6 @@ def sidebar(choice: SourceChoice) -> Filters:
             bind="query-params",
             placeholder="All exchanges",
         )
-        interval_choice = st.selectbox(
-            "Bar interval",
-            (AUTO, *INTERVALS),
-            key=INTERVAL_KEY,
-            bind="query-params",
-            help="auto picks the finest interval that draws the window in at most 500 bars.",
-        )
         top = st.selectbox(
             "Top coins by open interest",
             TOP_CHOICES,
@@ -280,6 +273,13 @@ def sidebar(choice: SourceChoice) -> Filters:
             bind="query-params",
             help="How many coins, ranked by open interest on the selected exchanges, the price moves and ratio "
             "snapshot show (plus every selected asset).",
+        )
+        interval_choice = st.selectbox(
+            "Bar interval",
+            (AUTO, *INTERVALS),
+            key=INTERVAL_KEY,
+            bind="query-params",
+            help="auto picks the finest interval that draws the window in at most 500 bars.",
         )
 
     first_day, last_day, range_notes = normalize_range(raw_range, choice.default_day, choice.first_day, choice.last_day)
