@@ -48,10 +48,14 @@ def panels(
     )
 
 
-def panels_each(*jobs: tuple[Dataset, tuple[str, ...]]) -> tuple[market.Panel, ...]:
-    """(dataset, assets) panels for the current filters, fetched concurrently."""
+def panels_each(
+    *jobs: tuple[Dataset, tuple[str, ...]], exchanges: tuple[str, ...] | None = None
+) -> tuple[market.Panel, ...]:
+    """(dataset, assets) panels for the current filters (or `exchanges`), fetched concurrently."""
     filters = current()
-    return market.load_each(source().source, jobs, filters.exchanges, filters.start, filters.end, filters.interval)
+    return market.load_each(
+        source().source, jobs, exchanges or filters.exchanges, filters.start, filters.end, filters.interval
+    )
 
 
 def liquidation_assets() -> tuple[str, ...]:

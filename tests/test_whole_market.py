@@ -120,6 +120,22 @@ class TestDemoOverview:
         assert "assets=" not in link and "top=5" in link
 
 
+class TestDemoExchangePage:
+    def test_the_whole_market_on_one_exchange(self) -> None:
+        """OKX's page counts every coin OKX lists (its total = a direct sum) and charts them by asset."""
+        at = run_app({"exchange": "okx"}, "app_pages/exchange.py")
+        okx = pd.concat(
+            [
+                DEMO.fetch("liquidations", Query(i.asset, "okx", SEED, SEED + pd.Timedelta(days=1), "5m"))
+                for i in demo.INSTRUMENTS
+                if i.exchange == "okx"
+            ]
+        )
+        assert metrics(at)["Total liquidations"] == summary.usd(okx["usd"].sum())
+        assert "all 56 perpetuals" in at.caption[0].value
+        assert len(figure(at, "exchange_assets")["data"][0]["x"]) == len(demo.UNIVERSE) - 1
+
+
 class TestDemoAssetPage:
     def test_a_long_tail_coin_opens_with_prices_per_one_coin(self) -> None:
         at = run_app({"asset": "PEPE"}, "app_pages/asset.py")
