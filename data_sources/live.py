@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pandas as pd
+from cachetools import TTLCache
 
 from data_sources import binance, bybit, okx, storage
 from data_sources.base import Instrument, NoCoverage, Query, SourceError
@@ -19,7 +20,7 @@ from data_sources.binance import BinanceAdapter
 from data_sources.bybit import BybitAdapter
 from data_sources.coinalyze import CoinalyzeClient
 from data_sources.http import Upstream
-from data_sources.instruments import InstrumentRegistry, not_listed, pick
+from data_sources.instruments import InstrumentRegistry, Listing, not_listed, pick
 from data_sources.intervals import INTERVAL_SECONDS
 from data_sources.okx import LIQUIDATION_HISTORY, OkxAdapter
 from data_sources.schema import ALL_ASSETS, ASSETS, EXCHANGE_NAMES, Dataset, conform
@@ -32,6 +33,7 @@ PROBE_PATHS = {"binance": "/fapi/v1/time", "okx": "/api/v5/public/time", "bybit"
 EVENT_WINDOW = pd.Timedelta(days=7)
 LOWER_BOUND = {"binance": "at most 1 event per symbol per second", "okx": "at most 1 order per contract per second"}
 PLAIN = {"binance": binance.plain, "okx": okx.plain, "bybit": bybit.plain}
+LISTING_RETRY_SECONDS = 60.0
 MAJORS_ONLY = f"for the majors only ({', '.join(ASSETS)})"
 
 
@@ -57,20 +59,33 @@ class LiveSource:
         urls, timeout = settings.base_urls, settings.timeout
         self.db = settings.db_path
         self.instruments = InstrumentRegistry(urls, timeout)
+        self._unlisted: TTLCache[str, SourceError] = TTLCache(maxsize=8, ttl=LISTING_RETRY_SECONDS)
         self.adapters = {
             "binance": BinanceAdapter(urls["binance"], timeout, resolve=lambda a: self.resolve("binance", a)),
             "okx": OkxAdapter(urls["okx"], timeout, resolve=lambda a: self.resolve("okx", a)),
             "bybit": BybitAdapter(urls["bybit"], timeout, resolve=lambda a: self.resolve("bybit", a)),
         }
-        self.tickers = TickerBoard({e: a.upstream for e, a in self.adapters.items()}, self.instruments.listing)
+        self.tickers = TickerBoard({e: a.upstream for e, a in self.adapters.items()}, self.listing)
         key = settings.coinalyze_key
         self.coinalyze = CoinalyzeClient(settings.coinalyze_url, key, timeout) if key else None
+
+    def listing(self, exchange: str) -> Listing:
+        """The venue's instrument listing; a failure with no last good copy is remembered for
+        LISTING_RETRY_SECONDS, so a venue that is down costs one listing request per minute, not one per read."""
+        failed = self._unlisted.get(exchange)
+        if failed is not None:
+            raise failed
+        try:
+            return self.instruments.listing(exchange)
+        except SourceError as error:
+            self._unlisted[exchange] = error
+            raise
 
     def resolve(self, exchange: str, asset: str) -> Instrument:
         """The perpetual read for `asset` on `exchange` (see `instruments.pick`); NoCoverage when the venue does
         not list it; the plain USDT symbol when its listing cannot be read."""
         try:
-            listing = self.instruments.listing(exchange)
+            listing = self.listing(exchange)
         except SourceError:
             return PLAIN[exchange](asset)
         instrument = pick(listing.instruments, asset)
@@ -86,7 +101,7 @@ class LiveSource:
         notes = []
         for exchange in exchanges:
             try:
-                trading = [i for i in self.instruments.listing(exchange).instruments if i.trading]
+                trading = [i for i in self.listing(exchange).instruments if i.trading]
             except SourceError as error:
                 notes.append(
                     f"{EXCHANGE_NAMES[exchange]}'s instrument list is unavailable, so only the majors are "

@@ -277,6 +277,17 @@ class TestLive:
         assert ":material/block: Not covered: SATS is not listed on OKX." in notes
         assert not any("SATS" in str(params) for path, params in live.calls("/api/v5/"))
 
+    def test_a_listing_that_fails_falls_back_to_the_plain_symbols_and_is_asked_once(self, live: FakeExchanges) -> None:
+        """Binance's exchangeInfo refused (451): its majors are read as BTCUSDT..., the page says why, and the
+        failing listing is asked once for the whole page, not once per read."""
+        live.fail("/fapi/v1/exchangeInfo", status=451, body='{"code": 0, "msg": "restricted"}', times=100)
+        at = run_live(live, interval="1h")
+        assert not at.exception
+        assert any(w.startswith("Binance's instrument list is unavailable") for w in warnings(at))
+        assert any(c.startswith("Live exchange APIs · answered: Binance, OKX, Bybit") for c in captions(at))
+        assert len(live.calls("/fapi/v1/exchangeInfo")) == 1
+        assert {c[1]["symbol"] for c in live.calls("/fapi/v1/klines")} >= {"BTCUSDT", "ETHUSDT"}
+
     def test_top_5_live_ranks_by_the_venues_open_interest(self, live: FakeExchanges) -> None:
         at = run_live(live, interval="1h", top="5")
         assert sorted(price_move_assets(at)) == ["BTC", "DOGE", "ETH", "SOL", "XRP"]
