@@ -34,7 +34,12 @@ MAJORS_ONLY = Universe(ASSETS, len(ASSETS) * len(EXCHANGES))
 
 @dataclass(frozen=True)
 class Filters:
-    """The resolved view: whole UTC days [first_day, last_day], assets, exchanges, bar interval."""
+    """The resolved view: whole UTC days [first_day, last_day], assets, exchanges, bar interval.
+
+    `selected` is the user's asset choice (empty: the whole market); `assets` is that choice, or the majors the
+    venues list when it is empty (the per-asset default); `universe` every coin the selected venues list;
+    `top` how many coins by open interest the per-coin series views fetch.
+    """
 
     first_day: date
     last_day: date
