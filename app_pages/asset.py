@@ -1,4 +1,4 @@
-"""Per asset: price, volume and liquidations on one time axis; ratios, OI and funding."""
+"""Per asset (any listed coin): price, volume and liquidations on one time axis; ratios, OI and funding."""
 
 import streamlit as st
 
@@ -7,9 +7,13 @@ from data_sources.intervals import to_offset
 from data_sources.schema import EXCHANGE_NAMES
 
 view = filters.current()
-for value in filters.unknown_link_values("asset", view.assets):
-    st.warning(f"Ignored asset {value!r} from the link: not among the selected assets.", icon=":material/info:")
-asset = st.selectbox("Asset", view.assets, key="asset", bind="query-params")
+choices = view.selected or view.universe.assets
+for value in filters.unknown_link_values("asset", choices):
+    where = "among the selected assets" if view.selected else "listed on the selected exchanges"
+    st.warning(f"Ignored asset {value!r} from the link: not {where}.", icon=":material/info:")
+asset = st.selectbox(
+    "Asset", choices, key="asset", bind="query-params", help="Every coin the selected exchanges list; type to search."
+)
 context.set_page_params({"asset": asset})
 
 liquidations, candles, ratios, open_interest, funding = context.panels(

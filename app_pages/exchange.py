@@ -1,4 +1,8 @@
-"""Per exchange: its liquidations by asset, its share of all exchanges, its ratios."""
+"""Per exchange: its liquidations by asset, its share of all exchanges, its ratios.
+
+With no asset selected the liquidations are the whole market's (the 20 most liquidated coins are
+charted); ratios are the top coins by open interest plus the selection, as on the overview.
+"""
 
 import streamlit as st
 
@@ -6,10 +10,13 @@ from components import charts, context, filters, panel, summary
 from data_sources.intervals import to_offset
 from data_sources.schema import EXCHANGE_NAMES, EXCHANGES
 
+TOP_COINS = 20
+
 view = filters.current()
+liquidation_assets = context.liquidation_assets()
 for value in filters.unknown_link_values("exchange", view.exchanges):
     st.warning(f"Ignored exchange {value!r} from the link: not among the selected exchanges.", icon=":material/info:")
-(everywhere,) = context.panels("liquidations", exchanges=EXCHANGES)
+(everywhere,) = context.panels("liquidations", assets=liquidation_assets, exchanges=EXCHANGES)
 covered = [e for e in view.exchanges if e in everywhere.status.answered]
 exchange = st.selectbox(
     "Exchange",
@@ -28,7 +35,11 @@ if not covered:
         icon=":material/block:",
     )
 
-liquidations, ratios = context.panels("liquidations", "ratios", exchanges=(exchange,))
+liquidations, ratios = context.panels_each(
+    ("liquidations", liquidation_assets),
+    ("ratios", context.series_assets(context.top_assets())),
+    exchanges=(exchange,),
+)
 all_totals = summary.liquidation_totals(everywhere.frame)
 others = [e for e in EXCHANGES if e != exchange]
 others_covered = [e for e in others if e in everywhere.status.answered]
@@ -46,7 +57,7 @@ else:
     denominator = f"covered exchanges ({covered_names}; {others_missing} not covered)"
 
 st.title(f"{name} liquidations and positioning")
-st.caption(f"{view.label} · {summary.count(len(view.assets), 'asset')} · {view.interval} bars")
+st.caption(f"{view.label} · {view.market_label} · {view.interval} bars")
 kpis = st.columns(4)
 totals = panel.liquidation_metrics(kpis[:3], liquidations)
 share = totals.total / all_totals.total if no_share is None and all_totals.total else float("nan")
@@ -62,7 +73,11 @@ left, right = st.columns(2)
 with left.container(border=True):
     st.subheader(f"{name} liquidations by asset")
     panel.status_line(liquidations.status, details=False)
-    table = summary.by_asset(liquidations.frame, view.assets)
+    most = summary.by_asset(liquidations.frame, tuple(liquidations.frame["asset"].unique()))["asset"]
+    shown = view.selected or tuple(most.head(TOP_COINS))
+    if view.whole_market:
+        st.caption(f"The {TOP_COINS} coins most liquidated on {name}.")
+    table = summary.by_asset(liquidations.frame, shown)
     if not liquidations.status.ok:
         st.info(f"{name}'s liquidations are not covered for this window.")
     else:
@@ -76,7 +91,7 @@ with left.container(border=True):
 with right.container(border=True):
     st.subheader(f"{name} share of each asset's liquidations")
     panel.status_line(everywhere.status, details=False)
-    all_by_asset = summary.by_asset(everywhere.frame, view.assets).set_index("asset")
+    all_by_asset = summary.by_asset(everywhere.frame, shown).set_index("asset")
     shares = table.set_index("asset")["total"].div(all_by_asset["total"].where(all_by_asset["total"] > 0))
     share_table = shares.rename("share").reset_index()
     if no_share is not None:

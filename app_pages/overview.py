@@ -1,4 +1,9 @@
-"""Overview: the story of the window across every selected asset and exchange."""
+"""Overview: the story of the window across every selected asset and exchange.
+
+Liquidations count the whole market (every asset recorded) when no asset is selected; price moves
+and the ratio snapshot fetch one series per coin, so they show the top N coins by open interest
+(`top`) plus every selected coin.
+"""
 
 import streamlit as st
 
@@ -6,14 +11,19 @@ from components import charts, context, filters, panel, summary
 from data_sources.intervals import to_offset
 from data_sources.schema import EXCHANGE_NAMES, RATIO_KIND_LABELS, RATIO_KINDS
 
+TOP_COINS = 20
+
 view = filters.current()
-liquidations, candles, ratios = context.panels("liquidations", "candles", "ratios")
+ranking = context.top_assets()
+series_assets = context.series_assets(ranking)
+liquidations, candles, ratios = context.panels_each(
+    ("liquidations", context.liquidation_assets()), ("candles", series_assets), ("ratios", series_assets)
+)
 moves = summary.price_moves(candles.frame)
 
 st.title("Market overview")
 st.caption(
-    f"{view.label} · {summary.count(len(view.assets), 'asset')} · "
-    f"{summary.count(len(view.exchanges), 'exchange')} · {view.interval} bars"
+    f"{view.label} · {view.market_label} · {summary.count(len(view.exchanges), 'exchange')} · {view.interval} bars"
 )
 
 kpis = st.columns(5)
@@ -32,6 +42,14 @@ else:
     )
 
 panel.liquidation_coverage((liquidations.status,), context.stream_freshness(view.exchanges))
+if view.whole_market:
+    st.caption(
+        f":material/public: Liquidation figures count the whole market: every coin recorded on "
+        f"{view.universe.perpetuals:,} perpetuals; price moves and ratios show the top {len(ranking.assets)} "
+        f"coins by {ranking.basis}."
+    )
+for note in ranking.notes:
+    st.caption(f":material/warning: {note}")
 
 with st.container(border=True):
     st.subheader("Key takeaways")
@@ -78,13 +96,42 @@ with right.container(border=True):
         )
 
 with st.container(border=True):
+    st.subheader("Liquidations by coin")
+    coins = summary.by_coin(liquidations.frame, TOP_COINS)
+    if not liquidations.status.ok:
+        st.info("No exchange's liquidations cover this window.")
+    elif coins.empty:
+        st.info("No liquidations recorded for this selection.")
+    else:
+        leader = coins.iloc[0]
+        st.caption(f"The {TOP_COINS} most liquidated coins, the rest summed as Others; long and short stacked.")
+        bars, treemap = st.tabs(["Ranking", "Treemap"])
+        with bars:
+            panel.chart(
+                charts.coin_ranking(coins),
+                coins,
+                name="liquidations-by-coin",
+                alt=f"Long and short liquidations per coin; {leader.asset} largest at {summary.usd(leader.total)}.",
+                key="overview_coins",
+            )
+        with treemap:
+            panel.chart(
+                charts.coin_treemap(coins),
+                coins,
+                name="liquidations-by-coin-treemap",
+                alt=f"Treemap of liquidations per coin, area by USD, colour by short share; {leader.asset} largest.",
+                key="overview_coin_treemap",
+            )
+
+with st.container(border=True):
     st.subheader("Liquidations over time")
     if not liquidations.status.ok:
         st.info("No exchange's liquidations cover this window.")
     else:
-        by_asset = summary.by_asset(liquidations.frame, view.assets)
+        by_asset = summary.by_asset(liquidations.frame, tuple(liquidations.frame["asset"].unique()))
+        most = next((a for a in by_asset["asset"] if a in series_assets), series_assets[0])
         price_asset = st.selectbox(
-            "Price line", view.assets, index=view.assets.index(by_asset.iloc[0]["asset"]), key="overview_price_asset"
+            "Price line", series_assets, index=series_assets.index(most), key="overview_price_asset"
         )
         buckets = summary.over_time(liquidations.frame, view.start, view.end, to_offset(view.interval))
         price = summary.reference_candles(candles.frame, price_asset)
@@ -111,7 +158,7 @@ with st.container(border=True):
     else:
         st.caption("Ratio at the end of the window, and its change since the start (> 1: more longs).")
         panel.chart(
-            charts.ratio_heatmap(snapshot, list(view.assets), list(view.exchanges)),
+            charts.ratio_heatmap(snapshot, list(series_assets), list(view.exchanges)),
             snapshot,
             name=f"ratio-snapshot-{kind}",
             alt=f"{RATIO_KIND_LABELS[kind]} long/short ratio per asset and exchange at the end of the window.",

@@ -109,6 +109,45 @@ def asset_breakdown(table: pd.DataFrame) -> go.Figure:
     return _layout(fig, 340, barmode="stack", hovermode="x")
 
 
+def coin_ranking(table: pd.DataFrame) -> go.Figure:
+    """`summary.by_coin` as horizontal stacked long/short bars, largest at the top, "Others" last."""
+    fig = go.Figure()
+    for side, label, color in SIDE_STYLE:
+        fig.add_bar(
+            y=table["asset"],
+            x=table[side],
+            orientation="h",
+            name=label,
+            marker_color=color,
+            hovertemplate="%{y}: $%{x:,.0f}<extra>" + label + "</extra>",
+        )
+    fig.update_xaxes(title_text="USD liquidated", tickprefix="$")
+    fig.update_yaxes(autorange="reversed")
+    return _layout(fig, 80 + 22 * max(len(table), 1), barmode="stack", hovermode="closest")
+
+
+def coin_treemap(table: pd.DataFrame) -> go.Figure:
+    """`summary.by_coin` as a treemap: area = USD liquidated, colour = short share (green: shorts, red: longs)."""
+    fig = go.Figure(
+        go.Treemap(
+            labels=table["asset"],
+            parents=[""] * len(table),
+            values=table["total"],
+            customdata=table["short_share"] * 100,
+            marker={
+                "colors": table["short_share"],
+                "colorscale": [[0, LONG_COLOR], [1, SHORT_COLOR]],
+                "cmin": 0,
+                "cmax": 1,
+                "colorbar": {"title": {"text": "Short share"}, "tickformat": ".0%"},
+            },
+            texttemplate="%{label}<br>$%{value:,.3s}",
+            hovertemplate="%{label}: $%{value:,.0f}, shorts %{customdata:.0f}%<extra></extra>",
+        )
+    )
+    return _layout(fig, 380, hovermode="closest")
+
+
 def liquidation_timeline(buckets: pd.DataFrame, price: pd.DataFrame | None = None, price_label: str = "") -> go.Figure:
     """Long (red) and short (green) liquidations per bucket, stacked, with an optional price line."""
     fig = make_subplots(specs=[[{"secondary_y": True}]])

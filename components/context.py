@@ -10,7 +10,8 @@ from components.progress import showing_waits
 from data_sources import market, stream_health
 from data_sources.base import SourceError
 from data_sources.registry import SourceChoice
-from data_sources.schema import Dataset
+from data_sources.schema import ALL_ASSETS, Dataset
+from data_sources.universe import Ranking
 
 SOURCE_KEY = "liqscope_source"
 PAGE_PARAMS_KEY = "liqscope_page_params"
@@ -39,6 +40,34 @@ def panels(
     filters, active = current(), source().source
     args = (assets or filters.assets, exchanges or filters.exchanges, filters.start, filters.end, filters.interval)
     return showing_waits(lambda: market.load_many(active, datasets, *args))
+
+
+def panels_each(
+    *jobs: tuple[Dataset, tuple[str, ...]], exchanges: tuple[str, ...] | None = None
+) -> tuple[market.Panel, ...]:
+    """(dataset, assets) panels for the current filters (or `exchanges`), fetched concurrently."""
+    filters = current()
+    return market.load_each(
+        source().source, jobs, exchanges or filters.exchanges, filters.start, filters.end, filters.interval
+    )
+
+
+def liquidation_assets() -> tuple[str, ...]:
+    """What the liquidation views read: every asset (`ALL_ASSETS`) for the whole market, else the selection."""
+    filters = current()
+    return (ALL_ASSETS,) if filters.whole_market else filters.selected
+
+
+def top_assets() -> Ranking:
+    """The top `filters.top` coins by open interest on the selected exchanges (one ticker request per venue,
+    cached), for the views that fetch one series per coin."""
+    filters = current()
+    return source().source.top_assets(filters.exchanges, filters.top)
+
+
+def series_assets(ranking: Ranking) -> tuple[str, ...]:
+    """The ranked coins followed by every selected coin not among them."""
+    return tuple(dict.fromkeys((*ranking.assets, *current().selected)))
 
 
 def set_page_params(params: dict[str, str]) -> None:

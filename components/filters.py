@@ -20,18 +20,26 @@ import streamlit as st
 from data_sources.intervals import INTERVALS, auto_interval, fit_interval, points
 from data_sources.registry import SourceChoice
 from data_sources.schema import ASSETS, EXCHANGES
+from data_sources.universe import DEFAULT_TOP, MAX_TOP, Universe, order
 
 STATE_KEY = "liqscope_filters"
 RANGE_KEY, ASSETS_KEY, EXCHANGES_KEY, INTERVAL_KEY = "range", "assets", "exchanges", "interval"
-UNTIL_KEY = "until"
+UNTIL_KEY, TOP_KEY = "until", "top"
 UNTIL_FORMAT = "%Y-%m-%dT%H:%MZ"
 AUTO = "auto"
 PRESETS: dict[str, int] = {"24 h": 1, "7 d": 7, "30 d": 30}
+TOP_CHOICES = tuple(str(n) for n in range(1, MAX_TOP + 1))  # strings, as the URL carries them
+MAJORS_ONLY = Universe(ASSETS, len(ASSETS) * len(EXCHANGES))
 
 
 @dataclass(frozen=True)
 class Filters:
-    """The resolved view: whole UTC days [first_day, last_day], assets, exchanges, bar interval."""
+    """The resolved view: whole UTC days [first_day, last_day], assets, exchanges, bar interval.
+
+    `selected` is the user's asset choice (empty: the whole market); `assets` is that choice, or the majors the
+    venues list when it is empty (the per-asset default); `universe` every coin the selected venues list;
+    `top` how many coins by open interest the per-coin series views fetch.
+    """
 
     first_day: date
     last_day: date
@@ -41,6 +49,22 @@ class Filters:
     interval_choice: str
     notes: tuple[str, ...] = ()
     until: pd.Timestamp | None = None
+    selected: tuple[str, ...] = ()
+    universe: Universe = MAJORS_ONLY
+    top: int = DEFAULT_TOP
+
+    @property
+    def whole_market(self) -> bool:
+        """No asset selected: the liquidation views count every asset."""
+        return not self.selected
+
+    @property
+    def market_label(self) -> str:
+        """'all 56 perpetuals (19 coins)' for the whole market, else '2 assets'."""
+        if self.whole_market:
+            coins = len(self.universe.assets)
+            return f"all {self.universe.perpetuals:,} perpetuals ({coins:,} coins)"
+        return f"{len(self.selected)} asset{'s' if len(self.selected) != 1 else ''}"
 
     @property
     def start(self) -> pd.Timestamp:
@@ -79,6 +103,26 @@ def share_until(filters: Filters, now: pd.Timestamp) -> str | None:
         return f"{filters.until:{UNTIL_FORMAT}}"
     day_end = pd.Timestamp(filters.last_day, tz="UTC") + pd.Timedelta(days=1)
     return f"{now.floor('min'):{UNTIL_FORMAT}}" if day_end > now else None
+
+
+def parse_top(values: list[str]) -> list[str]:
+    """Notes for `top` link values that are not a whole number from 1 to MAX_TOP (the widget drops them)."""
+    return [
+        f"Ignored invalid top {value!r} from the link; it is a whole number from 1 to {MAX_TOP}."
+        for value in values
+        if value not in TOP_CHOICES
+    ]
+
+
+def asset_options(choice: SourceChoice, exchanges: tuple[str, ...]) -> tuple[Universe, tuple[str, ...]]:
+    """The selected venues' universe, and the selector's options: its coins plus any coin still selected that
+    another venue lists (so narrowing the venues never drops a choice silently)."""
+    universe = choice.source.universe(exchanges)
+    kept = [a for a in st.session_state.get(ASSETS_KEY) or () if a not in universe.assets]
+    if kept:
+        everywhere = choice.source.universe(EXCHANGES).assets
+        return universe, order((*universe.assets, *(a for a in kept if a in everywhere)))
+    return universe, universe.assets
 
 
 def _release_until() -> None:
@@ -170,8 +214,12 @@ def fit_link_range(
 def sidebar(choice: SourceChoice) -> Filters:
     """Draw the shared filters in the sidebar and return the resolved view."""
     notes: list[str] = []
-    for key, options, what in ((ASSETS_KEY, ASSETS, "asset"), (EXCHANGES_KEY, EXCHANGES, "exchange")):
-        notes += [f"Ignored unknown {what} {v!r} from the link." for v in unknown_link_values(key, options)]
+    raw_venues = st.session_state.get(EXCHANGES_KEY) or st.query_params.get_all(EXCHANGES_KEY)
+    universe, options = asset_options(choice, resolve_selection(raw_venues, EXCHANGES))
+    notes += universe.notes
+    for key, valid, what in ((ASSETS_KEY, options, "asset"), (EXCHANGES_KEY, EXCHANGES, "exchange")):
+        notes += [f"Ignored unknown {what} {v!r} from the link." for v in unknown_link_values(key, valid)]
+    notes += parse_top(st.query_params.get_all(TOP_KEY))
     notes += [f"Ignored invalid date {v!r} from the link; dates are YYYY-MM-DD." for v in _range_from_link()]
     fitted, fit_notes = fit_link_range(
         st.query_params.get_all(RANGE_KEY), choice.first_day, choice.last_day, choice.default_day
@@ -206,7 +254,13 @@ def sidebar(choice: SourceChoice) -> Filters:
                 width="stretch",
             )
         raw_assets = st.multiselect(
-            "Assets", ASSETS, default=[], key=ASSETS_KEY, bind="query-params", placeholder="All assets"
+            "Assets",
+            options,
+            default=[],
+            key=ASSETS_KEY,
+            bind="query-params",
+            placeholder=f"Whole market ({len(universe.assets):,} coins)",
+            help="Every coin the selected exchanges list; type to search. Empty: the whole market.",
         )
         raw_exchanges = st.multiselect(
             "Exchanges",
@@ -215,6 +269,15 @@ def sidebar(choice: SourceChoice) -> Filters:
             key=EXCHANGES_KEY,
             bind="query-params",
             placeholder="All exchanges",
+        )
+        top = st.selectbox(
+            "Top coins by open interest",
+            TOP_CHOICES,
+            index=DEFAULT_TOP - 1,
+            key=TOP_KEY,
+            bind="query-params",
+            help="How many coins, ranked by open interest on the selected exchanges, the price moves and ratio "
+            "snapshot show (plus every selected asset).",
         )
         interval_choice = st.selectbox(
             "Bar interval",
@@ -236,15 +299,20 @@ def sidebar(choice: SourceChoice) -> Filters:
             notes.append(
                 f"{interval_choice} bars would draw {points(interval_choice, start, end):,} points; using {interval}."
             )
+    exchanges = resolve_selection(raw_exchanges, EXCHANGES)
+    selected = order(a for a in raw_assets if a in options)
     filters = Filters(
         first_day=first_day,
         last_day=last_day,
-        assets=resolve_selection(raw_assets, ASSETS),
-        exchanges=resolve_selection(raw_exchanges, EXCHANGES),
+        assets=selected or tuple(a for a in ASSETS if a in universe.assets) or ASSETS,
+        exchanges=exchanges,
         interval=interval,
         interval_choice=interval_choice,
         notes=tuple(notes),
         until=until,
+        selected=selected,
+        universe=universe,
+        top=int(top),
     )
     if until is not None:
         with st.sidebar:

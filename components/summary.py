@@ -44,12 +44,15 @@ def count(n: int, noun: str) -> str:
 
 
 def price(value: float) -> str:
-    """A coin price with digits that suit its size: $101,679 / $2,179.24 / $0.1971."""
+    """A coin price with digits that suit its size: $101,679 / $2,179.24 / $0.1971 / $0.00001123 (four
+    significant digits below $0.01, where a 1000x coin's price per one coin sits)."""
     if value >= 1000:
         return f"${value:,.0f}"
     if value >= 1:
         return f"${value:,.2f}"
-    return f"${value:.4f}"
+    if value >= 0.01 or value <= 0:
+        return f"${value:.4f}"
+    return f"${value:.{3 - math.floor(math.log10(value))}f}"
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,29 @@ def by_exchange(
 def by_asset(liquidations: pd.DataFrame, assets: tuple[str, ...]) -> pd.DataFrame:
     """Per asset: long, short, total USD, share of all assets, short share; largest first."""
     return _side_table(liquidations, "asset", list(assets)).sort_values("total", ascending=False, kind="stable")
+
+
+OTHERS = "Others"
+
+
+def by_coin(liquidations: pd.DataFrame, top: int = 20) -> pd.DataFrame:
+    """The `top` most liquidated coins (long, short, total USD, share of all, short share), largest first, then
+    one "Others" row summing the rest (absent when nothing is left over)."""
+    table = by_asset(liquidations, tuple(liquidations["asset"].unique()))
+    table = table[table["total"] > 0]
+    head, rest = table.head(top), table.iloc[top:]
+    if rest.empty:
+        return head.reset_index(drop=True)
+    long, short = rest["long"].sum(), rest["short"].sum()
+    others = {
+        "asset": f"{OTHERS} ({len(rest)} coins)",
+        "long": long,
+        "short": short,
+        "total": long + short,
+        "share": rest["share"].sum(),
+        "short_share": short / (long + short),
+    }
+    return pd.concat([head, pd.DataFrame([others])], ignore_index=True)
 
 
 def over_time(liquidations: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, step: pd.Timedelta) -> pd.DataFrame:

@@ -8,11 +8,12 @@ components never see which source answered; they see frames and a status.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 import pandas as pd
 
 from data_sources.schema import Dataset
+from data_sources.universe import Ranking, Universe
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,28 @@ def from_ms(values: object) -> pd.Series:
     return pd.to_datetime(pd.to_numeric(pd.Series(values)), unit="ms", utc=True).astype("datetime64[ms, UTC]")
 
 
+Margin = Literal["linear", "inverse"]
+
+
+@dataclass(frozen=True)
+class Instrument:
+    """One perpetual on one venue, with the units of its raw prices and sizes (see `instruments`)."""
+
+    exchange: str
+    symbol: str
+    asset: str
+    margin: Margin
+    quote: str
+    contract_size: float
+    multiplier: float
+    status: str
+
+    @property
+    def trading(self) -> bool:
+        """Whether the venue trades it now."""
+        return self.status == "trading"
+
+
 class SourceError(Exception):
     """A source could not answer; `str(error)` is a sentence a user can act on."""
 
@@ -52,4 +75,12 @@ class MarketSource(Protocol):
 
     def fetch(self, dataset: Dataset, query: Query) -> pd.DataFrame:
         """The normalized frame for `dataset` and `query`; raises SourceError."""
+        ...
+
+    def universe(self, exchanges: tuple[str, ...]) -> Universe:
+        """Every coin listed on `exchanges` and how many perpetuals; never raises (notes say what failed)."""
+        ...
+
+    def top_assets(self, exchanges: tuple[str, ...], n: int) -> Ranking:
+        """The `n` coins with the most open interest on `exchanges`; never raises (notes say what failed)."""
         ...

@@ -5,7 +5,9 @@ endpoint's raw payload. Rows come ascending, but an over-full range is not fille
 the same way everywhere (klines and fundingRate from `startTime`, `/futures/data/*`
 from the END), so every series is asked for in windows that fit one page
 (`paging.Series`). Ratios and open interest exist for the last 30 days only; it
-publishes no liquidation history over REST.
+publishes no liquidation history over REST. A coin is read through its listed perpetual
+(`resolve`, from the instrument listing): `1000PEPEUSDT` quotes per 1,000 PEPE, so its candles
+are divided (prices) and multiplied (volume) by 1,000 into the schema's units.
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ from typing import Any
 import pandas as pd
 import requests
 
-from data_sources.base import NoCoverage, Query, from_ms, ms
+from data_sources.base import Instrument, NoCoverage, Query, from_ms, ms
 from data_sources.http import BadPayload, UnknownSymbol, Upstream, UpstreamError, json_body
 from data_sources.intervals import INTERVAL_SECONDS
 from data_sources.paging import Series
 from data_sources.schema import Dataset, conform, empty
+from data_sources.units import per_coin
 
 NAME = "Binance"
 KLINES = "/fapi/v1/klines"
@@ -44,6 +47,11 @@ def symbol(asset: str) -> str:
     return f"{asset}USDT"
 
 
+def plain(asset: str) -> Instrument:
+    """The coin's plain USDT perpetual (BTC -> BTCUSDT, per one coin): the reading when no listing is at hand."""
+    return Instrument("binance", symbol(asset), asset, "linear", "USDT", 1.0, 1.0, "trading")
+
+
 def _rows(raw: Any, what: str) -> list:
     if not isinstance(raw, list):
         raise BadPayload(f"{NAME} sent an unexpected answer for {what} (expected a list).")
@@ -58,8 +66,9 @@ def _frame(raw: list[dict], asset: str, ts_key: str) -> pd.DataFrame:
     return frame
 
 
-def parse_klines(raw: Any, asset: str) -> pd.DataFrame:
-    """`/fapi/v1/klines` rows [openTime, o, h, l, c, volume(coin), closeTime, quoteVolume, ...]."""
+def parse_klines(raw: Any, asset: str, multiplier: float = 1.0) -> pd.DataFrame:
+    """`/fapi/v1/klines` rows [openTime, o, h, l, c, volume(base units), closeTime, quoteVolume, ...]; a base of
+    `multiplier` coins (1000 for `1000PEPE`) gives prices / multiplier and volume x multiplier."""
     rows = _rows(raw, "candles")
     frame = pd.DataFrame(
         [r[:8] for r in rows],
@@ -68,7 +77,7 @@ def parse_klines(raw: Any, asset: str) -> pd.DataFrame:
     frame["ts"] = from_ms(frame["ts"])
     frame["exchange"] = "binance"
     frame["asset"] = asset
-    return conform("candles", frame)
+    return conform("candles", per_coin(frame, multiplier))
 
 
 def parse_ratios(raw: Any, asset: str, kind: str) -> pd.DataFrame:
@@ -123,8 +132,15 @@ def classify(response: requests.Response) -> UpstreamError | None:
 class BinanceAdapter:
     """Binance USD-M behind the source interface's `fetch`."""
 
-    def __init__(self, base_url: str, timeout: float = 10.0, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        timeout: float = 10.0,
+        clock: Callable[[], float] = time.time,
+        resolve: Callable[[str], Instrument] = plain,
+    ) -> None:
         self.clock = clock
+        self.resolve = resolve
         self.upstream = Upstream(NAME, base_url, "LIQSCOPE_BINANCE_URL", timeout, classify=classify)
 
     def _series(self, params: dict, step_ms: int, limit: int, ts_of: Callable[[Any], Any]) -> Series:
@@ -143,13 +159,14 @@ class BinanceAdapter:
         return ms(max(query.start, earliest)), ms(query.end)
 
     def fetch(self, dataset: Dataset, query: Query) -> pd.DataFrame:
-        """The normalized frame for one asset; raises a typed SourceError."""
-        sym = symbol(query.asset)
+        """The normalized frame for one asset; raises a typed SourceError (NoCoverage when it is not listed)."""
+        instrument = self.resolve(query.asset)
+        sym = instrument.symbol
         if dataset == "candles":
             step = INTERVAL_SECONDS[query.interval] * 1000
             series = self._series({"symbol": sym, "interval": query.interval}, step, KLINE_LIMIT, lambda r: r[0])
             rows = series.gather([KLINES], ms(query.start), ms(query.end))[KLINES]
-            return parse_klines(rows, query.asset)
+            return parse_klines(rows, query.asset, instrument.multiplier)
         if dataset in ("ratios", "open_interest"):
             what = "long/short" if dataset == "ratios" else "open-interest"
             start, end = self._history_window(query, what)

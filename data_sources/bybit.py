@@ -5,7 +5,9 @@ Bybit wraps everything in `{"retCode": 0, "result": {...}}` (errors are
 open interest in coins, so it is valued with the candle close of the same period.
 Candles and funding are asked for in windows that fit one page (`paging.Series`:
 which end of an over-full range a page holds is not documented); ratios and open
-interest follow `nextPageCursor`, the documented way, checked to run to its end.
+interest follow `nextPageCursor`, the documented way, checked to run to its end. A coin is
+read through its listed perpetual (`resolve`): `1000PEPEUSDT` and `SHIB1000USDT` quote per
+1,000 coins and size in thousands, converted into USD per one coin and coins.
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ from typing import Any
 import pandas as pd
 import requests
 
-from data_sources.base import NoCoverage, Query, from_ms, ms
+from data_sources.base import Instrument, NoCoverage, Query, from_ms, ms
 from data_sources.http import BadPayload, GeoBlocked, RateLimited, UnknownSymbol, Upstream, UpstreamError, json_body
 from data_sources.intervals import INTERVAL_SECONDS
 from data_sources.paging import Series
 from data_sources.schema import Dataset, conform
+from data_sources.units import per_coin
 
 NAME = "Bybit"
 KLINE = "/v5/market/kline"
@@ -41,6 +44,11 @@ def symbol(asset: str) -> str:
     return f"{asset}USDT"
 
 
+def plain(asset: str) -> Instrument:
+    """The coin's plain USDT perpetual (BTC -> BTCUSDT, per one coin): the reading when no listing is at hand."""
+    return Instrument("bybit", symbol(asset), asset, "linear", "USDT", 1.0, 1.0, "trading")
+
+
 def result(raw: Any, what: str) -> dict:
     """The `result` of a Bybit envelope; `retCode != 0` becomes a typed error."""
     if not isinstance(raw, dict) or "retCode" not in raw:
@@ -57,14 +65,15 @@ def result(raw: Any, what: str) -> dict:
     return body
 
 
-def parse_klines(rows: list[list[str]], asset: str) -> pd.DataFrame:
-    """Rows [startTime, o, h, l, c, volume(coin), turnover(USDT)], newest first."""
+def parse_klines(rows: list[list[str]], asset: str, multiplier: float = 1.0) -> pd.DataFrame:
+    """Rows [startTime, o, h, l, c, volume(base units), turnover(USDT)], newest first; a base of `multiplier`
+    coins (`1000PEPE`, `SHIB1000`) gives prices / multiplier and volume x multiplier."""
     frame = pd.DataFrame(
         [r[:7] for r in rows], columns=["ts", "open", "high", "low", "close", "volume", "quote_volume"]
     )
     frame["ts"] = from_ms(frame["ts"])
     frame["exchange"], frame["asset"] = "bybit", asset
-    return conform("candles", frame)
+    return conform("candles", per_coin(frame, multiplier))
 
 
 def parse_account_ratio(rows: list[dict], asset: str) -> pd.DataFrame:
@@ -78,13 +87,14 @@ def parse_account_ratio(rows: list[dict], asset: str) -> pd.DataFrame:
     return conform("ratios", frame)
 
 
-def parse_open_interest(rows: list[dict], asset: str, closes: pd.DataFrame) -> pd.DataFrame:
-    """`openInterest` is in coins for linear contracts: x the latest close at or before each row."""
+def parse_open_interest(rows: list[dict], asset: str, closes: pd.DataFrame, multiplier: float = 1.0) -> pd.DataFrame:
+    """`openInterest` is in base units for linear contracts (x `multiplier` = coins): x the latest close (USD per
+    coin) at or before each row."""
     frame = pd.DataFrame(rows, columns=["timestamp", "openInterest"])
     frame["ts"] = from_ms(frame["timestamp"])
     frame = frame.sort_values("ts")
     priced = pd.merge_asof(frame, closes[["ts", "close"]].sort_values("ts"), on="ts", direction="backward")
-    priced["usd"] = pd.to_numeric(priced["openInterest"]) * priced["close"]
+    priced["usd"] = pd.to_numeric(priced["openInterest"]) * multiplier * priced["close"]
     priced["exchange"], priced["asset"] = "bybit", asset
     return conform("open_interest", priced.dropna(subset=["usd"]))
 
@@ -116,8 +126,15 @@ def _first(row: list) -> str:
 class BybitAdapter:
     """Bybit linear perpetuals behind the source interface's `fetch`."""
 
-    def __init__(self, base_url: str, timeout: float = 10.0, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        timeout: float = 10.0,
+        clock: Callable[[], float] = time.time,
+        resolve: Callable[[str], Instrument] = plain,
+    ) -> None:
         self.clock = clock
+        self.resolve = resolve
         self.upstream = Upstream(NAME, base_url, "LIQSCOPE_BYBIT_URL", timeout, classify=classify)
 
     def _series(self, params: dict, keys: tuple[str, str], step_ms: int, limit: int, ts_of: Callable) -> Series:
@@ -158,17 +175,19 @@ class BybitAdapter:
             f"{NAME} kept sending page cursors for {path} beyond the pages the window holds; its answer was not used."
         )
 
-    def _candles(self, query: Query) -> pd.DataFrame:
-        params = {"category": "linear", "symbol": symbol(query.asset), "interval": INTERVALS[query.interval]}
+    def _candles(self, query: Query, instrument: Instrument) -> pd.DataFrame:
+        params = {"category": "linear", "symbol": instrument.symbol, "interval": INTERVALS[query.interval]}
         series = self._series(params, ("start", "end"), INTERVAL_SECONDS[query.interval] * 1000, KLINE_LIMIT, _first)
-        return parse_klines(series.gather([KLINE], ms(query.start), ms(query.end))[KLINE], query.asset)
+        rows = series.gather([KLINE], ms(query.start), ms(query.end))[KLINE]
+        return parse_klines(rows, query.asset, instrument.multiplier)
 
     def fetch(self, dataset: Dataset, query: Query) -> pd.DataFrame:
-        """The normalized frame for one asset; raises a typed SourceError."""
-        sym = symbol(query.asset)
+        """The normalized frame for one asset; raises a typed SourceError (NoCoverage when it is not listed)."""
+        instrument = self.resolve(query.asset)
+        sym = instrument.symbol
         start, end = ms(query.start), ms(query.end)
         if dataset == "candles":
-            return self._candles(query)
+            return self._candles(query, instrument)
         if dataset in ("ratios", "open_interest"):
             period = PERIODS[query.interval]
             step = PERIOD_SECONDS[period] * 1000
@@ -178,7 +197,7 @@ class BybitAdapter:
                 return parse_account_ratio(rows, query.asset)
             params = {"category": "linear", "symbol": sym, "intervalTime": period}
             rows = self._by_cursor(OPEN_INTEREST, params, (start, end), step, OI_LIMIT)
-            return parse_open_interest(rows, query.asset, self._candles(query))
+            return parse_open_interest(rows, query.asset, self._candles(query, instrument), instrument.multiplier)
         if dataset == "funding":
             series = self._series(
                 {"category": "linear", "symbol": sym},

@@ -1,4 +1,5 @@
-"""`python -m data_sources export KIND ...`: the normalized frame the app charts, as CSV or JSON.
+"""`python -m data_sources export KIND ...`: the normalized frame the app charts, as CSV or JSON (liquidations
+without `--asset`: every asset of the exchange; `--asset` takes any coin the exchange lists).
 `python -m data_sources instruments [--exchange EX]`: every perpetual the venues list, with its units.
 `python -m data_sources migrate [--db FILE_OR_URL]`: bring the liquidation store's schema up to date.
 
@@ -17,9 +18,9 @@ import pandas as pd
 from data_sources import instruments, market, registry, settings, storage
 from data_sources.base import MarketSource, SourceError
 from data_sources.dburl import masked
-from data_sources.export_frames import as_json, at_source_precision, liquidation_bars, positional
+from data_sources.export_frames import BAR_COLUMNS, as_json, at_source_precision, liquidation_bars, positional
 from data_sources.intervals import INTERVALS, auto_interval
-from data_sources.schema import ASSETS, EXCHANGES, Dataset
+from data_sources.schema import ALL_ASSETS, EXCHANGE_NAMES, EXCHANGES, Dataset
 from data_sources.store import StoreError
 
 KINDS: dict[str, Dataset] = {
@@ -49,7 +50,11 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     export = commands.add_parser("export", help="print one normalized dataset for one asset on one exchange")
     export.add_argument("kind", choices=list(KINDS))
-    export.add_argument("--asset", required=True, type=str.upper, choices=ASSETS)
+    export.add_argument(
+        "--asset",
+        type=str.upper,
+        help="any coin the exchange lists (see `instruments`); liquidations without it: every asset",
+    )
     export.add_argument("--exchange", required=True, type=str.lower, choices=EXCHANGES)
     export.add_argument("--start", required=True, type=_utc, help="UTC start, inclusive (YYYY-MM-DD or ISO time)")
     export.add_argument("--end", required=True, type=_utc, help="UTC end, exclusive")
@@ -89,7 +94,8 @@ def export(
 ) -> tuple[pd.DataFrame, list[str]]:
     """The frame for the export, fetched a day at a time, and the reasons for anything missing.
 
-    Liquidations with an `interval` come as per-bar sums (`export_frames.liquidation_bars`).
+    Liquidations with an `interval` come as per-bar sums (`export_frames.liquidation_bars`), per asset for
+    `ALL_ASSETS` (every asset of the exchange).
     """
     bars = interval if kind == "liquidations" else None
     interval = interval or auto_interval(start, end)
@@ -105,7 +111,11 @@ def export(
             _progress(done, len(chunks))
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if bars is not None and not (frame.empty and problems):
-        frame = liquidation_bars(frame, exchange, asset, start, end, bars)
+        if asset == ALL_ASSETS:  # one run of bars per asset that had any liquidation
+            parts = [liquidation_bars(rows, exchange, a, start, end, bars) for a, rows in frame.groupby("asset")]
+            frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=BAR_COLUMNS)
+        else:
+            frame = liquidation_bars(frame, exchange, asset, start, end, bars)
     return at_source_precision(frame), list(dict.fromkeys(problems))
 
 
@@ -131,12 +141,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.end <= args.start:
         print("error: --end must be after --start", file=sys.stderr)
         return 2
+    if args.asset is None and args.kind != "liquidations":
+        print(f"error: --asset is required for {args.kind} (only liquidations export every asset)", file=sys.stderr)
+        return 2
     choice = registry.choose(settings.load())
     if choice.banner:
         print(f"warning: {choice.banner}", file=sys.stderr)
     if choice.source.simulated:
         print(f"note: {SIMULATED}", file=sys.stderr)
-    frame, problems = export(choice.source, args.kind, args.asset, args.exchange, args.start, args.end, args.interval)
+    if args.asset is not None and args.asset not in choice.source.universe((args.exchange,)).assets:
+        print(
+            f"error: {args.asset} is not listed on {EXCHANGE_NAMES[args.exchange]}; see "
+            f"`python -m data_sources instruments --exchange {args.exchange}`",
+            file=sys.stderr,
+        )
+        return 2
+    asset = args.asset or ALL_ASSETS
+    frame, problems = export(choice.source, args.kind, asset, args.exchange, args.start, args.end, args.interval)
     for problem in problems:
         print(f"warning: {problem}", file=sys.stderr)
     if frame.empty and problems:

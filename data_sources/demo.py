@@ -1,12 +1,19 @@
 """The built-in demo market: deterministic, simulated, and labelled as such.
 
-Seven assets on three exchanges from 2025-04-24 to 2025-05-22 (UTC), with 1-minute
+Seven majors plus a long tail of twelve small caps (`LONG_TAIL`) on three exchanges
+from 2025-04-24 to 2025-05-22 (UTC), with 1-minute
 candles, individual liquidation events, 5-minute long/short ratios and open
 interest, and 8-hourly funding. Ordinary days are random walks with small
 liquidation flows; 2025-05-08 replays the shape of that day's short squeeze (ETH
 about +20 %, over $800M of shorts liquidated, 84 % of the total), and 2025-05-19
 is a long squeeze for contrast. Every number comes from a seeded generator, so
-the same query always returns the same frame.
+the same query always returns the same frame. The majors' calibration is the
+story's; the long tail adds its own smaller flows on top (the whole market on
+2025-05-08 is about $1.1B). `INSTRUMENTS` lists the demo's perpetuals in each venue's
+own naming (`1000PEPEUSDT` on Binance and Bybit, `SHIB1000USDT` on Bybit, OKX swaps
+with their `ctVal`; POPCAT is not listed on OKX), so the whole-market views, the
+selector and "not listed" are exercised offline. Frames are always in the schema's
+units (USD per one coin, coins).
 """
 
 from __future__ import annotations
@@ -19,8 +26,10 @@ import numpy as np
 import pandas as pd
 
 from data_sources.base import NoCoverage, Query, SourceError
+from data_sources.instruments import Instrument
 from data_sources.intervals import INTERVAL_SECONDS
-from data_sources.schema import ASSETS, EXCHANGES, RATIO_KINDS, Dataset, conform, empty
+from data_sources.schema import ALL_ASSETS, ASSETS, EXCHANGE_NAMES, EXCHANGES, RATIO_KINDS, Dataset, conform, empty
+from data_sources.universe import Ranking, Universe, order, rank
 
 START = pd.Timestamp("2025-04-24", tz="UTC")
 END = pd.Timestamp("2025-05-23", tz="UTC")
@@ -82,6 +91,77 @@ RATIO_STEP = pd.Timedelta(minutes=5)
 FUNDING_HOURS = (0, 8, 16)
 
 
+@dataclass(frozen=True)
+class TailCoin:
+    """A long-tail coin's calibration: the seed day's open (USD) and return, the squeeze day's return, daily
+    volatility, seed-day and ordinary-day liquidations (USD, all venues), mean event size, volume and OI (USD)."""
+
+    open: float
+    seed_return: float
+    squeeze_return: float
+    vol: float
+    seed_liquidations: float
+    ordinary_liquidations: float
+    mean_event: float
+    volume: float
+    open_interest: float
+
+
+LONG_TAIL: dict[str, TailCoin] = {
+    "SUI": TailCoin(3.45, 0.10, -0.07, 0.05, 18e6, 2.5e6, 6_000, 0.9e9, 0.60e9),
+    "HYPE": TailCoin(21.5, 0.07, -0.05, 0.05, 12e6, 2.0e6, 6_000, 0.6e9, 0.50e9),
+    "PEPE": TailCoin(0.0000095, 0.17, -0.075, 0.06, 30e6, 2.5e6, 5_000, 0.8e9, 0.45e9),
+    "WIF": TailCoin(0.68, 0.16, -0.07, 0.06, 15e6, 1.5e6, 4_000, 0.4e9, 0.25e9),
+    "ENA": TailCoin(0.33, 0.13, -0.065, 0.055, 9e6, 1.0e6, 3_500, 0.3e9, 0.20e9),
+    "TRUMP": TailCoin(21.0, 0.05, -0.04, 0.05, 8e6, 1.0e6, 4_000, 0.3e9, 0.18e9),
+    "TAO": TailCoin(380.0, 0.11, -0.06, 0.05, 6e6, 0.8e6, 4_000, 0.2e9, 0.15e9),
+    "SHIB": TailCoin(0.0000135, 0.08, -0.05, 0.045, 8e6, 0.8e6, 3_000, 0.2e9, 0.12e9),
+    "BONK": TailCoin(0.0000185, 0.15, -0.07, 0.06, 10e6, 0.9e6, 3_000, 0.25e9, 0.12e9),
+    "FARTCOIN": TailCoin(1.05, 0.12, -0.07, 0.07, 6e6, 0.7e6, 3_000, 0.25e9, 0.10e9),
+    "FLOKI": TailCoin(0.000075, 0.14, -0.065, 0.06, 7e6, 0.6e6, 3_000, 0.15e9, 0.08e9),
+    "POPCAT": TailCoin(0.28, 0.18, -0.075, 0.07, 6e6, 0.5e6, 2_500, 0.1e9, 0.05e9),
+}
+LONG_TAIL_SHORT_SHARE = 0.86
+LONG_TAIL_SQUEEZE_LIQUIDATIONS_USD = 60e6
+# The demo's coins: the majors first (the default view), then the long tail by open interest.
+UNIVERSE: tuple[str, ...] = (*ASSETS, *LONG_TAIL)
+SEED_DAY_OPEN |= {a: c.open for a, c in LONG_TAIL.items()}
+SEED_DAY_RETURN |= {a: c.seed_return for a, c in LONG_TAIL.items()}
+SQUEEZE_DAY_RETURN |= {a: c.squeeze_return for a, c in LONG_TAIL.items()}
+DAILY_VOL |= {a: c.vol for a, c in LONG_TAIL.items()}
+SEED_DAY_LIQUIDATIONS_USD |= {a: c.seed_liquidations for a, c in LONG_TAIL.items()}
+SEED_DAY_SHORT_SHARE |= dict.fromkeys(LONG_TAIL, LONG_TAIL_SHORT_SHARE)
+MEAN_EVENT_USD |= {a: c.mean_event for a, c in LONG_TAIL.items()}
+DAILY_VOLUME_USD |= {a: c.volume for a, c in LONG_TAIL.items()}
+OPEN_INTEREST_USD |= {a: c.open_interest for a, c in LONG_TAIL.items()}
+
+# Each venue's naming for the demo's perpetuals: (base name, OKX ctVal); a 1000x base quotes per 1,000 coins.
+SCALED_BASES: dict[str, dict[str, str]] = {
+    "binance": {"PEPE": "1000PEPE", "SHIB": "1000SHIB", "BONK": "1000BONK", "FLOKI": "1000FLOKI"},
+    "bybit": {"PEPE": "1000PEPE", "SHIB": "SHIB1000", "BONK": "1000BONK", "FLOKI": "1000FLOKI"},
+}
+OKX_CT_VAL: dict[str, float] = {
+    "BTC": 0.01, "ETH": 0.1, "SOL": 1.0, "XRP": 100.0, "DOGE": 1000.0, "ADA": 100.0, "BNB": 0.01,
+    "SUI": 1.0, "HYPE": 0.1, "PEPE": 10_000_000.0, "WIF": 1.0, "ENA": 10.0, "TRUMP": 0.1, "TAO": 0.01,
+    "SHIB": 1_000_000.0, "BONK": 100_000.0, "FARTCOIN": 1.0, "FLOKI": 100_000.0,
+}  # fmt: skip
+NOT_LISTED: frozenset[tuple[str, str]] = frozenset({("okx", "POPCAT")})
+
+
+def _instrument(exchange: str, asset: str) -> Instrument:
+    """The demo's perpetual for `asset` on `exchange`, in that venue's naming and units."""
+    if exchange == "okx":
+        return Instrument("okx", f"{asset}-USDT-SWAP", asset, "linear", "USDT", OKX_CT_VAL[asset], 1.0, "trading")
+    base = SCALED_BASES[exchange].get(asset, asset)
+    multiplier = 1000.0 if base != asset else 1.0
+    return Instrument(exchange, f"{base}USDT", asset, "linear", "USDT", multiplier, multiplier, "trading")
+
+
+INSTRUMENTS: tuple[Instrument, ...] = tuple(
+    _instrument(exchange, asset) for exchange in EXCHANGES for asset in UNIVERSE if (exchange, asset) not in NOT_LISTED
+)
+
+
 def _rng(*parts: str) -> np.random.Generator:
     """A generator seeded by a stable hash of `parts` (same input, same numbers)."""
     return np.random.default_rng(zlib.crc32(":".join(("liqscope-demo", *parts)).encode()))
@@ -108,7 +188,7 @@ def _trend_shape(day: pd.Timestamp) -> np.ndarray:
     return (logistic - logistic[0] * (1 - t)) / logistic[-1]
 
 
-@lru_cache(maxsize=len(ASSETS))
+@lru_cache(maxsize=len(UNIVERSE))
 def minute_closes(asset: str) -> np.ndarray:
     """The asset's reference 1-minute close path over the whole demo period."""
     returns = _day_returns(asset)
@@ -136,7 +216,7 @@ def _minute_index() -> pd.DatetimeIndex:
     return pd.date_range(START, END, freq="1min", inclusive="left", unit="ms")
 
 
-@lru_cache(maxsize=len(ASSETS) * len(EXCHANGES))
+@lru_cache(maxsize=len(UNIVERSE) * len(EXCHANGES))
 def _minute_candles(asset: str, exchange: str) -> pd.DataFrame:
     """1-minute candles for one asset on one exchange over the whole period."""
     rng = _rng(asset, exchange, "candles")
@@ -171,6 +251,20 @@ class DayFlow:
     short_usd: float
 
 
+def _ordinary(asset: str) -> float:
+    """An ordinary day's liquidations of `asset`, USD, all venues."""
+    tail = LONG_TAIL.get(asset)
+    return tail.ordinary_liquidations if tail else ORDINARY_DAY_LIQUIDATIONS_USD[asset]
+
+
+def _squeeze_day_total(asset: str) -> float:
+    """The asset's part of 2025-05-19's long squeeze: each group's total shared by ordinary-day weight."""
+    if asset in LONG_TAIL:
+        weights = {a: c.ordinary_liquidations for a, c in LONG_TAIL.items()}
+        return LONG_TAIL_SQUEEZE_LIQUIDATIONS_USD * weights[asset] / sum(weights.values())
+    return SQUEEZE_DAY_LIQUIDATIONS_USD * _ordinary(asset) / sum(ORDINARY_DAY_LIQUIDATIONS_USD.values())
+
+
 def day_flow(asset: str, day_index: int) -> DayFlow:
     """The calibrated liquidation totals of `asset` on demo day `day_index`."""
     day = START + pd.Timedelta(days=day_index)
@@ -178,18 +272,17 @@ def day_flow(asset: str, day_index: int) -> DayFlow:
         total = SEED_DAY_LIQUIDATIONS_USD[asset]
         short_share = SEED_DAY_SHORT_SHARE[asset]
     elif day == SQUEEZE_DAY:
-        weight = ORDINARY_DAY_LIQUIDATIONS_USD[asset] / sum(ORDINARY_DAY_LIQUIDATIONS_USD.values())
-        total = SQUEEZE_DAY_LIQUIDATIONS_USD * weight
+        total = _squeeze_day_total(asset)
         short_share = 1 - SQUEEZE_DAY_LONG_SHARE
     else:
         day_return = _day_returns(asset)[day_index]
         noise = _rng(asset, "flow").lognormal(0, 0.4, DAYS)[day_index]
-        total = ORDINARY_DAY_LIQUIDATIONS_USD[asset] * noise * (1 + 10 * abs(day_return))
+        total = _ordinary(asset) * noise * (1 + 10 * abs(day_return))
         short_share = 1 / (1 + np.exp(-day_return / 0.012))
     return DayFlow(long_usd=total * (1 - short_share), short_usd=total * short_share)
 
 
-@lru_cache(maxsize=len(ASSETS) * len(EXCHANGES))
+@lru_cache(maxsize=len(UNIVERSE) * len(EXCHANGES))
 def _all_liquidations(asset: str, exchange: str) -> pd.DataFrame:
     """Individual liquidation events of one asset on one exchange, whole period.
 
@@ -241,7 +334,7 @@ def _five_minute_closes(asset: str, exchange: str) -> tuple[pd.DatetimeIndex, np
     return index, closes
 
 
-@lru_cache(maxsize=len(ASSETS) * len(EXCHANGES))
+@lru_cache(maxsize=len(UNIVERSE) * len(EXCHANGES))
 def _all_ratios(asset: str, exchange: str) -> pd.DataFrame:
     """5-minute long/short ratios of all four kinds for one asset on one exchange.
 
@@ -276,7 +369,7 @@ def _all_ratios(asset: str, exchange: str) -> pd.DataFrame:
     return conform("ratios", ratios)
 
 
-@lru_cache(maxsize=len(ASSETS) * len(EXCHANGES))
+@lru_cache(maxsize=len(UNIVERSE) * len(EXCHANGES))
 def _all_open_interest(asset: str, exchange: str) -> pd.DataFrame:
     """5-minute open interest in USD: positions build slowly, liquidations flush them."""
     rng = _rng(asset, exchange, "open_interest")
@@ -291,7 +384,7 @@ def _all_open_interest(asset: str, exchange: str) -> pd.DataFrame:
     return conform("open_interest", frame)
 
 
-@lru_cache(maxsize=len(ASSETS) * len(EXCHANGES))
+@lru_cache(maxsize=len(UNIVERSE) * len(EXCHANGES))
 def _all_funding(asset: str, exchange: str) -> pd.DataFrame:
     """8-hourly funding rates: positive in calm markets, higher after rallies."""
     rng = _rng(asset, exchange, "funding")
@@ -335,6 +428,11 @@ def _last_per_bucket(frame: pd.DataFrame, interval: str, by: list[str]) -> pd.Da
     return frame.groupby([bucket, *by], sort=False).tail(1).reset_index(drop=True)
 
 
+def listed(exchange: str, asset: str) -> bool:
+    """Whether the demo lists a perpetual of `asset` on `exchange`."""
+    return asset in UNIVERSE and (exchange, asset) not in NOT_LISTED
+
+
 class DemoSource:
     """The simulated market, answering every dataset for the demo period."""
 
@@ -343,13 +441,44 @@ class DemoSource:
     first_day = START
     last_day = END - pd.Timedelta(days=1)
 
+    def instruments(self, exchanges: tuple[str, ...]) -> tuple[Instrument, ...]:
+        """The demo's perpetuals on `exchanges` (see `INSTRUMENTS`)."""
+        return tuple(i for i in INSTRUMENTS if i.exchange in exchanges)
+
+    def universe(self, exchanges: tuple[str, ...]) -> Universe:
+        """Every coin the demo lists on `exchanges`, and how many perpetuals."""
+        instruments = self.instruments(exchanges)
+        return Universe(order(i.asset for i in instruments), len(instruments))
+
+    def top_assets(self, exchanges: tuple[str, ...], n: int) -> Ranking:
+        """The `n` coins with the largest open interest summed over `exchanges`."""
+        names = ", ".join(EXCHANGE_NAMES[e] for e in exchanges)
+        return Ranking(rank({e: self.open_interest_usd(e) for e in exchanges}, n), f"open interest on {names}")
+
+    def open_interest_usd(self, exchange: str) -> dict[str, float]:
+        """Each listed coin's calibrated open interest on `exchange`, USD (what the venues' tickers rank by)."""
+        share = EXCHANGE_LIQUIDATION_SHARE[exchange] * 3
+        return {a: OPEN_INTEREST_USD[a] * share for a in UNIVERSE if listed(exchange, a)}
+
     def fetch(self, dataset: Dataset, query: Query) -> pd.DataFrame:
-        """The normalized frame for `dataset`; NoCoverage outside 2025-04-24..2025-05-22."""
-        if query.asset not in ASSETS or query.exchange not in EXCHANGES:
+        """The normalized frame for `dataset`; NoCoverage outside 2025-04-24..2025-05-22 and for a coin a venue
+        does not list. `ALL_ASSETS` (liquidations only) is every listed coin of the exchange."""
+        if query.exchange not in EXCHANGES or (query.asset not in UNIVERSE and query.asset != ALL_ASSETS):
             raise SourceError(f"The demo market has no {query.asset} on {query.exchange}.")
+        if query.asset != ALL_ASSETS and not listed(query.exchange, query.asset):
+            raise NoCoverage(f"{query.asset} is not listed on {EXCHANGE_NAMES[query.exchange]}.")
         start, end = max(query.start, START), min(query.end, END)
         if start >= end:
             raise NoCoverage("The demo market covers 2025-04-24 to 2025-05-22 (UTC) only.")
+        if query.asset == ALL_ASSETS:
+            if dataset != "liquidations":
+                raise SourceError(f"The whole market is read for liquidations only, not {dataset}.")
+            frames = [
+                _slice(_all_liquidations(asset, query.exchange), start, end)
+                for asset in UNIVERSE
+                if listed(query.exchange, asset)
+            ]
+            return conform("liquidations", pd.concat(frames, ignore_index=True))
         if dataset == "candles":
             return _resample_candles(_slice(_minute_candles(query.asset, query.exchange), start, end), query.interval)
         if dataset == "liquidations":

@@ -31,13 +31,13 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 from cachetools import TLRUCache
 
 from data_sources import binance, bybit, okx
-from data_sources.base import SourceError
+from data_sources.base import Instrument, NoCoverage, SourceError
 from data_sources.http import BadPayload, Upstream
 from data_sources.schema import EXCHANGE_NAMES, EXCHANGES
 from data_sources.settings import URL_SETTINGS, Settings
@@ -51,7 +51,6 @@ REFRESH_SECONDS = 24 * 3600.0
 RETRY_SECONDS = 300.0
 STABLE_QUOTES = frozenset({"USDT", "USDC"})
 
-Margin = Literal["linear", "inverse"]
 log = logging.getLogger("liqscope.instruments")
 
 # A base name scaled by a power of ten, as a prefix (`1000PEPE`, `10000SATS`) or Bybit's suffix (`SHIB1000`).
@@ -76,25 +75,6 @@ STATUSES: dict[str, dict[str, str]] = {
     "okx": {"live": "trading", "preopen": "pending", "suspend": "suspended"},
     "bybit": {"Trading": "trading", "PreLaunch": "pending", "Delivering": "settling", "Closed": "closed"},
 }
-
-
-@dataclass(frozen=True)
-class Instrument:
-    """One perpetual on one venue, with the units of its raw prices and sizes (see the module docstring)."""
-
-    exchange: str
-    symbol: str
-    asset: str
-    margin: Margin
-    quote: str
-    contract_size: float
-    multiplier: float
-    status: str
-
-    @property
-    def trading(self) -> bool:
-        """Whether the venue trades it now."""
-        return self.status == "trading"
 
 
 COLUMNS = [f.name for f in fields(Instrument)]
@@ -312,6 +292,17 @@ class InstrumentRegistry:
     def instrument(self, exchange: str, symbol: str) -> Instrument | None:
         """The venue's instrument `symbol` (its own spelling), or None when it does not list it."""
         return self.listing(exchange).by_symbol.get(symbol)
+
+
+def pick(instruments: Iterable[Instrument], asset: str) -> Instrument | None:
+    """The perpetual the app reads for `asset`: a trading linear one, USDT-quoted before USDC; None if none."""
+    candidates = [i for i in instruments if i.asset == asset and i.trading and i.margin == "linear"]
+    return min(candidates, key=lambda i: (i.quote != "USDT", i.multiplier != 1, i.symbol), default=None)
+
+
+def not_listed(exchange: str, asset: str) -> NoCoverage:
+    """'PEPE is not listed on Bybit.': a coin the venue does not trade is not covered there, not an error."""
+    return NoCoverage(f"{asset} is not listed on {EXCHANGE_NAMES[exchange]}.")
 
 
 def to_frame(instruments: Iterable[Instrument]) -> pd.DataFrame:

@@ -1,24 +1,40 @@
-"""The live source: the public, key-free REST APIs of Binance, OKX and Bybit."""
+"""The live source: the public, key-free REST APIs of Binance, OKX and Bybit.
+
+Coins are read through each venue's instrument listing (`instruments.InstrumentRegistry`): a coin a
+venue does not list is "not listed on Bybit" (not covered); when a listing cannot be read the plain
+USDT symbol is tried. `ALL_ASSETS` asks for the whole market's liquidations: every asset the recorder
+stored, plus OKX's REST recent orders and Coinalyze for the majors only (one walk or request per major,
+so a page's requests do not grow with the number of listed perpetuals); `coverage_note` says so.
+"""
 
 from __future__ import annotations
 
-import pandas as pd
+from dataclasses import replace
 
-from data_sources import storage
-from data_sources.base import NoCoverage, Query, SourceError
+import pandas as pd
+from cachetools import TTLCache
+
+from data_sources import binance, bybit, okx, storage
+from data_sources.base import Instrument, NoCoverage, Query, SourceError
 from data_sources.binance import BinanceAdapter
 from data_sources.bybit import BybitAdapter
 from data_sources.coinalyze import CoinalyzeClient
 from data_sources.http import Upstream
+from data_sources.instruments import InstrumentRegistry, Listing, not_listed, pick
 from data_sources.intervals import INTERVAL_SECONDS
 from data_sources.okx import LIQUIDATION_HISTORY, OkxAdapter
-from data_sources.schema import EXCHANGE_NAMES, Dataset, conform
+from data_sources.schema import ALL_ASSETS, ASSETS, EXCHANGE_NAMES, Dataset, conform
 from data_sources.settings import Settings
 from data_sources.store import LiquidationStore, StoreError
+from data_sources.tickers import TickerBoard
+from data_sources.universe import Ranking, Universe, order
 
 PROBE_PATHS = {"binance": "/fapi/v1/time", "okx": "/api/v5/public/time", "bybit": "/v5/market/time"}
 EVENT_WINDOW = pd.Timedelta(days=7)
 LOWER_BOUND = {"binance": "at most 1 event per symbol per second", "okx": "at most 1 order per contract per second"}
+PLAIN = {"binance": binance.plain, "okx": okx.plain, "bybit": bybit.plain}
+LISTING_RETRY_SECONDS = 60.0
+MAJORS_ONLY = f"for the majors only ({', '.join(ASSETS)})"
 
 
 def within(ts: pd.Series, intervals: list[tuple[pd.Timestamp, pd.Timestamp]]) -> pd.Series:
@@ -34,10 +50,16 @@ def _clock(ts: pd.Timestamp) -> str:
 
 
 def recorded(store: LiquidationStore, query: Query) -> pd.DataFrame:
-    """Recorded liquidations: individual events for windows up to a week; per-bar sums from the rollups beyond."""
+    """Recorded liquidations: individual events for windows up to a week; per-bar sums from the rollups beyond.
+    `ALL_ASSETS` reads every asset recorded on the exchange."""
+    whole = query.asset == ALL_ASSETS
     if query.end - query.start <= EVENT_WINDOW:
+        if whole:
+            return store.market_events(query.exchange, query.start, query.end)
         return store.events(query.asset, query.exchange, query.start, query.end)
     step = INTERVAL_SECONDS[query.interval] * 1000
+    if whole:
+        return store.market_buckets(query.exchange, query.start, query.end, step)
     return store.buckets(query.asset, query.exchange, query.start, query.end, step)
 
 
@@ -65,13 +87,64 @@ class LiveSource:
     def __init__(self, settings: Settings) -> None:
         urls, timeout = settings.base_urls, settings.timeout
         self.db = settings.db_path
+        self.instruments = InstrumentRegistry(urls, timeout)
+        self._unlisted: TTLCache[str, SourceError] = TTLCache(maxsize=8, ttl=LISTING_RETRY_SECONDS)
         self.adapters = {
-            "binance": BinanceAdapter(urls["binance"], timeout),
-            "okx": OkxAdapter(urls["okx"], timeout),
-            "bybit": BybitAdapter(urls["bybit"], timeout),
+            "binance": BinanceAdapter(urls["binance"], timeout, resolve=lambda a: self.resolve("binance", a)),
+            "okx": OkxAdapter(urls["okx"], timeout, resolve=lambda a: self.resolve("okx", a)),
+            "bybit": BybitAdapter(urls["bybit"], timeout, resolve=lambda a: self.resolve("bybit", a)),
         }
+        self.tickers = TickerBoard({e: a.upstream for e, a in self.adapters.items()}, self.listing)
         key = settings.coinalyze_key
         self.coinalyze = CoinalyzeClient(settings.coinalyze_url, key, timeout) if key else None
+
+    def listing(self, exchange: str) -> Listing:
+        """The venue's instrument listing; a failure with no last good copy is remembered for
+        LISTING_RETRY_SECONDS, so a venue that is down costs one listing request per minute, not one per read."""
+        failed = self._unlisted.get(exchange)
+        if failed is not None:
+            raise failed
+        try:
+            return self.instruments.listing(exchange)
+        except SourceError as error:
+            self._unlisted[exchange] = error
+            raise
+
+    def resolve(self, exchange: str, asset: str) -> Instrument:
+        """The perpetual read for `asset` on `exchange` (see `instruments.pick`); NoCoverage when the venue does
+        not list it; the plain USDT symbol when its listing cannot be read."""
+        try:
+            listing = self.listing(exchange)
+        except SourceError:
+            return PLAIN[exchange](asset)
+        instrument = pick(listing.instruments, asset)
+        if instrument is None:
+            raise not_listed(exchange, asset)
+        return instrument
+
+    def universe(self, exchanges: tuple[str, ...]) -> Universe:
+        """Every coin the venues list as a trading perpetual, and how many perpetuals; a venue whose listing
+        cannot be read adds the majors and a note."""
+        assets: list[str] = []
+        perpetuals = 0
+        notes = []
+        for exchange in exchanges:
+            try:
+                trading = [i for i in self.listing(exchange).instruments if i.trading]
+            except SourceError as error:
+                notes.append(
+                    f"{EXCHANGE_NAMES[exchange]}'s instrument list is unavailable, so only the majors are "
+                    f"offered there: {error}"
+                )
+                assets += ASSETS
+                continue
+            assets += [i.asset for i in trading]
+            perpetuals += len(trading)
+        return Universe(order(assets), perpetuals, tuple(notes))
+
+    def top_assets(self, exchanges: tuple[str, ...], n: int) -> Ranking:
+        """The `n` coins with the most open interest across `exchanges` (`tickers.TickerBoard.top`)."""
+        return self.tickers.top(exchanges, n)
 
     def upstream(self, exchange: str) -> Upstream:
         """The REST host behind an exchange (for probes and request counts)."""
@@ -112,10 +185,11 @@ class LiveSource:
         parts = [recorded(store, query)] if store else []
         covered = bool(taken)
         errors: list[SourceError] = []
+        per_asset = [replace(query, asset=a) for a in ASSETS] if query.asset == ALL_ASSETS else [query]
         if query.exchange == "okx":
             try:
-                rest = self.adapters["okx"].fetch("liquidations", query)
-                parts.append(rest[~within(rest["ts"], taken)])
+                rest = [self.adapters["okx"].fetch("liquidations", q) for q in per_asset]
+                parts += [frame[~within(frame["ts"], taken)] for frame in rest]
                 now = self.adapters["okx"].now()
                 taken = [*taken, (now - LIQUIDATION_HISTORY, now)]
                 covered = True
@@ -123,8 +197,8 @@ class LiveSource:
                 errors.append(error)
         if self.coinalyze is not None:
             try:
-                buckets, _interval = self.coinalyze.liquidations(query)
-                parts.append(buckets[~within(buckets["ts"], taken)])
+                buckets = [self.coinalyze.liquidations(q)[0] for q in per_asset]
+                parts += [frame[~within(frame["ts"], taken)] for frame in buckets]
                 covered = True
             except SourceError as error:
                 errors.append(error)
@@ -139,8 +213,11 @@ class LiveSource:
             )
         return conform("liquidations", pd.concat(parts, ignore_index=True))
 
-    def coverage_note(self, exchange: str, start: pd.Timestamp, end: pd.Timestamp) -> str | None:
-        """What covers the exchange's liquidations in [start, end): recorded intervals, gaps, lower bound."""
+    def coverage_note(
+        self, exchange: str, start: pd.Timestamp, end: pd.Timestamp, whole_market: bool = False
+    ) -> str | None:
+        """What covers the exchange's liquidations in [start, end): recorded intervals, gaps, lower bound; for the
+        whole market, that the REST sources cover the majors only."""
         try:
             store = self.store()
             intervals = store.coverage(exchange, start, end) if store else []
@@ -148,11 +225,12 @@ class LiveSource:
             intervals = []
         name = EXCHANGE_NAMES[exchange]
         span = recorded_note(exchange, intervals)
-        parts = [span] if span else []
+        parts = [f"{span} (every asset)" if whole_market else span] if span else []
+        majors = f" {MAJORS_ONLY}" if whole_market else ""
         if exchange == "okx":
-            parts.append(f"{name}: REST recent orders (about the last 24 h) where not recorded")
+            parts.append(f"{name}: REST recent orders (about the last 24 h) where not recorded{majors}")
         if self.coinalyze is not None:
-            parts.append(f"{name}: Coinalyze buckets where neither covers")
+            parts.append(f"{name}: Coinalyze buckets where neither covers{majors}")
         if not parts:
             return None
         return lower_bound(exchange, "; ".join(parts))

@@ -19,7 +19,7 @@ from cachetools import TTLCache
 
 from data_sources.base import MarketSource, NoCoverage, Query, SourceError
 from data_sources.cache import BucketCache, Fetched
-from data_sources.schema import EXCHANGE_NAMES, Dataset, empty
+from data_sources.schema import ALL_ASSETS, EXCHANGE_NAMES, Dataset, empty
 
 PANEL_TTL_SECONDS = 30
 FETCH_WORKERS = 32
@@ -104,7 +104,12 @@ def _fetch_panel(
             answered.append(exchange)
     frame = pd.concat(frames, ignore_index=True) if frames else empty(dataset)
     coverage_note = getattr(source, "coverage_note", None)
-    notes = [coverage_note(e, start, end) for e in exchanges] if dataset == "liquidations" and coverage_note else []
+    whole_market = assets == (ALL_ASSETS,)
+    notes = (
+        [coverage_note(e, start, end, whole_market) for e in exchanges]
+        if dataset == "liquidations" and coverage_note
+        else []
+    )
     oldest = pd.Timestamp(min(fetched_at), unit="s", tz="UTC") if fetched_at else pd.Timestamp.now(tz="UTC")
     status = SourceStatus(
         source=source.name,
@@ -167,6 +172,19 @@ def load_many(
 ) -> tuple[Panel, ...]:
     """Several datasets for the same view at once (a cold page costs the slowest, not the sum)."""
     return tuple(_page_pool.map(lambda d: load(source, d, assets, exchanges, start, end, interval), datasets))
+
+
+def load_each(
+    source: MarketSource,
+    jobs: tuple[tuple[Dataset, tuple[str, ...]], ...],
+    exchanges: tuple[str, ...],
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    interval: str,
+) -> tuple[Panel, ...]:
+    """Several (dataset, assets) panels for the same window at once (the whole market's liquidations beside
+    the top coins' candles)."""
+    return tuple(_page_pool.map(lambda job: load(source, job[0], job[1], exchanges, start, end, interval), jobs))
 
 
 def refresh() -> None:

@@ -6,11 +6,13 @@ on rubik), and sizes swaps in contracts: quantities are multiplied by the
 instrument's `ctVal` (read from `/public/instruments`, never assumed). Which end
 of an over-full range a page holds is not documented, so series are asked for in
 windows that fit one page (`paging.Series`) and liquidation orders by a walk that
-holds for either end (`paging.walk`).
+holds for either end (`paging.walk`). A coin is read through its listed swap (`resolve`, from the
+instrument listing, whose `ctVal` sizes it: `PEPE-USDT-SWAP` is 10,000,000 PEPE a contract).
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -19,7 +21,7 @@ from typing import Any
 import pandas as pd
 import requests
 
-from data_sources.base import NoCoverage, Query, from_ms, ms
+from data_sources.base import Instrument, NoCoverage, Query, from_ms, ms
 from data_sources.http import (
     BadPayload,
     GeoBlocked,
@@ -31,6 +33,7 @@ from data_sources.http import (
 )
 from data_sources.paging import Series, walk
 from data_sources.schema import Dataset, conform
+from data_sources.units import per_coin
 
 NAME = "OKX"
 CANDLES, HISTORY_CANDLES = "/api/v5/market/candles", "/api/v5/market/history-candles"
@@ -62,6 +65,11 @@ def inst_id(asset: str) -> str:
     return f"{asset}-USDT-SWAP"
 
 
+def plain(asset: str) -> Instrument:
+    """The coin's plain USDT swap (BTC -> BTC-USDT-SWAP) when no listing is at hand; its ctVal is asked for."""
+    return Instrument("okx", inst_id(asset), asset, "linear", "USDT", math.nan, 1.0, "trading")
+
+
 def data(raw: Any, what: str) -> list:
     """The `data` list of an OKX envelope; `code != "0"` becomes a typed error."""
     if not isinstance(raw, dict) or "code" not in raw:
@@ -76,14 +84,15 @@ def data(raw: Any, what: str) -> list:
     return rows
 
 
-def parse_candles(rows: list[list[str]], asset: str) -> pd.DataFrame:
-    """Rows [ts, o, h, l, c, vol(contracts), volCcy(coin), volCcyQuote(USDT), confirm]."""
+def parse_candles(rows: list[list[str]], asset: str, multiplier: float = 1.0) -> pd.DataFrame:
+    """Rows [ts, o, h, l, c, vol(contracts), volCcy(base), volCcyQuote(USDT), confirm]; a base of `multiplier`
+    coins gives prices / multiplier and volume x multiplier (OKX quotes its swaps per one coin: 1)."""
     frame = pd.DataFrame(
         [r[:8] for r in rows], columns=["ts", "open", "high", "low", "close", "contracts", "volume", "quote_volume"]
     )
     frame["ts"] = from_ms(frame["ts"])
     frame["exchange"], frame["asset"] = "okx", asset
-    return conform("candles", frame)
+    return conform("candles", per_coin(frame, multiplier))
 
 
 def parse_ratios(rows: list[list[str]], asset: str, kind: str) -> pd.DataFrame:
@@ -121,15 +130,16 @@ def parse_funding(rows: list[dict], asset: str) -> pd.DataFrame:
     return conform("funding", frame)
 
 
-def parse_liquidations(rows: list[dict], asset: str, ct_val: float) -> pd.DataFrame:
-    """Liquidation orders: `sz` in contracts (x ctVal = coins), `bkPx` the bankruptcy price.
+def parse_liquidations(rows: list[dict], asset: str, ct_val: float, inst: str | None = None) -> pd.DataFrame:
+    """Liquidation orders of swap `inst` (default `inst_id(asset)`): `sz` in contracts (x ctVal = coins), `bkPx`
+    the bankruptcy price.
 
     `posSide` names the liquidated position; in net mode it is "net" and the
     order side tells: a forced `sell` closes a long, a forced `buy` a short.
     """
     records = []
     for item in rows:
-        if item.get("instId") not in (None, inst_id(asset)):
+        if item.get("instId") not in (None, inst or inst_id(asset)):
             continue
         for detail in item.get("details", []):
             pos_side = detail.get("posSide")
@@ -160,8 +170,15 @@ def _first(row: list) -> str:
 class OkxAdapter:
     """OKX swaps behind the source interface's `fetch`."""
 
-    def __init__(self, base_url: str, timeout: float = 10.0, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        timeout: float = 10.0,
+        clock: Callable[[], float] = time.time,
+        resolve: Callable[[str], Instrument] = plain,
+    ) -> None:
         self.clock = clock
+        self.resolve = resolve
         self.upstream = Upstream(NAME, base_url, "LIQSCOPE_OKX_URL", timeout, classify=classify)
         self._ct_val: dict[str, float] = {}
         self._lock = threading.Lock()
@@ -170,9 +187,11 @@ class OkxAdapter:
         """The adapter's clock as a UTC timestamp."""
         return pd.Timestamp(self.clock(), unit="s", tz="UTC")
 
-    def ct_val(self, asset: str) -> float:
-        """Coins per contract for the asset's swap, from `/public/instruments` (cached)."""
-        inst = inst_id(asset)
+    def ct_val(self, instrument: Instrument) -> float:
+        """Coins per contract of a linear swap: the listing's, else from `/public/instruments?instId=` (cached)."""
+        if math.isfinite(instrument.contract_size):
+            return instrument.contract_size
+        inst = instrument.symbol
         with self._lock:
             if inst in self._ct_val:
                 return self._ct_val[inst]
@@ -204,8 +223,9 @@ class OkxAdapter:
         return ms(max(query.start, earliest)), ms(query.end)
 
     def fetch(self, dataset: Dataset, query: Query) -> pd.DataFrame:
-        """The normalized frame for one asset; raises a typed SourceError."""
-        inst = inst_id(query.asset)
+        """The normalized frame for one asset; raises a typed SourceError (NoCoverage when it is not listed)."""
+        instrument = self.resolve(query.asset)
+        inst = instrument.symbol
         if dataset == "candles":
             bar = BARS[query.interval]
             recent = self.now() - pd.Timedelta(seconds=BAR_SECONDS[bar] * RECENT_ROWS)
@@ -213,7 +233,8 @@ class OkxAdapter:
             series = self._series(
                 {"instId": inst, "bar": bar}, ("after", "before"), BAR_SECONDS[bar] * 1000, CANDLE_LIMIT, _first
             )
-            return parse_candles(series.gather([path], ms(query.start), ms(query.end))[path], query.asset)
+            rows = series.gather([path], ms(query.start), ms(query.end))[path]
+            return parse_candles(rows, query.asset, instrument.multiplier)
         if dataset in ("ratios", "open_interest"):
             period = PERIODS[query.interval]
             what = "long/short ratios" if dataset == "ratios" else "open interest"
@@ -236,9 +257,9 @@ class OkxAdapter:
             )
             rows = series.gather([FUNDING], ms(max(query.start, earliest)), ms(query.end))[FUNDING]
             return parse_funding(rows, query.asset)
-        return self._liquidations(query)
+        return self._liquidations(query, instrument)
 
-    def _liquidations(self, query: Query) -> pd.DataFrame:
+    def _liquidations(self, query: Query, instrument: Instrument) -> pd.DataFrame:
         """Recent liquidation orders. The endpoint is undocumented and pages by time cursor only,
         so it is walked by `paging.walk`, which learns from the first full page which end of
         an over-full range the endpoint keeps (one extra request per fetch) and drops repeats."""
@@ -251,7 +272,7 @@ class OkxAdapter:
         start, end = ms(max(query.start, earliest)), ms(query.end)
         params = {
             "instType": "SWAP",
-            "instFamily": f"{query.asset}-USDT",
+            "instFamily": instrument.symbol.removesuffix("-SWAP"),
             "state": "filled",
             "limit": LIQUIDATION_LIMIT,
         }
@@ -279,6 +300,7 @@ class OkxAdapter:
                 f"{NAME}'s liquidation-orders endpoint (undocumented since 2025) did not answer: {error}"
             ) from None
         rows = [{"instId": d["instId"], "details": [d]} for d in details]
-        frame = parse_liquidations(rows, query.asset, self.ct_val(query.asset) if rows else 1.0)
+        ct_val = self.ct_val(instrument) if rows else 1.0
+        frame = parse_liquidations(rows, query.asset, ct_val, instrument.symbol)
         frame = frame[(frame["ts"] >= pd.Timestamp(start, unit="ms", tz="UTC")) & (frame["ts"] < query.end)]
         return frame.drop_duplicates(["ts", "side", "price", "qty"]).reset_index(drop=True)

@@ -27,7 +27,11 @@ import pandas as pd
 Dataset = Literal["candles", "liquidations", "ratios", "open_interest", "funding"]
 DATASETS: tuple[Dataset, ...] = ("candles", "liquidations", "ratios", "open_interest", "funding")
 
+# The majors: the default per-asset view, the recorder's default and the demo's calibrated story. Every
+# other listed coin comes from the venues' listings (`instruments`) or the demo's universe (`demo.UNIVERSE`).
 ASSETS: tuple[str, ...] = ("BTC", "ETH", "SOL", "XRP", "DOGE", "ADA", "BNB")
+# A query's asset meaning every asset the source holds for that exchange (the whole market; liquidations only).
+ALL_ASSETS = "*"
 EXCHANGES: tuple[str, ...] = ("binance", "okx", "bybit")
 EXCHANGE_NAMES: dict[str, str] = {"binance": "Binance", "okx": "OKX", "bybit": "Bybit"}
 SIDES: tuple[str, ...] = ("long", "short")

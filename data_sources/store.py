@@ -184,6 +184,14 @@ class LiquidationStore(Protocol):
         """Connected intervals of the exchange's stream overlapping [start, end), merged."""
         ...
 
+    def market_events(self, exchange: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+        """Recorded events of every asset on one exchange in [start, end) (the whole market)."""
+        ...
+
+    def market_buckets(self, exchange: str, start: pd.Timestamp, end: pd.Timestamp, step_ms: int) -> pd.DataFrame:
+        """Every asset's recorded liquidations on one exchange per `step_ms` bucket, asset and side (rollups)."""
+        ...
+
     def record_health(self, health: Sequence[StreamHealth]) -> None:
         """Upsert each exchange's stream health row."""
         ...
@@ -369,6 +377,29 @@ class SqliteStore:
         if frame.empty:
             return empty("liquidations")
         frame["exchange"], frame["asset"], frame["price"] = exchange, asset, float("nan")
+        return conform("liquidations", frame)
+
+    def market_events(self, exchange: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+        """Recorded events of every asset on one exchange in [start, end) (the whole market)."""
+        frame = self._read(
+            "SELECT ts, exchange, asset, side, price, qty, usd FROM liquidations "
+            "WHERE exchange = ? AND ts >= ? AND ts < ? ORDER BY ts",
+            (exchange, ms(start), ms(end)),
+        )
+        return conform("liquidations", frame) if not frame.empty else empty("liquidations")
+
+    def market_buckets(self, exchange: str, start: pd.Timestamp, end: pd.Timestamp, step_ms: int) -> pd.DataFrame:
+        """Every asset's recorded liquidations on one exchange per `step_ms` bucket, asset and side, from the
+        rollups (see `buckets`)."""
+        table, unit = ("liquidation_days", "day") if step_ms % 86_400_000 == 0 else ("liquidation_minutes", "minute")
+        frame = self._read(
+            f"SELECT {unit} / ? * ? AS ts, asset, side, SUM(qty) AS qty, SUM(usd) AS usd FROM {table} "
+            f"WHERE exchange = ? AND {unit} >= ? AND {unit} < ? GROUP BY 1, 2, 3 ORDER BY 1",
+            (step_ms, step_ms, exchange, ms(start), ms(end)),
+        )
+        if frame.empty:
+            return empty("liquidations")
+        frame["exchange"], frame["price"] = exchange, float("nan")
         return conform("liquidations", frame)
 
     def coverage(

@@ -25,10 +25,12 @@ from data_sources.base import NoCoverage, Query
 from data_sources.cache import Fetched
 from data_sources.intervals import INTERVAL_SECONDS
 from data_sources.live import lower_bound, recorded, recorded_note
-from data_sources.schema import EXCHANGE_NAMES, Dataset, conform
+from data_sources.schema import ASSETS, EXCHANGE_NAMES, Dataset, conform
 from data_sources.store import LiquidationStore, StoreError
+from data_sources.universe import Ranking, Universe, order, rank
 
 FRESHNESS_TTL_SECONDS = 5.0
+MINUTE = pd.Timedelta(minutes=1)
 OVERDUE_PERIODS = 3  # a series is stale once the collector missed this many of its runs
 CADENCE_SECONDS = {"candles": 60, "ratios": 300, "open_interest": 300, "funding": 3600}  # the collector's cadence
 CADENCE_WORDS = {
@@ -140,12 +142,47 @@ class StoreSource:
         on_time = health.state == "recording" and now_ms - health.updated_ms <= stream_health.SILENT_AFTER_MS
         return Fetched(frame, health.updated_ms / 1000, None if on_time else sentence)
 
-    def coverage_note(self, exchange: str, start: pd.Timestamp, end: pd.Timestamp) -> str | None:
+    def universe(self, exchanges: tuple[str, ...]) -> Universe:
+        """The coins the collector stores series for on `exchanges` (plus the majors), and how many
+        (exchange, coin) series that is; liquidations still count every recorded perpetual."""
+        try:
+            rows = self.freshness()
+        except StoreError as error:
+            return Universe(order(ASSETS), 0, (f"The store cannot list its coins: {error}",))
+        stored = rows[rows["exchange"].isin(exchanges)]
+        pairs = stored[["exchange", "asset"]].drop_duplicates()
+        return Universe(order([*ASSETS, *pairs["asset"]]), len(pairs))
+
+    def top_assets(self, exchanges: tuple[str, ...], n: int) -> Ranking:
+        """The `n` stored coins with the most open interest in the latest stored snapshot per venue (USD)."""
+        try:
+            rows = self.freshness()
+            latest = rows[(rows["dataset"] == "open_interest") & rows["exchange"].isin(exchanges)].dropna(
+                subset=["last_ts"]
+            )
+            measures: dict[str, dict[str, float]] = {}
+            for row in latest.itertuples():
+                snapshot = self.store().series(
+                    "open_interest", row.asset, row.exchange, row.last_ts, row.last_ts + MINUTE
+                )
+                if not snapshot.empty:
+                    measures.setdefault(row.exchange, {})[row.asset] = float(snapshot["usd"].iloc[-1])
+        except StoreError as error:
+            return Ranking(ASSETS[:n], "the majors", (f"The store cannot rank coins: {error}",))
+        if not measures:
+            return Ranking(ASSETS[:n], "the majors (the collector has stored no open interest yet)")
+        return Ranking(rank(measures, n), "open interest in the collector's latest snapshot")
+
+    def coverage_note(
+        self, exchange: str, start: pd.Timestamp, end: pd.Timestamp, whole_market: bool = False
+    ) -> str | None:
         """When the collector recorded the exchange's liquidations in [start, end), with the lower-bound caveat."""
         try:
             note = recorded_note(exchange, self.store().coverage(exchange, start, end))
         except StoreError:  # the panel's fetch already reports why the store cannot answer
             return None
+        if note and whole_market:
+            note = f"{note} (every asset)"
         return lower_bound(exchange, note) if note else None
 
     def recent(self, asset: str, exchanges: tuple[str, ...], limit: int) -> pd.DataFrame | None:

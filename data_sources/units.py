@@ -16,7 +16,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from data_sources.instruments import Instrument
+import pandas as pd
+
+from data_sources.base import Instrument
 
 
 @dataclass(frozen=True)
@@ -48,3 +50,15 @@ def to_usd_units(instrument: Instrument, price: float | str, size: float | str) 
     if per_coin == 0:
         raise ValueError(f"{instrument.exchange} {instrument.symbol}: an inverse swap needs a price above 0")
     return UsdUnits(per_coin, amount / per_coin, amount)
+
+
+def per_coin(candles: pd.DataFrame, multiplier: float) -> pd.DataFrame:
+    """Candles quoted per `multiplier` coins (`1000PEPEUSDT`) as USD per ONE coin and volume in coins; the quote
+    volume (USD) is unchanged."""
+    if multiplier == 1:
+        return candles
+    out = candles.copy()
+    for column in ("open", "high", "low", "close"):
+        out[column] = pd.to_numeric(out[column]) / multiplier
+    out["volume"] = pd.to_numeric(out["volume"]) * multiplier
+    return out

@@ -43,6 +43,25 @@ COINALYZE_SECONDS = {
     "daily": 86400,
 }
 CT_VAL = {"BTC": 0.01, "ETH": 0.1, "SOL": 1.0, "XRP": 100.0, "DOGE": 1000.0, "ADA": 100.0, "BNB": 0.01}
+CT_VAL |= {"PEPE": 10_000_000.0, "SHIB": 1_000_000.0, "WIF": 1.0}
+# The symbols the fake serves market data for, in each venue's naming -> (coin, coins per quoted unit). Prices of
+# a 1000x symbol are per 1,000 coins and its sizes in thousands, as the venues send them (explicit, not parsed).
+SERVED: dict[str, dict[str, tuple[str, float]]] = {
+    "binance": {
+        **{f"{a}USDT": (a, 1.0) for a in ASSETS},
+        "1000PEPEUSDT": ("PEPE", 1000.0),
+        "1000SHIBUSDT": ("SHIB", 1000.0),
+        "WIFUSDT": ("WIF", 1.0),
+    },
+    "okx": {f"{a}-USDT-SWAP": (a, 1.0) for a in (*ASSETS, "PEPE", "SHIB", "WIF")},
+    "bybit": {
+        **{f"{a}USDT": (a, 1.0) for a in ASSETS},
+        "1000PEPEUSDT": ("PEPE", 1000.0),
+        "SHIB1000USDT": ("SHIB", 1000.0),
+        "WIFUSDT": ("WIF", 1.0),
+    },
+}
+SERVED_ASSETS = tuple(dict.fromkeys(asset for symbols in SERVED.values() for asset, _ in symbols.values()))
 BINANCE_INTERVALS = {"1m", "5m", "15m", "30m", "1h", "2h", "4h", "1d"}
 OKX_BARS = {"1m": "1m", "5m": "5m", "15m": "15m", "30m": "30m", "1H": "1h", "2H": "2h", "4H": "4h", "1Dutc": "1d"}
 BYBIT_INTERVALS = {"1": "1m", "5": "5m", "15": "15m", "30": "30m", "60": "1h", "120": "2h", "240": "4h", "D": "1d"}
@@ -91,7 +110,7 @@ class FakeMarket:
 
     def warm(self) -> None:
         """Build every series up front, so no request pays for the fake's own set-up."""
-        for asset in ASSETS:
+        for asset in SERVED_ASSETS:
             for exchange in ("binance", "okx", "bybit"):
                 for interval in INTERVAL_SECONDS:
                     for dataset in ("candles", "ratios", "open_interest"):
@@ -132,6 +151,7 @@ class FakeExchanges:
     def __init__(self, delay: float = 0.0) -> None:
         self.market = FakeMarket()
         self.delay = delay
+        self.extra_listed = 0  # synthetic perpetuals added to every listing and ticker answer (a longer tail)
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.faults: list[Fault] = []
         self.fill = "start"  # which end of an over-full range a page holds: "start" or "end"
@@ -195,9 +215,12 @@ class FakeExchanges:
         if path == "/_fake/reset":
             self.reset()
             return 200, {"reset": True}, {}
-        listing = instrument_listing(path, params)  # the venues' instrument listings: see the block below
+        listing = instrument_listing(path, params, self.extra_listed)  # the venues' listings: see the block below
         if listing is not None:
             return listing
+        tickers = ticker_answer(path, params, self.extra_listed)  # the venues' all-symbol tickers: see below
+        if tickers is not None:
+            return tickers
         if path.startswith("/v1/"):
             return self._coinalyze(path, params, headers or {})
         if path.startswith(("/fapi/", "/futures/")):
@@ -286,9 +309,9 @@ class FakeExchanges:
         headers = {"X-MBX-USED-WEIGHT-1M": str(self.limits.weight_used() if self.limits else 12)}
         if path == "/fapi/v1/time":
             return 200, {"serverTime": int(time.time() * 1000)}, headers
-        asset = p.get("symbol", "").removesuffix("USDT")
-        if asset not in ASSETS:
+        if p.get("symbol") not in SERVED["binance"]:
             return 400, {"code": -1121, "msg": "Invalid symbol."}, headers
+        asset, unit = SERVED["binance"][p["symbol"]]
         start, end = int(p.get("startTime", 0)), int(p.get("endTime", 2**62)) + 1
         name = path.rsplit("/", 1)[-1]
         if name == "klines":
@@ -297,11 +320,11 @@ class FakeExchanges:
             rows = [
                 [
                     int(r.ms),
-                    _s(r.open),
-                    _s(r.high),
-                    _s(r.low),
-                    _s(r.close),
-                    _s(r.volume),
+                    _s(r.open * unit),
+                    _s(r.high * unit),
+                    _s(r.low * unit),
+                    _s(r.close * unit),
+                    _s(r.volume / unit),
                     int(r.ms) + 59_999,
                     _s(r.quote_volume),
                     100,
@@ -369,8 +392,8 @@ class FakeExchanges:
         if path == "/api/v5/public/time":
             return ok([{"ts": str(int(time.time() * 1000))}])
         inst = p.get("instId") or (p.get("instFamily", "") + "-SWAP")
-        asset = inst.removesuffix("-USDT-SWAP")
-        if asset not in ASSETS:
+        asset = SERVED["okx"].get(inst, ("",))[0]
+        if not asset:
             return 200, {"code": "51001", "msg": f"Instrument ID {inst} does not exist", "data": []}, {}
         if path == "/api/v5/public/instruments":
             return ok([{"instId": inst, "instType": "SWAP", "ctVal": _s(CT_VAL[asset]), "ctValCcy": asset}])
@@ -465,9 +488,9 @@ class FakeExchanges:
 
         if path == "/v5/market/time":
             return ok([])
-        asset = p.get("symbol", "").removesuffix("USDT")
-        if asset not in ASSETS:
+        if p.get("symbol") not in SERVED["bybit"]:
             return 200, {"retCode": 10001, "retMsg": "params error: symbol invalid", "result": {}, "time": 0}, {}
+        asset, unit = SERVED["bybit"][p["symbol"]]
         if path == "/v5/market/kline":
             start, end = int(p.get("start", 0)), int(p.get("end", 2**62)) + 1
             limit = min(int(p.get("limit", 200)), 1000)
@@ -475,7 +498,15 @@ class FakeExchanges:
             f = self._page(f.iloc[::-1], limit)
             return ok(
                 [
-                    [str(int(r.ms)), _s(r.open), _s(r.high), _s(r.low), _s(r.close), _s(r.volume), _s(r.quote_volume)]
+                    [
+                        str(int(r.ms)),
+                        _s(r.open * unit),
+                        _s(r.high * unit),
+                        _s(r.low * unit),
+                        _s(r.close * unit),
+                        _s(r.volume / unit),
+                        _s(r.quote_volume),
+                    ]
                     for r in f.itertuples()
                 ]
             )
@@ -511,7 +542,7 @@ class FakeExchanges:
             f = pd.merge_asof(f, candles, on="ts", direction="backward").iloc[::-1]
             page = self._page(f, limit, offset)
             rows = [
-                {"openInterest": _s(r.usd / r.close), "singleOpenInterest": "0", "timestamp": str(int(r.ms))}
+                {"openInterest": _s(r.usd / r.close / unit), "singleOpenInterest": "0", "timestamp": str(int(r.ms))}
                 for r in page.itertuples()
             ]
         else:
@@ -712,8 +743,19 @@ def _bybit_cursor(page: list[dict[str, Any]]) -> str:
     return f"first%3D{page[0]['symbol']}%26last%3D{page[-1]['symbol']}"
 
 
-def instrument_listing(path: str, p: dict[str, str]) -> tuple[int, Any, dict[str, str]] | None:
-    """The three listing endpoints in each venue's format; None for any other request."""
+def tail_listed(exchange: str, extra: int) -> list[dict[str, Any]]:
+    """`extra` synthetic perpetuals (TAIL0, TAIL1, ...) in the venue's listing format: a longer tail."""
+    coins = [f"TAIL{i}" for i in range(extra)]
+    if exchange == "binance":
+        return [_binance_listed(f"{c}USDT", c) for c in coins]
+    if exchange == "okx":
+        return [_okx_listed(f"{c}-USDT-SWAP", "1") for c in coins]
+    return [_bybit_listed(f"{c}USDT", c) for c in coins]
+
+
+def instrument_listing(path: str, p: dict[str, str], extra: int = 0) -> tuple[int, Any, dict[str, str]] | None:
+    """The three listing endpoints in each venue's format, with `extra` synthetic perpetuals; None for any other
+    request."""
     if path == "/fapi/v1/exchangeInfo":
         body = {
             "timezone": "UTC",
@@ -722,17 +764,17 @@ def instrument_listing(path: str, p: dict[str, str]) -> tuple[int, Any, dict[str
             "rateLimits": [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 2400}],
             "exchangeFilters": [],
             "assets": [{"asset": "USDT", "marginAvailable": True, "autoAssetExchange": "-10000"}],
-            "symbols": BINANCE_LISTED,
+            "symbols": BINANCE_LISTED + tail_listed("binance", extra),
         }
         return 200, body, {"X-MBX-USED-WEIGHT-1M": "1"}
     if path == "/api/v5/public/instruments" and "instId" not in p and "instFamily" not in p:
         if p.get("instType") != "SWAP":
             return 200, {"code": "51000", "msg": "Parameter instType error", "data": []}, {}
-        return 200, {"code": "0", "msg": "", "data": OKX_LISTED}, {}
+        return 200, {"code": "0", "msg": "", "data": OKX_LISTED + tail_listed("okx", extra)}, {}
     if path == "/v5/market/instruments-info" and "symbol" not in p:
         if p.get("category") != "linear":
             return 200, {"retCode": 10001, "retMsg": "params error: category", "result": {}, "time": 0}, {}
-        listed = [r for r in BYBIT_LISTED if r["status"] == p.get("status", "Trading")]
+        listed = [r for r in BYBIT_LISTED + tail_listed("bybit", extra) if r["status"] == p.get("status", "Trading")]
         offset = 0
         if p.get("cursor"):
             last = p["cursor"].rpartition("%26last%3D")[2]
@@ -751,6 +793,108 @@ def instrument_listing(path: str, p: dict[str, str]) -> tuple[int, Any, dict[str
 
 
 # ---- end of instrument listings ---------------------------------------------------------------------------
+
+
+# ---- All-symbol tickers (Binance ticker/24hr, OKX open-interest, Bybit tickers) ----------------------------
+# One answer per venue for every listed perpetual, in each venue's format, numbers as the venue types them.
+# The served coins carry the demo's calibrated open interest (`DemoSource.open_interest_usd`) and a 24 h quote
+# volume of the same order; every other listed symbol (1INCH, SATS, USDC pairs, the synthetic tail) a small one.
+UNSERVED_USD = 2_000_000.0
+
+
+def _ticker_usd(exchange: str, symbol: str, measures: dict[str, float]) -> float:
+    asset = SERVED[exchange].get(symbol, ("",))[0]
+    return measures.get(asset, UNSERVED_USD)
+
+
+def ticker_answer(path: str, p: dict[str, str], extra: int) -> tuple[int, Any, dict[str, str]] | None:
+    """The three all-symbol ticker endpoints in each venue's format; None for any other request."""
+    now = int(time.time() * 1000)
+    source = demo.DemoSource()
+    if path == "/fapi/v1/ticker/24hr" and "symbol" not in p:
+        volume = {a: demo.DAILY_VOLUME_USD[a] * demo.EXCHANGE_VOLUME_SHARE["binance"] for a in SERVED_ASSETS}
+        rows = [
+            {
+                "symbol": r["symbol"],
+                "priceChange": "0.0100",
+                "priceChangePercent": "1.250",
+                "weightedAvgPrice": "0.8100",
+                "lastPrice": "0.8200",
+                "lastQty": "10",
+                "openPrice": "0.8100",
+                "highPrice": "0.8300",
+                "lowPrice": "0.8000",
+                "volume": "1000000",
+                "quoteVolume": _s(_ticker_usd("binance", r["symbol"], volume)),
+                "openTime": now - 86_400_000,
+                "closeTime": now - 1,
+                "firstId": 1,
+                "lastId": 1000,
+                "count": 1000,
+            }
+            for r in BINANCE_LISTED + tail_listed("binance", extra)
+            if r["contractType"] == "PERPETUAL"
+        ]
+        return 200, rows, {"X-MBX-USED-WEIGHT-1M": "41"}
+    if path == "/api/v5/public/open-interest" and "instId" not in p and "instFamily" not in p:
+        if p.get("instType") != "SWAP":
+            return 200, {"code": "51000", "msg": "Parameter instType error", "data": []}, {}
+        measures = source.open_interest_usd("okx")
+        data = [
+            {
+                "instId": r["instId"],
+                "instType": "SWAP",
+                "oi": "1000",
+                "oiCcy": "1000",
+                "oiUsd": _s(_ticker_usd("okx", r["instId"], measures)),
+                "ts": str(now),
+            }
+            for r in OKX_LISTED + tail_listed("okx", extra)
+        ]
+        return 200, {"code": "0", "msg": "", "data": data}, {}
+    if path == "/v5/market/tickers" and "symbol" not in p:
+        if p.get("category") != "linear":
+            return 200, {"retCode": 10001, "retMsg": "params error: category", "result": {}, "time": 0}, {}
+        measures = source.open_interest_usd("bybit")
+        rows = [
+            {
+                "symbol": r["symbol"],
+                "lastPrice": "0.8200",
+                "indexPrice": "0.8199",
+                "markPrice": "0.8200",
+                "prevPrice24h": "0.8100",
+                "price24hPcnt": "0.012345",
+                "highPrice24h": "0.8300",
+                "lowPrice24h": "0.8000",
+                "prevPrice1h": "0.8190",
+                "openInterest": "1000000",
+                "openInterestValue": f"{_ticker_usd('bybit', r['symbol'], measures):.2f}",
+                "turnover24h": "1000000.0000",
+                "volume24h": "1000000.0000",
+                "fundingRate": "0.0001",
+                "nextFundingTime": str(now + 3_600_000),
+                "predictedDeliveryPrice": "",
+                "basisRate": "",
+                "deliveryFeeRate": "",
+                "deliveryTime": "0",
+                "ask1Size": "100",
+                "bid1Price": "0.8199",
+                "ask1Price": "0.8201",
+                "bid1Size": "100",
+                "basis": "",
+                "preOpenPrice": "",
+                "preQty": "",
+                "curPreListingPhase": "",
+            }
+            for r in BYBIT_LISTED + tail_listed("bybit", extra)
+            if r["contractType"] == "LinearPerpetual"
+        ]
+        result = {"category": "linear", "list": rows}
+        return 200, {"retCode": 0, "retMsg": "OK", "result": result, "retExtInfo": {}, "time": now}, {}
+    return None
+
+
+# ---- end of all-symbol tickers ------------------------------------------------------------------------------
 
 
 def _handler(exchanges: FakeExchanges) -> type[BaseHTTPRequestHandler]:

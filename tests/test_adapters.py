@@ -250,9 +250,30 @@ class TestBybitAdapter:
 
 @pytest.mark.parametrize(
     ("adapter", "exchange", "asset"),
-    [(BinanceAdapter, "binance", "PEPE"), (OkxAdapter, "okx", "PEPE"), (BybitAdapter, "bybit", "PEPE")],
+    [(BinanceAdapter, "binance", "NOPE"), (OkxAdapter, "okx", "NOPE"), (BybitAdapter, "bybit", "NOPE")],
 )
 def test_unknown_symbol_is_named(exchanges: FakeExchanges, adapter: type, exchange: str, asset: str) -> None:
     start, end = seed(exchanges)
     with pytest.raises(okx.UnknownSymbol):
         adapter(exchanges.url).fetch("candles", Query(asset, exchange, start, end, "1h"))
+
+
+THOUSAND_PEPE_KLINE = [
+    [1715126400000, "12.0", "13.0", "11.5", "12.5", "2000", 1715126459999, "25000", 10, "0", "0", "0"]
+]
+
+
+class TestThousandfoldSymbols:
+    """A 1000x symbol's candle is per 1,000 coins: prices / 1000 and volume x 1000 give the schema's units."""
+
+    def test_binance_1000pepe_candle_per_one_coin(self) -> None:
+        row = binance.parse_klines(THOUSAND_PEPE_KLINE, "PEPE", multiplier=1000.0).iloc[0]
+        assert (row.open, row.high, row.low, row.close) == (0.012, 0.013, 0.0115, 0.0125)
+        assert row.volume == 2_000_000 and row.quote_volume == 25000
+
+    def test_bybit_shib1000_candle_and_open_interest_per_one_coin(self) -> None:
+        rows = [["1715126400000", "12.0", "13.0", "11.5", "12.5", "2000", "25000"]]
+        candles = bybit.parse_klines(rows, "SHIB", multiplier=1000.0)
+        assert candles.iloc[0].close == 0.0125 and candles.iloc[0].volume == 2_000_000
+        oi = bybit.parse_open_interest([{"timestamp": "1715126400000", "openInterest": "4"}], "SHIB", candles, 1000.0)
+        assert oi.iloc[0].usd == pytest.approx(4 * 1000 * 0.0125)

@@ -46,11 +46,11 @@ def test_every_page_renders_for_several_filter_sets(page: str, params: dict) -> 
 
 
 def test_overview_tells_the_seed_day_story_by_default() -> None:
-    """Opening the demo shows 2025-05-08 with the calibrated KPIs and takeaways."""
+    """Opening the demo shows 2025-05-08 for the whole market (the majors' $965M plus the long tail) and takeaways."""
     at = run_app()
     values = metrics(at)
-    assert values["Total liquidations"] == "$965M"
-    assert values["Shorts liquidated"] == "$810M"
+    assert values["Total liquidations"] == "$1.10B"
+    assert values["Shorts liquidated"] == "$924M"
     assert values["Short share"] == "84%"
     assert values["Top mover"] == "ETH"
     takeaways = at.markdown[0].value
@@ -95,11 +95,11 @@ def test_too_fine_an_interval_is_coarsened_with_a_note() -> None:
 
 
 def test_share_link_makes_every_filter_explicit() -> None:
-    """The share link has absolute dates, all assets and exchanges, and the page-local choice."""
-    at = run_app({"asset": "ETH"}, "app_pages/asset.py")
+    """The share link has absolute dates, the selected assets, all exchanges, top and the page-local choice."""
+    at = run_app({"asset": "ETH", "assets": ["ETH", "BNB"]}, "app_pages/asset.py")
     link = at.code[0].value
     assert link.startswith("http://localhost:8501/asset?range=2025-05-08&range=2025-05-08")
-    for part in ("assets=BTC", "assets=BNB", "exchanges=okx", "interval=auto", "asset=ETH"):
+    for part in ("assets=ETH", "assets=BNB", "exchanges=okx", "interval=auto", "top=10", "asset=ETH"):
         assert part in link
 
 

@@ -6,10 +6,10 @@ import pandas as pd
 import pytest
 
 from components import summary
-from data_sources import market
+from data_sources import demo, market
 from data_sources.base import NoCoverage, Query, SourceError
 from data_sources.demo import DemoSource
-from data_sources.schema import ASSETS, COLUMNS, DATASETS, EXCHANGES
+from data_sources.schema import ALL_ASSETS, ASSETS, COLUMNS, DATASETS, EXCHANGES
 
 SEED_START = pd.Timestamp("2025-05-08", tz="UTC")
 SEED_END = pd.Timestamp("2025-05-09", tz="UTC")
@@ -109,18 +109,36 @@ class TestDemoSource:
             SOURCE.fetch("candles", Query("BTC", "binance", start, start + pd.Timedelta(days=1), "1h"))
 
     def test_unknown_symbol_is_a_source_error(self) -> None:
-        with pytest.raises(SourceError, match="no PEPE"):
-            SOURCE.fetch("candles", Query("PEPE", "binance", SEED_START, SEED_END, "1h"))
+        with pytest.raises(SourceError, match="no NOPE"):
+            SOURCE.fetch("candles", Query("NOPE", "binance", SEED_START, SEED_END, "1h"))
+
+    def test_a_coin_a_venue_does_not_list_is_not_covered_there(self) -> None:
+        with pytest.raises(NoCoverage, match="POPCAT is not listed on OKX"):
+            SOURCE.fetch("candles", Query("POPCAT", "okx", SEED_START, SEED_END, "1h"))
+
+    def test_the_long_tail_is_priced_per_one_coin_and_the_majors_are_unchanged(self) -> None:
+        pepe = SOURCE.fetch("liquidations", Query("PEPE", "binance", SEED_START, SEED_END, "5m"))
+        assert pepe["price"].between(9e-6, 1.2e-5).all()
+        assert (pepe["usd"] - pepe["price"] * pepe["qty"]).abs().max() < 1e-6 * pepe["usd"].max()
+        tail = [i for i in demo.INSTRUMENTS if i.multiplier == 1000]
+        assert {(i.exchange, i.symbol) for i in tail} >= {("binance", "1000PEPEUSDT"), ("bybit", "SHIB1000USDT")}
+        assert len(demo.LONG_TAIL) == 12
+
+    def test_the_whole_market_is_every_listed_coin(self) -> None:
+        every = SOURCE.fetch("liquidations", Query(ALL_ASSETS, "okx", SEED_START, SEED_END, "5m"))
+        assert set(every["asset"]) == {i.asset for i in demo.INSTRUMENTS if i.exchange == "okx"}
+        with pytest.raises(SourceError, match="liquidations only"):
+            SOURCE.fetch("candles", Query(ALL_ASSETS, "okx", SEED_START, SEED_END, "5m"))
 
 
 class TestMarketLoad:
     """The cached read path records who answered and never raises for one bad combo."""
 
     def test_failed_combination_is_reported_not_raised(self) -> None:
-        panel = market.load(SOURCE, "candles", ("BTC", "PEPE"), ("okx",), SEED_START, SEED_END, "1h")
+        panel = market.load(SOURCE, "candles", ("BTC", "NOPE"), ("okx",), SEED_START, SEED_END, "1h")
         assert set(panel.frame["asset"]) == {"BTC"}
         assert panel.status.answered == ("okx",)
-        assert panel.status.failed == (("OKX", "The demo market has no PEPE on okx."),)
+        assert panel.status.failed == (("OKX", "The demo market has no NOPE on okx."),)
 
     def test_second_load_is_served_from_cache(self) -> None:
         first = market.load(SOURCE, "funding", ("BTC",), ("okx",), SEED_START, SEED_END, "1h")

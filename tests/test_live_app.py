@@ -92,7 +92,7 @@ def test_auto_falls_back_to_the_demo_and_says_why(monkeypatch: pytest.MonkeyPatc
     banner = next(w.value for w in at.warning if w.value.startswith("No exchange answered"))
     assert "Could not reach Binance" in banner and "LIQSCOPE_OKX_URL" in banner
     assert any("Demo data (simulated)" in info.value for info in at.info)
-    assert {m.label: m.value for m in at.metric}["Total liquidations"] == "$965M"
+    assert {m.label: m.value for m in at.metric}["Total liquidations"] == "$1.10B"  # the demo's whole market by default
 
 
 def test_auto_uses_live_data_when_an_exchange_answers(

@@ -79,6 +79,30 @@ def test_rollups_agree_with_the_events(store: LiquidationStore, db_target: str) 
         assert scalar(db_target, f"SELECT CAST(SUM(count) AS BIGINT) FROM {table}") == 400
 
 
+def test_the_whole_market_reads_every_asset_of_one_exchange(store: LiquidationStore) -> None:
+    """Events and rollups across assets: every asset of the exchange, no other exchange, sums as per asset."""
+    coins = ["BTC", "PEPE", "WIF", "1INCH"]
+    store.insert(
+        [
+            Event(exchange, f"{coin}USDT", coin, T0 + i * 61_000, side, 1.0 + i, 2.0 + k)
+            for k, coin in enumerate(coins)
+            for exchange in ("okx", "bybit")
+            for i, side in enumerate(("long", "short", "long"))
+        ]
+    )
+    start, end = EVERYTHING
+    whole = store.market_events("okx", start, end)
+    assert set(whole["asset"]) == set(coins) and set(whole["exchange"]) == {"okx"} and len(whole) == 12
+    for step in (60_000, DAY):
+        sums = store.market_buckets("okx", start, end, step)
+        assert set(sums["exchange"]) == {"okx"} and sums["price"].isna().all()
+        per_asset = sums.groupby("asset")["usd"].sum().to_dict()
+        assert per_asset == pytest.approx(whole.groupby("asset")["usd"].sum().to_dict())
+        for coin in coins:
+            one = store.buckets(coin, "okx", start, end, step)
+            assert sums[sums["asset"] == coin]["usd"].sum() == pytest.approx(one["usd"].sum())
+
+
 def test_a_version_1_sqlite_store_is_migrated_with_its_days_backfilled(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     with sqlite3.connect(path) as connection:

@@ -165,3 +165,21 @@ class TestMovers:
     def test_no_move_is_said_plainly(self) -> None:
         assert summary.move_lines(moves_of({"BTC": 0.0})) == ["No asset moved: BTC closed where they opened."]
         assert summary.top_mover(pd.DataFrame(columns=["asset", "change"])) is None
+
+
+def test_by_coin_keeps_the_top_and_sums_the_rest_as_others() -> None:
+    """Five coins, top 3: the three largest, then one Others row with the other two's long and short USD."""
+    rows = [
+        (coin, side, usd) for coin, usd in zip("ABCDE", (50, 40, 30, 20, 10), strict=True) for side in ("long", "short")
+    ]
+    frame = pd.DataFrame(rows, columns=["asset", "side", "usd"])
+    table = summary.by_coin(frame, top=3)
+    assert table["asset"].tolist() == ["A", "B", "C", "Others (2 coins)"]
+    assert table.iloc[-1][["long", "short", "total"]].tolist() == [30, 30, 60]
+    assert table["share"].sum() == pytest.approx(1.0)
+    assert summary.by_coin(frame, top=5)["asset"].tolist() == list("ABCDE")
+
+
+def test_tiny_prices_keep_four_significant_digits() -> None:
+    assert summary.price(0.0000112345) == "$0.00001123"
+    assert summary.price(0.1971) == "$0.1971"
