@@ -8,11 +8,11 @@ import pandas as pd
 
 from data_sources import paging
 from data_sources.base import Query, SourceError
-from data_sources.binance import BinanceAdapter
-from data_sources.bybit import BybitAdapter
 from data_sources.intervals import auto_interval
-from data_sources.okx import OkxAdapter
 from data_sources.schema import ASSETS
+from data_sources.venues.binance import BinanceAdapter
+from data_sources.venues.bybit import BybitAdapter
+from data_sources.venues.okx import OkxAdapter
 
 
 def naive_overview(url: str, start: pd.Timestamp, end: pd.Timestamp) -> int:

@@ -36,7 +36,7 @@ from data_sources import market, registry
 from data_sources.recorder import Recorder
 from data_sources.schema import ASSETS, EXCHANGES
 from data_sources.store import SqliteStore
-from data_sources.streams import BybitStream
+from data_sources.venues.bybit import BybitStream
 from tests.fake_streams import FakeStream, FakeStreams, bybit_message, listed
 from tests.postgres import binaries, postgres_server
 from tests.servers import streamlit_server

@@ -15,7 +15,15 @@ from data_sources.schema import EXCHANGE_NAMES, RATIO_KIND_LABELS, RATIO_KINDS
 LONG_COLOR = "#ef5350"
 SHORT_COLOR = "#26a69a"
 PRICE_COLOR = "#e0e0e0"
-EXCHANGE_COLORS = {"binance": "#f0b90b", "okx": "#60a5fa", "bybit": "#c084fc"}
+# One distinct hue per venue, clear of the long/short red and teal (a test checks every registered venue has one).
+EXCHANGE_COLORS = {
+    "binance": "#f0b90b",
+    "okx": "#60a5fa",
+    "bybit": "#c084fc",
+    "gate": "#fb923c",
+    "bitget": "#f472b6",
+    "hyperliquid": "#a3e635",
+}
 ASSET_COLORS = {
     "BTC": "#f7931a",
     "ETH": "#8c9eff",

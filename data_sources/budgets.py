@@ -1,7 +1,7 @@
 """Each venue's documented request budget, kept client side: requests wait for budget, never fail.
 
-`TABLE` has one row per (venue, endpoint group), from the venues' docs as recorded in
-`shared/reference/exchange-apis.md` (each row cites its section). A request maps to
+`TABLE` has one row per (venue, endpoint group), from each venue module's `BUDGETS` (the venues' docs as
+recorded in `shared/reference/`; each row cites its section) plus Coinalyze's. A request maps to
 every row whose paths match it (Binance `fundingRate` spends both the minute's
 weight and its own 500 per 5 min), and within a row to one bucket per host, and per
 endpoint or per instrument where the venue counts that way (OKX rubik: 5 per 2 s
@@ -19,6 +19,7 @@ same IP (the CLI export) spend from it too.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import threading
 import time
@@ -29,6 +30,8 @@ from urllib.parse import urlsplit
 
 from pyrate_limiter import BucketFactory, InMemoryBucket, Limiter, MonotonicClock, Rate, RateItem
 
+from data_sources.venues import VENUES, Venue
+
 PAD_SECONDS = 0.25
 
 Params = Mapping[str, Any]
@@ -37,14 +40,6 @@ Params = Mapping[str, Any]
 def one(_path: str, _params: Params) -> int:
     """Every request costs 1."""
     return 1
-
-
-def binance_weight(path: str, params: Params) -> int:
-    """Binance request weight: klines by `limit` ([1,100) 1, [100,500) 2, [500,1000] 5, above 10; default 500)."""
-    if path != "/fapi/v1/klines":
-        return 1
-    limit = int(params.get("limit", 500))
-    return 1 if limit < 100 else 2 if limit < 500 else 5 if limit <= 1000 else 10
 
 
 def symbol_count(_path: str, params: Params) -> int:
@@ -94,115 +89,7 @@ class Budget:
 
 
 REF = "exchange-apis.md"
-RUBIK_RATIOS = (
-    "/api/v5/rubik/stat/contracts/long-short-account-ratio-contract",
-    "/api/v5/rubik/stat/contracts/long-short-account-ratio-contract-top-trader",
-    "/api/v5/rubik/stat/contracts/long-short-position-ratio-contract-top-trader",
-    "/api/v5/rubik/stat/taker-volume-contract",
-)
-TABLE: tuple[Budget, ...] = (
-    Budget(
-        "Binance",
-        "request weight",
-        ("/fapi/",),
-        2400,
-        60,
-        "IP",
-        f"{REF} §1.6 (REQUEST_WEIGHT 2400/min per IP); klines weight by limit §1.1",
-        unit="weight",
-        cost=binance_weight,
-        headroom=0.9,
-    ),
-    Budget(
-        "Binance",
-        "futures data",
-        ("/futures/data/",),
-        1000,
-        300,
-        "IP",
-        f"{REF} §1.2, §1.3 (1000 requests/5 min per IP, weight 0)",
-        headroom=0.9,
-    ),
-    Budget(
-        "Binance",
-        "funding rate",
-        ("/fapi/v1/fundingRate",),
-        500,
-        300,
-        "IP",
-        f"{REF} §1.4 (500/5 min/IP, shared with fundingInfo)",
-        headroom=0.9,
-    ),
-    Budget("OKX", "candles", ("/api/v5/market/candles",), 40, 2, "IP", f"{REF} §2.1 (40 req/2s per IP)"),
-    Budget("OKX", "history candles", ("/api/v5/market/history-candles",), 20, 2, "IP", f"{REF} §2.1 (20 req/2s)"),
-    Budget(
-        "OKX",
-        "rubik ratios",
-        RUBIK_RATIOS,
-        5,
-        2,
-        "instrument",
-        f"{REF} §2.2 (5/2s, IP+instId, per endpoint)",
-        per_param="instId",
-        per_path=True,
-    ),
-    Budget(
-        "OKX",
-        "rubik open interest",
-        ("/api/v5/rubik/stat/contracts/open-interest-history",),
-        10,
-        2,
-        "IP",
-        f"{REF} §2.3 (10 req/2s; scope not stated, so the stricter per-IP reading)",
-    ),
-    Budget(
-        "OKX",
-        "funding history",
-        ("/api/v5/public/funding-rate-history",),
-        10,
-        2,
-        "instrument",
-        f"{REF} §2.3 (10 req/2s IP+instId)",
-        per_param="instId",
-    ),
-    Budget(
-        "OKX",
-        "instruments",
-        ("/api/v5/public/instruments",),
-        20,
-        2,
-        "instrument type",
-        "OKX docs, Get instruments (20 req/2s, IP+instType); not in the stored reference",
-        per_param="instType",
-    ),
-    Budget(
-        "OKX",
-        "liquidation orders",
-        ("/api/v5/public/liquidation-orders",),
-        40,
-        2,
-        "IP",
-        f"{REF} §2.4 (SDK docstring: 40 req/2s; the endpoint is undocumented)",
-    ),
-    Budget(
-        "OKX",
-        "server time",
-        ("/api/v5/public/time",),
-        10,
-        2,
-        "IP",
-        "OKX docs, Get system time (10 req/2s per IP); not in the stored reference",
-    ),
-    Budget(
-        "Bybit",
-        "market data",
-        ("/v5/",),
-        600,
-        5,
-        "IP",
-        f"{REF} §3.5 (600 requests/5 s per IP; over it a 403 bans the IP for about 10 min, so a third is kept unused)",
-        headroom=2 / 3,
-    ),
+COINALYZE: tuple[Budget, ...] = (
     Budget(
         "Coinalyze",
         "API",
@@ -215,6 +102,33 @@ TABLE: tuple[Budget, ...] = (
         cost=symbol_count,
     ),
 )
+
+
+def venue_rows(venue: Venue) -> tuple[Budget, ...]:
+    """A venue module's `BUDGETS`: `Budget`s as they are, or `(path, limit, seconds, per instrument?, source)`
+    rows (one bucket per endpoint per IP; a module's `weight(path, params)` is the cost where it has one)."""
+    module = venue.module
+    cost = getattr(module, "weight", one)
+    return tuple(
+        row
+        if isinstance(row, Budget)
+        else Budget(module.NAME, row[0], (row[0],), row[1], row[2], "IP", row[4], cost=cost)
+        for row in module.BUDGETS
+    )
+
+
+@functools.cache
+def table() -> tuple[Budget, ...]:
+    """Every venue's budgets (`venues.VENUES`, each module's `BUDGETS`) and Coinalyze's; built on first use,
+    since the venue modules import the HTTP layer that imports this module."""
+    return (*(row for venue in VENUES for row in venue_rows(venue)), *COINALYZE)
+
+
+def __getattr__(name: str) -> tuple[Budget, ...]:
+    """`TABLE`: the full table (see `table`)."""
+    if name == "TABLE":
+        return table()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def lookup(table: tuple[Budget, ...], venue: str, path: str, params: Params) -> list[tuple[Budget, str, int]]:
@@ -284,14 +198,19 @@ class Waiting:
 class Budgets:
     """The process-wide budgets of one table: blocking `acquire`, and a view of who waits."""
 
-    def __init__(self, table: tuple[Budget, ...] = TABLE, pad_seconds: float = PAD_SECONDS) -> None:
-        self.table = table
+    def __init__(self, table: tuple[Budget, ...] | None = None, pad_seconds: float = PAD_SECONDS) -> None:
+        self._table = table
         self.pad_seconds = pad_seconds
         self._buckets = _Buckets()
         self._limiter = Limiter(self._buckets, buffer_ms=10)
         self._waits: dict[int, _Wait] = {}
         self._ids = itertools.count()
         self._lock = threading.Lock()
+
+    @property
+    def table(self) -> tuple[Budget, ...]:
+        """The rows this instance enforces (the full `table()` unless given one)."""
+        return table() if self._table is None else self._table
 
     def acquire(self, venue: str, base_url: str, path: str, params: Params) -> None:
         """Block until a request to `base_url + path` with `params` fits every budget it spends from."""

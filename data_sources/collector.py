@@ -15,8 +15,8 @@ each on the cadence the data changes at:
 Every run starts, per (dataset, exchange, asset), from the last stored timestamp
 (`dataset_freshness`), so a start after downtime or a venue outage backfills what was
 missed; a series never stored starts `--backfill` days back. Either is bounded by the
-venue's history (Binance ratios and open interest: 30 days; OKX rubik: its latest 1,440
-five-minute rows; OKX funding: 3 months). A series that fails is logged with the venue's
+venue's history (each venue module's `SERIES_HISTORY`: Binance ratios and open interest: 30 days; OKX
+rubik: its latest 1,440 five-minute rows; OKX funding: 3 months). A series that fails is logged with the venue's
 reason and retried on the next run; the others go on. Each series is written in one
 transaction (rows upserted by natural key with its freshness row), so `kill -9` loses at
 most the series in flight and a restart neither loses nor duplicates a committed row.
@@ -38,8 +38,8 @@ from typing import Protocol
 
 import pandas as pd
 
-from data_sources import binance, okx, storage
 from data_sources import settings as settings_module
+from data_sources import storage
 from data_sources.base import Query, SourceError
 from data_sources.dburl import masked
 from data_sources.instruments import InstrumentRegistry
@@ -48,6 +48,7 @@ from data_sources.recorder import Recorder, comma_list, protocols
 from data_sources.schema import ASSETS, EXCHANGE_NAMES, EXCHANGES, Dataset
 from data_sources.series import SERIES
 from data_sources.store import LiquidationStore, StoreError
+from data_sources.venues import BY_ID
 
 log = logging.getLogger("liqscope.collector")
 DATASETS = ("liquidations", *SERIES)
@@ -73,19 +74,11 @@ JOBS: dict[str, Job] = {
     "open_interest": Job("open_interest", "5m", 300.0, pd.Timedelta(minutes=10), 15.0),
     "funding": Job("funding", "1h", 3600.0, pd.Timedelta(hours=1), 30.0),
 }
-OKX_RUBIK_DEPTH = pd.Timedelta(seconds=okx.PERIOD_SECONDS["5m"] * okx.RECENT_ROWS)
-HISTORY: dict[tuple[str, str], pd.Timedelta] = {
-    ("ratios", "binance"): binance.HISTORY,
-    ("open_interest", "binance"): binance.HISTORY,
-    ("ratios", "okx"): OKX_RUBIK_DEPTH,
-    ("open_interest", "okx"): OKX_RUBIK_DEPTH,
-    ("funding", "okx"): okx.FUNDING_HISTORY,
-}
 HISTORY_MARGIN = pd.Timedelta(minutes=5)  # stay clear of the edge of a venue's window
 
 
 class Adapter(Protocol):
-    """What the collector needs of a venue adapter (binance.py, okx.py, bybit.py)."""
+    """What the collector needs of a venue adapter (`venues/<id>.py`)."""
 
     def fetch(self, dataset: Dataset, query: Query) -> pd.DataFrame:
         """The normalized frame; raises SourceError."""
@@ -136,7 +129,7 @@ class Snapshots:
         """[start, now): from the last stored ts less the overlap, or `backfill` back, within the venue's history."""
         now = pd.Timestamp(self.clock(), unit="s", tz="UTC")
         start = now - self.backfill if last is None or pd.isna(last) else last - job.overlap
-        history = HISTORY.get((job.dataset, exchange))
+        history = (BY_ID[exchange].get("SERIES_HISTORY") or {}).get(job.dataset)  # type: ignore[attr-defined]
         if history is not None:
             start = max(start, now - history + HISTORY_MARGIN)
         return start, now
@@ -214,7 +207,7 @@ def _parser() -> argparse.ArgumentParser:
         "--exchanges",
         type=comma_list(EXCHANGES, str.lower),
         default=list(EXCHANGES),
-        help="comma-separated (default: binance,okx,bybit)",
+        help=f"comma-separated (default: {','.join(EXCHANGES)})",
     )
     parser.add_argument(
         "--assets",

@@ -82,6 +82,9 @@ MEAN_EVENT_USD = {
     "BNB": 8_000,
 }
 EXCHANGE_LIQUIDATION_SHARE = {"binance": 0.38, "okx": 0.32, "bybit": 0.30}
+# The venues the demo simulates: the original three. Every other registered venue reads NOT_IN_DEMO (not covered).
+DEMO_EXCHANGES: tuple[str, ...] = tuple(EXCHANGE_LIQUIDATION_SHARE)
+NOT_IN_DEMO = "{name} is not in the demo market (it simulates {venues} only)."
 EXCHANGE_VOLUME_SHARE = {"binance": 0.45, "okx": 0.25, "bybit": 0.30}
 EXCHANGE_BASIS = {"binance": 0.0, "okx": 0.0002, "bybit": -0.0001}
 DAILY_VOLUME_USD = {"BTC": 12e9, "ETH": 8e9, "SOL": 2.5e9, "XRP": 1.5e9, "DOGE": 1.2e9, "ADA": 0.5e9, "BNB": 0.4e9}
@@ -158,7 +161,10 @@ def _instrument(exchange: str, asset: str) -> Instrument:
 
 
 INSTRUMENTS: tuple[Instrument, ...] = tuple(
-    _instrument(exchange, asset) for exchange in EXCHANGES for asset in UNIVERSE if (exchange, asset) not in NOT_LISTED
+    _instrument(exchange, asset)
+    for exchange in DEMO_EXCHANGES
+    for asset in UNIVERSE
+    if (exchange, asset) not in NOT_LISTED
 )
 
 
@@ -216,7 +222,7 @@ def _minute_index() -> pd.DatetimeIndex:
     return pd.date_range(START, END, freq="1min", inclusive="left", unit="ms")
 
 
-@lru_cache(maxsize=len(UNIVERSE) * len(EXCHANGES))
+@lru_cache(maxsize=len(UNIVERSE) * len(DEMO_EXCHANGES))
 def _minute_candles(asset: str, exchange: str) -> pd.DataFrame:
     """1-minute candles for one asset on one exchange over the whole period."""
     rng = _rng(asset, exchange, "candles")
@@ -282,7 +288,7 @@ def day_flow(asset: str, day_index: int) -> DayFlow:
     return DayFlow(long_usd=total * (1 - short_share), short_usd=total * short_share)
 
 
-@lru_cache(maxsize=len(UNIVERSE) * len(EXCHANGES))
+@lru_cache(maxsize=len(UNIVERSE) * len(DEMO_EXCHANGES))
 def _all_liquidations(asset: str, exchange: str) -> pd.DataFrame:
     """Individual liquidation events of one asset on one exchange, whole period.
 
@@ -334,7 +340,7 @@ def _five_minute_closes(asset: str, exchange: str) -> tuple[pd.DatetimeIndex, np
     return index, closes
 
 
-@lru_cache(maxsize=len(UNIVERSE) * len(EXCHANGES))
+@lru_cache(maxsize=len(UNIVERSE) * len(DEMO_EXCHANGES))
 def _all_ratios(asset: str, exchange: str) -> pd.DataFrame:
     """5-minute long/short ratios of all four kinds for one asset on one exchange.
 
@@ -369,7 +375,7 @@ def _all_ratios(asset: str, exchange: str) -> pd.DataFrame:
     return conform("ratios", ratios)
 
 
-@lru_cache(maxsize=len(UNIVERSE) * len(EXCHANGES))
+@lru_cache(maxsize=len(UNIVERSE) * len(DEMO_EXCHANGES))
 def _all_open_interest(asset: str, exchange: str) -> pd.DataFrame:
     """5-minute open interest in USD: positions build slowly, liquidations flush them."""
     rng = _rng(asset, exchange, "open_interest")
@@ -384,7 +390,7 @@ def _all_open_interest(asset: str, exchange: str) -> pd.DataFrame:
     return conform("open_interest", frame)
 
 
-@lru_cache(maxsize=len(UNIVERSE) * len(EXCHANGES))
+@lru_cache(maxsize=len(UNIVERSE) * len(DEMO_EXCHANGES))
 def _all_funding(asset: str, exchange: str) -> pd.DataFrame:
     """8-hourly funding rates: positive in calm markets, higher after rallies."""
     rng = _rng(asset, exchange, "funding")
@@ -452,8 +458,9 @@ class DemoSource:
 
     def top_assets(self, exchanges: tuple[str, ...], n: int) -> Ranking:
         """The `n` coins with the largest open interest summed over `exchanges`."""
-        names = ", ".join(EXCHANGE_NAMES[e] for e in exchanges)
-        return Ranking(rank({e: self.open_interest_usd(e) for e in exchanges}, n), f"open interest on {names}")
+        simulated = [e for e in exchanges if e in DEMO_EXCHANGES]
+        names = ", ".join(EXCHANGE_NAMES[e] for e in simulated)
+        return Ranking(rank({e: self.open_interest_usd(e) for e in simulated}, n), f"open interest on {names}")
 
     def open_interest_usd(self, exchange: str) -> dict[str, float]:
         """Each listed coin's calibrated open interest on `exchange`, USD (what the venues' tickers rank by)."""
@@ -463,6 +470,9 @@ class DemoSource:
     def fetch(self, dataset: Dataset, query: Query) -> pd.DataFrame:
         """The normalized frame for `dataset`; NoCoverage outside 2025-04-24..2025-05-22 and for a coin a venue
         does not list. `ALL_ASSETS` (liquidations only) is every listed coin of the exchange."""
+        if query.exchange in EXCHANGES and query.exchange not in DEMO_EXCHANGES:
+            venues = ", ".join(EXCHANGE_NAMES[e] for e in DEMO_EXCHANGES)
+            raise NoCoverage(NOT_IN_DEMO.format(name=EXCHANGE_NAMES[query.exchange], venues=venues))
         if query.exchange not in EXCHANGES or (query.asset not in UNIVERSE and query.asset != ALL_ASSETS):
             raise SourceError(f"The demo market has no {query.asset} on {query.exchange}.")
         if query.asset != ALL_ASSETS and not listed(query.exchange, query.asset):

@@ -1,19 +1,8 @@
 """Every perpetual each venue lists, and the units its prices and sizes are in.
 
 One request per venue, refreshed daily, cached, and kept as a last good copy when a
-refresh fails. Parsing is a pure function of each listing's payload:
-
-Binance USD-M  `GET /fapi/v1/exchangeInfo` -> `symbols[]`; kept: `contractType == "PERPETUAL"`
-               quoted in USDT or USDC. Prices are per one `baseAsset` and sizes in `baseAsset`
-               units, so a `1000PEPE` base means "per 1,000 PEPE" and "thousands of PEPE".
-OKX            `GET /api/v5/public/instruments?instType=SWAP` -> `data[]`; kept: `ctType`
-               linear settled in USDT or USDC (sizes in contracts of `ctVal` x `ctMult`
-               `ctValCcy`), and inverse (sizes in contracts of `ctVal` USD, e.g. 100 for
-               `BTC-USD-SWAP`). Prices are per one coin of `instFamily`'s base.
-Bybit          `GET /v5/market/instruments-info?category=linear&limit=1000`, following
-               `nextPageCursor` until it is empty -> `result.list[]`; kept: `LinearPerpetual`
-               quoted in USDT or USDC. Prices and sizes are per `baseCoin` unit (`SHIB1000`:
-               per 1,000 SHIB). Bybit lists only `Trading` symbols unless asked otherwise.
+refresh fails. Each venue module (`data_sources/venues/<id>.py`) reads its own listing
+(`fetch_listing(upstream)`, a pure `parse_listing` of the payload) and documents its units.
 
 A row (`Instrument`) has `exchange`, `symbol` (the venue's own), `asset` (the base coin
 without a multiplier: PEPE for `1000PEPEUSDT`, `SHIB1000USDT` and `PEPE-USDT-SWAP`),
@@ -36,17 +25,12 @@ from typing import Any
 import pandas as pd
 from cachetools import TLRUCache
 
-from data_sources import binance, bybit, okx
 from data_sources.base import Instrument, NoCoverage, SourceError
-from data_sources.http import BadPayload, Upstream
+from data_sources.http import Upstream
 from data_sources.schema import EXCHANGE_NAMES, EXCHANGES
-from data_sources.settings import URL_SETTINGS, Settings
+from data_sources.settings import Settings
+from data_sources.venues import BY_ID
 
-BINANCE_LISTING = "/fapi/v1/exchangeInfo"
-OKX_LISTING = "/api/v5/public/instruments"
-BYBIT_LISTING = "/v5/market/instruments-info"
-BYBIT_PAGE_LIMIT = 1000
-BYBIT_MAX_PAGES = 20
 REFRESH_SECONDS = 24 * 3600.0
 RETRY_SECONDS = 300.0
 STABLE_QUOTES = frozenset({"USDT", "USDC"})
@@ -60,20 +44,6 @@ SCALED_SUFFIX = re.compile(r"^(.*\D)(10{3,})$")
 IRREGULAR_BASES: dict[str, tuple[str, float]] = {
     "1MBABYDOGE": ("BABYDOGE", 1_000_000.0),  # Binance: "1M" is one million
     "1INCH": ("1INCH", 1.0),  # a real ticker that starts with a digit
-}
-STATUSES: dict[str, dict[str, str]] = {
-    "binance": {
-        "TRADING": "trading",
-        "PENDING_TRADING": "pending",
-        "PRE_SETTLE": "settling",
-        "SETTLING": "settling",
-        "PRE_DELIVERING": "settling",
-        "DELIVERING": "settling",
-        "DELIVERED": "closed",
-        "CLOSE": "closed",
-    },
-    "okx": {"live": "trading", "preopen": "pending", "suspend": "suspended"},
-    "bybit": {"Trading": "trading", "PreLaunch": "pending", "Delivering": "settling", "Closed": "closed"},
 }
 
 
@@ -91,11 +61,7 @@ def split_base(name: str) -> tuple[str, float]:
     return name, 1.0
 
 
-def _status(exchange: str, raw: str) -> str:
-    return STATUSES[exchange].get(raw, raw.lower())
-
-
-def _parsed(exchange: str, rows: Iterable[Any], parse: Callable[[dict], Instrument | None]) -> list[Instrument]:
+def parsed(exchange: str, rows: Iterable[Any], parse: Callable[[dict], Instrument | None]) -> list[Instrument]:
     """Parse each row; a row the venue sent without usable fields is logged and skipped, not fatal."""
     out: dict[str, Instrument] = {}
     for row in rows:
@@ -108,94 +74,6 @@ def _parsed(exchange: str, rows: Iterable[Any], parse: Callable[[dict], Instrume
         if instrument is not None:
             out[instrument.symbol] = instrument
     return list(out.values())
-
-
-def parse_binance(raw: Any) -> list[Instrument]:
-    """`GET /fapi/v1/exchangeInfo` -> USDT/USDC perpetuals; sizes in `baseAsset` units (`1000PEPE`: thousands)."""
-    if not isinstance(raw, dict) or not isinstance(raw.get("symbols"), list):
-        raise BadPayload(f"{binance.NAME} sent an unexpected answer for exchangeInfo (no symbols list).")
-
-    def parse(row: dict) -> Instrument | None:
-        if row["contractType"] != "PERPETUAL" or row["quoteAsset"] not in STABLE_QUOTES:
-            return None
-        asset, multiplier = split_base(row["baseAsset"])
-        status = _status("binance", row["status"])
-        return Instrument("binance", row["symbol"], asset, "linear", row["quoteAsset"], multiplier, multiplier, status)
-
-    return _parsed("binance", raw["symbols"], parse)
-
-
-def parse_okx(raw: Any) -> list[Instrument]:
-    """`GET /api/v5/public/instruments?instType=SWAP` -> linear USDT/USDC swaps (contracts of `ctVal` x `ctMult`
-    coins) and inverse swaps (contracts of `ctVal` USD)."""
-
-    def parse(row: dict) -> Instrument | None:
-        base, quote = (row.get("instFamily") or row["uly"]).split("-")[:2]
-        asset, multiplier = split_base(base)
-        size = float(row["ctVal"]) * float(row.get("ctMult") or 1)
-        if row["ctType"] == "linear" and row["settleCcy"] in STABLE_QUOTES:
-            coin, scale = split_base(row["ctValCcy"])
-            if coin != asset:
-                raise ValueError(f"ctValCcy {row['ctValCcy']} is not {asset}")
-            margin, contract_size = "linear", size * scale
-        elif row["ctType"] == "inverse" and row["ctValCcy"] == "USD":
-            margin, contract_size = "inverse", size
-        else:
-            return None
-        if not contract_size > 0:
-            raise ValueError(f"ctVal {row['ctVal']}")
-        status = _status("okx", row["state"])
-        return Instrument("okx", row["instId"], asset, margin, quote, contract_size, multiplier, status)
-
-    return _parsed("okx", okx.data(raw, "instruments"), parse)
-
-
-def parse_bybit(rows: list[dict]) -> list[Instrument]:
-    """`result.list` rows of `GET /v5/market/instruments-info?category=linear` (all pages) -> USDT/USDC
-    perpetuals; sizes in `baseCoin` units (`SHIB1000`: thousands of SHIB)."""
-
-    def parse(row: dict) -> Instrument | None:
-        if row["contractType"] != "LinearPerpetual" or row["quoteCoin"] not in STABLE_QUOTES:
-            return None
-        asset, multiplier = split_base(row["baseCoin"])
-        status = _status("bybit", row["status"])
-        return Instrument("bybit", row["symbol"], asset, "linear", row["quoteCoin"], multiplier, multiplier, status)
-
-    return _parsed("bybit", rows, parse)
-
-
-def fetch_binance(upstream: Upstream) -> list[Instrument]:
-    """Binance's listing: one request (weight 1)."""
-    return parse_binance(upstream.get_json(BINANCE_LISTING, {}))
-
-
-def fetch_okx(upstream: Upstream) -> list[Instrument]:
-    """OKX's swap listing: one request."""
-    return parse_okx(upstream.get_json(OKX_LISTING, {"instType": "SWAP"}))
-
-
-def fetch_bybit(upstream: Upstream) -> list[Instrument]:
-    """Bybit's linear listing, following `nextPageCursor` (sent back verbatim) until it is empty."""
-    rows: list[dict] = []
-    cursor = ""
-    for _ in range(BYBIT_MAX_PAGES):
-        params: dict[str, Any] = {"category": "linear", "limit": BYBIT_PAGE_LIMIT}
-        if cursor:
-            params["cursor"] = cursor
-        body = bybit.result(upstream.get_json(BYBIT_LISTING, params), "instruments-info")
-        rows += body["list"]
-        cursor = body.get("nextPageCursor") or ""
-        if not cursor or not body["list"]:
-            return parse_bybit(rows)
-    raise BadPayload(f"{bybit.NAME} kept paging instruments-info past {BYBIT_MAX_PAGES} pages; try again later.")
-
-
-FETCHERS: dict[str, Callable[[Upstream], list[Instrument]]] = {
-    "binance": fetch_binance,
-    "okx": fetch_okx,
-    "bybit": fetch_bybit,
-}
-CLASSIFIERS = {"binance": binance.classify, "okx": okx.classify, "bybit": bybit.classify}
 
 
 @dataclass(frozen=True)
@@ -235,17 +113,17 @@ class InstrumentRegistry:
             exchange: Upstream(
                 EXCHANGE_NAMES[exchange],
                 base_urls[exchange],
-                URL_SETTINGS[exchange],
+                BY_ID[exchange].module.URL_SETTING,
                 timeout,
-                classify=CLASSIFIERS[exchange],
+                classify=BY_ID[exchange].get("classify"),  # type: ignore[arg-type]
             )
-            for exchange in EXCHANGES
+            for exchange in base_urls
         }
         self._cache: TLRUCache[str, Listing] = TLRUCache(
             maxsize=len(EXCHANGES), ttu=lambda _, listing, now: now + (retry if listing.error else ttl), timer=clock
         )
         self._last_good: dict[str, Listing] = {}
-        self._fetching = {exchange: threading.Lock() for exchange in EXCHANGES}
+        self._fetching = {exchange: threading.Lock() for exchange in base_urls}
         self._lock = threading.Lock()
 
     @classmethod
@@ -267,8 +145,8 @@ class InstrumentRegistry:
         return self._listing(exchange, force=True)
 
     def _listing(self, exchange: str, force: bool) -> Listing:
-        if exchange not in EXCHANGES:
-            raise ValueError(f"Unknown exchange {exchange!r}; use one of {', '.join(EXCHANGES)}.")
+        if exchange not in self._upstreams:
+            raise ValueError(f"Unknown exchange {exchange!r}; use one of {', '.join(self._upstreams)}.")
         cached = None if force else self._cached(exchange)
         if cached is not None:
             return cached
@@ -277,7 +155,9 @@ class InstrumentRegistry:
             if cached is not None:
                 return cached
             try:
-                listing = Listing(exchange, tuple(FETCHERS[exchange](self._upstreams[exchange])), self.clock())
+                listing = Listing(
+                    exchange, tuple(BY_ID[exchange].module.fetch_listing(self._upstreams[exchange])), self.clock()
+                )
             except SourceError as error:
                 last = self._last_good.get(exchange)
                 if last is None:

@@ -1,38 +1,35 @@
-"""The live source: the public, key-free REST APIs of Binance, OKX and Bybit.
+"""The live source: the public, key-free REST APIs of every venue in `venues.VENUES`.
 
 Coins are read through each venue's instrument listing (`instruments.InstrumentRegistry`): a coin a
 venue does not list is "not listed on Bybit" (not covered); when a listing cannot be read the plain
 USDT symbol is tried. `ALL_ASSETS` asks for the whole market's liquidations: every asset the recorder
-stored, plus OKX's REST recent orders and Coinalyze for the majors only (one walk or request per major,
-so a page's requests do not grow with the number of listed perpetuals); `coverage_note` says so.
+stored, plus the REST liquidations a venue keeps (OKX recent orders, Gate contract_stats) and Coinalyze
+for the majors only (one walk or request per major, so a page's requests do not grow with the number of
+listed perpetuals); `coverage_note` says so.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import pandas as pd
 from cachetools import TTLCache
 
-from data_sources import binance, bybit, okx, storage
+from data_sources import storage
 from data_sources.base import Instrument, NoCoverage, Query, SourceError
-from data_sources.binance import BinanceAdapter
-from data_sources.bybit import BybitAdapter
 from data_sources.coinalyze import CoinalyzeClient
 from data_sources.http import Upstream
 from data_sources.instruments import InstrumentRegistry, Listing, not_listed, pick
 from data_sources.intervals import INTERVAL_SECONDS
-from data_sources.okx import LIQUIDATION_HISTORY, OkxAdapter
 from data_sources.schema import ALL_ASSETS, ASSETS, EXCHANGE_NAMES, Dataset, conform
 from data_sources.settings import Settings
 from data_sources.store import LiquidationStore, StoreError
 from data_sources.tickers import TickerBoard
 from data_sources.universe import Ranking, Universe, order
+from data_sources.venues import BY_ID
 
-PROBE_PATHS = {"binance": "/fapi/v1/time", "okx": "/api/v5/public/time", "bybit": "/v5/market/time"}
 EVENT_WINDOW = pd.Timedelta(days=7)
-LOWER_BOUND = {"binance": "at most 1 event per symbol per second", "okx": "at most 1 order per contract per second"}
-PLAIN = {"binance": binance.plain, "okx": okx.plain, "bybit": bybit.plain}
 LISTING_RETRY_SECONDS = 60.0
 MAJORS_ONLY = f"for the majors only ({', '.join(ASSETS)})"
 
@@ -75,7 +72,8 @@ def recorded_note(exchange: str, intervals: list[tuple[pd.Timestamp, pd.Timestam
 
 def lower_bound(exchange: str, note: str) -> str:
     """`note` with the stream's lower-bound caveat for venues that throttle their liquidation stream."""
-    return f"{note} · lower bound ({LOWER_BOUND[exchange]})" if exchange in LOWER_BOUND else note
+    bound = BY_ID[exchange].get("LOWER_BOUND")
+    return f"{note} · lower bound ({bound})" if bound else note
 
 
 class LiveSource:
@@ -90,9 +88,8 @@ class LiveSource:
         self.instruments = InstrumentRegistry(urls, timeout)
         self._unlisted: TTLCache[str, SourceError] = TTLCache(maxsize=8, ttl=LISTING_RETRY_SECONDS)
         self.adapters = {
-            "binance": BinanceAdapter(urls["binance"], timeout, resolve=lambda a: self.resolve("binance", a)),
-            "okx": OkxAdapter(urls["okx"], timeout, resolve=lambda a: self.resolve("okx", a)),
-            "bybit": BybitAdapter(urls["bybit"], timeout, resolve=lambda a: self.resolve("bybit", a)),
+            exchange: BY_ID[exchange].module.adapter(urls[exchange], timeout, self.resolver(exchange))
+            for exchange in urls
         }
         self.tickers = TickerBoard({e: a.upstream for e, a in self.adapters.items()}, self.listing)
         key = settings.coinalyze_key
@@ -110,17 +107,31 @@ class LiveSource:
             self._unlisted[exchange] = error
             raise
 
+    def resolver(self, exchange: str) -> Callable[[str], Instrument]:
+        """`resolve` bound to one exchange (what an adapter calls with a coin)."""
+        return lambda asset: self.resolve(exchange, asset)
+
     def resolve(self, exchange: str, asset: str) -> Instrument:
         """The perpetual read for `asset` on `exchange` (see `instruments.pick`); NoCoverage when the venue does
         not list it; the plain USDT symbol when its listing cannot be read."""
         try:
             listing = self.listing(exchange)
         except SourceError:
-            return PLAIN[exchange](asset)
+            return BY_ID[exchange].module.plain(asset)
         instrument = pick(listing.instruments, asset)
         if instrument is None:
             raise not_listed(exchange, asset)
         return instrument
+
+    def _check_listed(self, exchange: str, asset: str) -> None:
+        """NoCoverage when the venue's listing (when it can be read) has no perpetual of `asset`: for the venues
+        whose adapters name coins themselves (no `plain`), so "not listed" reads alike on every venue."""
+        try:
+            listing = self.listing(exchange)
+        except SourceError:
+            return
+        if pick(listing.instruments, asset) is None:
+            raise not_listed(exchange, asset)
 
     def universe(self, exchanges: tuple[str, ...]) -> Universe:
         """Every coin the venues list as a trading perpetual, and how many perpetuals; a venue whose listing
@@ -160,6 +171,8 @@ class LiveSource:
         adapter = self.adapters.get(query.exchange)
         if adapter is None:
             raise SourceError(f"liqscope has no adapter for exchange {query.exchange!r}.")
+        if query.asset != ALL_ASSETS and BY_ID[query.exchange].get("plain") is None:
+            self._check_listed(query.exchange, query.asset)
         if dataset == "liquidations":
             return self._liquidations(query)
         try:
@@ -176,9 +189,10 @@ class LiveSource:
     def _liquidations(self, query: Query) -> pd.DataFrame:
         """Liquidations from every source that covers the window, each exchange-minute from one source.
 
-        Precedence: (1) the recorder's events inside its connected intervals; (2) OKX's
-        REST recent orders (about the last day) outside them; (3) Coinalyze buckets
-        (with a key) for what neither covers.
+        Precedence: (1) the recorder's events inside its connected intervals; (2) the venue's REST
+        liquidations (`LIQUIDATION_HISTORY`: OKX recent orders, about the last day; Gate contract_stats
+        buckets) outside them; (3) Coinalyze buckets (with a key) for what neither covers. A venue with no
+        stream (Hyperliquid) answers through its adapter: its reason, or its liquidation plug-in.
         """
         store = self.store()
         taken = store.coverage(query.exchange, query.start, query.end) if store else []
@@ -186,12 +200,21 @@ class LiveSource:
         covered = bool(taken)
         errors: list[SourceError] = []
         per_asset = [replace(query, asset=a) for a in ASSETS] if query.asset == ALL_ASSETS else [query]
-        if query.exchange == "okx":
+        venue = BY_ID[query.exchange]
+        history = venue.get("LIQUIDATION_HISTORY")
+        adapter = self.adapters[query.exchange]
+        if history is not None:  # the venue keeps liquidations over REST (OKX recent orders, Gate buckets)
             try:
-                rest = [self.adapters["okx"].fetch("liquidations", q) for q in per_asset]
+                rest = [adapter.fetch("liquidations", q) for q in per_asset]
                 parts += [frame[~within(frame["ts"], taken)] for frame in rest]
-                now = self.adapters["okx"].now()
-                taken = [*taken, (now - LIQUIDATION_HISTORY, now)]
+                now = pd.Timestamp(adapter.clock(), unit="s", tz="UTC")
+                taken = [*taken, (now - history, now)]
+                covered = True
+            except SourceError as error:
+                errors.append(error)
+        elif venue.get("STREAM") is None and not covered:  # nothing to record: the adapter says what covers it
+            try:
+                parts += [adapter.fetch("liquidations", q) for q in per_asset]
                 covered = True
             except SourceError as error:
                 errors.append(error)
@@ -227,8 +250,10 @@ class LiveSource:
         span = recorded_note(exchange, intervals)
         parts = [f"{span} (every asset)" if whole_market else span] if span else []
         majors = f" {MAJORS_ONLY}" if whole_market else ""
-        if exchange == "okx":
-            parts.append(f"{name}: REST recent orders (about the last 24 h) where not recorded{majors}")
+        rest_note = BY_ID[exchange].get("LIQUIDATION_NOTE")
+        if rest_note:
+            rest_majors = majors if BY_ID[exchange].get("LIQUIDATION_HISTORY") is not None else ""
+            parts.append(f"{name}: {rest_note}{rest_majors}")
         if self.coinalyze is not None:
             parts.append(f"{name}: Coinalyze buckets where neither covers{majors}")
         if not parts:
@@ -246,7 +271,7 @@ class LiveSource:
     def probe(self, exchange: str) -> str | None:
         """None when the exchange answers its server-time endpoint, else the reason it did not."""
         try:
-            self.upstream(exchange).get_json(PROBE_PATHS[exchange], {})
+            BY_ID[exchange].module.probe(self.upstream(exchange))
         except SourceError as error:
             return str(error)
         return None

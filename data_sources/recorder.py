@@ -31,7 +31,8 @@ from data_sources.instruments import Instrument, InstrumentRegistry
 from data_sources.schema import EXCHANGE_NAMES, EXCHANGES
 from data_sources.store import Event, LiquidationStore, StoreError
 from data_sources.stream_runner import BACKOFF_START, StreamStatus, pause, supervise
-from data_sources.streams import BinanceStream, BybitStream, OkxStream, StreamProtocol
+from data_sources.streams import StreamProtocol
+from data_sources.venues import BY_ID
 
 log = logging.getLogger("liqscope.recorder")
 REFRESH_EVERY = 3600.0  # seconds between listing refreshes
@@ -64,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
         "--exchanges",
         type=comma_list(EXCHANGES, str.lower),
         default=list(EXCHANGES),
-        help="comma-separated (default: binance,okx,bybit)",
+        help=f"comma-separated (default: {','.join(EXCHANGES)})",
     )
     parser.add_argument(
         "--assets", type=_assets, default=None, help="comma-separated base coins, any listed (default: every one)"
@@ -94,16 +95,13 @@ def protocols(
     config: settings_module.Settings,
     registry: InstrumentRegistry,
 ) -> list[StreamProtocol]:
-    """One stream protocol per exchange, each with a snapshot of its venue's listing (one request per venue)."""
+    """One stream protocol per exchange that has a liquidation stream (its module's `STREAM`; Hyperliquid has
+    none), each with a snapshot of its venue's listing (one request per venue)."""
     built: list[StreamProtocol] = []
     for exchange in exchanges:
-        url, instruments = config.ws_urls[exchange], listed(registry, exchange)
-        if exchange == "binance":
-            built.append(BinanceStream(url, instruments, assets))
-        elif exchange == "bybit":
-            built.append(BybitStream(url, instruments, assets))
-        else:
-            built.append(OkxStream(url, instruments, assets))
+        stream = BY_ID[exchange].get("STREAM")
+        if stream is not None:
+            built.append(stream(config.ws_urls[exchange], listed(registry, exchange), assets))  # type: ignore[operator]
     return built
 
 

@@ -21,7 +21,7 @@ from data_sources import storage
 from data_sources.base import MarketSource
 from data_sources.demo import SEED_DAY, DemoSource
 from data_sources.live import LiveSource
-from data_sources.schema import EXCHANGE_NAMES, EXCHANGES
+from data_sources.schema import EXCHANGE_NAMES
 from data_sources.settings import Settings
 from data_sources.store import StoreError
 from data_sources.store_source import StoreSource
@@ -105,8 +105,9 @@ def probe_all(source: LiveSource) -> dict[str, str | None]:
         cached = _probes.get(id(source))
     if cached is not None:
         return cached
-    with ThreadPoolExecutor(max_workers=len(EXCHANGES)) as pool:
-        results = dict(zip(EXCHANGES, pool.map(source.probe, EXCHANGES), strict=False))
+    exchanges = tuple(source.adapters)  # the configured venues (every one in `venues.VENUES` from settings)
+    with ThreadPoolExecutor(max_workers=len(exchanges)) as pool:
+        results = dict(zip(exchanges, pool.map(source.probe, exchanges), strict=False))
     with _lock:
         _probes[id(source)] = results
     return results
@@ -123,8 +124,9 @@ def choose(settings: Settings) -> SourceChoice:
     live = SourceChoice(source, None, today, today)
     if settings.data_mode == "live":
         return live
-    failures = {e: reason for e, reason in probe_all(source).items() if reason}
-    if len(failures) < len(EXCHANGES):
+    probes = probe_all(source)
+    failures = {e: reason for e, reason in probes.items() if reason}
+    if len(failures) < len(probes):
         return live
     reasons = " ".join(f"{EXCHANGE_NAMES[e]}: {reason}" for e, reason in failures.items())
     return demo_choice(f"No exchange answered, so the built-in demo market is shown instead. {reasons}")

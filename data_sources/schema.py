@@ -2,7 +2,7 @@
 
 All timestamps are timezone-aware UTC (`datetime64[ms, UTC]`); all money is USD
 (USDT-margined contracts are treated 1 USDT = 1 USD). Every frame carries
-`exchange` (lowercase id: binance, okx, bybit) and `asset` (base coin: BTC, ETH...).
+`exchange` (lowercase venue id, `venues.VENUES`) and `asset` (base coin: BTC, ETH...).
 
 candles        ts (bar open time), open, high, low, close (USD per coin),
                volume (coin), quote_volume (USD)
@@ -24,6 +24,8 @@ from typing import Literal
 
 import pandas as pd
 
+from data_sources.venues import VENUES
+
 Dataset = Literal["candles", "liquidations", "ratios", "open_interest", "funding"]
 DATASETS: tuple[Dataset, ...] = ("candles", "liquidations", "ratios", "open_interest", "funding")
 
@@ -32,8 +34,8 @@ DATASETS: tuple[Dataset, ...] = ("candles", "liquidations", "ratios", "open_inte
 ASSETS: tuple[str, ...] = ("BTC", "ETH", "SOL", "XRP", "DOGE", "ADA", "BNB")
 # A query's asset meaning every asset the source holds for that exchange (the whole market; liquidations only).
 ALL_ASSETS = "*"
-EXCHANGES: tuple[str, ...] = ("binance", "okx", "bybit")
-EXCHANGE_NAMES: dict[str, str] = {"binance": "Binance", "okx": "OKX", "bybit": "Bybit"}
+EXCHANGES: tuple[str, ...] = tuple(venue.id for venue in VENUES)
+EXCHANGE_NAMES: dict[str, str] = {venue.id: venue.name for venue in VENUES}
 SIDES: tuple[str, ...] = ("long", "short")
 RATIO_KINDS: tuple[str, ...] = ("accounts", "top_accounts", "top_positions", "taker")
 RATIO_KIND_LABELS: dict[str, str] = {

@@ -10,30 +10,27 @@ import os
 from dataclasses import dataclass, field
 from typing import Literal
 
+from data_sources.venues import VENUES
+
 DataMode = Literal["live", "demo", "store", "auto"]
 DATA_MODES: tuple[DataMode, ...] = ("live", "demo", "store", "auto")
 DEFAULTS: dict[str, str] = {
     "LIQSCOPE_DATA": "auto",
-    "LIQSCOPE_BINANCE_URL": "https://fapi.binance.com",
-    "LIQSCOPE_OKX_URL": "https://www.okx.com",
-    "LIQSCOPE_BYBIT_URL": "https://api.bybit.com",
     "LIQSCOPE_HTTP_TIMEOUT": "10",
     "LIQSCOPE_DB": "data/liqscope.db",
-    "LIQSCOPE_BINANCE_WS": "wss://fstream.binance.com/market",
-    "LIQSCOPE_OKX_WS": "wss://ws.okx.com:8443/ws/v5/public",
-    "LIQSCOPE_BYBIT_WS": "wss://stream.bybit.com/v5/public/linear",
     "LIQSCOPE_COINALYZE_URL": "https://api.coinalyze.net/v1",
 }
-URL_SETTINGS: dict[str, str] = {
-    "binance": "LIQSCOPE_BINANCE_URL",
-    "okx": "LIQSCOPE_OKX_URL",
-    "bybit": "LIQSCOPE_BYBIT_URL",
-}
-WS_SETTINGS: dict[str, str] = {
-    "binance": "LIQSCOPE_BINANCE_WS",
-    "okx": "LIQSCOPE_OKX_WS",
-    "bybit": "LIQSCOPE_BYBIT_WS",
-}
+
+
+def venue_defaults() -> dict[str, str]:
+    """Each venue's URL settings (`LIQSCOPE_<VENUE>_URL`, `_WS`) and their defaults, from the venue modules."""
+    out: dict[str, str] = {}
+    for venue in VENUES:
+        out[venue.module.URL_SETTING] = venue.module.DEFAULT_URL
+        ws_setting = venue.get("WS_SETTING")
+        if isinstance(ws_setting, str):
+            out[ws_setting] = venue.module.DEFAULT_WS
+    return out
 
 
 def _from_secrets(name: str) -> str | None:
@@ -51,7 +48,9 @@ def read(name: str) -> str | None:
     value = os.environ.get(name)
     if value is None or value == "":
         value = _from_secrets(name)
-    return value if value not in (None, "") else DEFAULTS.get(name)
+    if value not in (None, ""):
+        return value
+    return DEFAULTS[name] if name in DEFAULTS else venue_defaults().get(name)
 
 
 @dataclass(frozen=True)
@@ -75,13 +74,13 @@ def load() -> Settings:
     if mode not in DATA_MODES:
         notes.append(f"LIQSCOPE_DATA={mode!r} is not one of live, demo, store, auto; using demo.")
         mode = "demo"
-    base_urls = {exchange: (read(name) or "").rstrip("/") for exchange, name in URL_SETTINGS.items()}
+    base_urls = {venue.id: (read(venue.module.URL_SETTING) or "").rstrip("/") for venue in VENUES}
     try:
         timeout = float(read("LIQSCOPE_HTTP_TIMEOUT") or 10)
     except ValueError:
         notes.append("LIQSCOPE_HTTP_TIMEOUT is not a number of seconds; using 10.")
         timeout = 10.0
-    ws_urls = {exchange: read(name) or "" for exchange, name in WS_SETTINGS.items()}
+    ws_urls = {venue.id: read(str(venue.get("WS_SETTING"))) or "" for venue in VENUES if venue.get("WS_SETTING")}
     return Settings(
         data_mode=mode,  # type: ignore[arg-type]
         base_urls=base_urls,

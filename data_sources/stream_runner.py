@@ -44,9 +44,9 @@ import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI, WebSocketException
 
 from data_sources.decode import Malformed
-from data_sources.settings import WS_SETTINGS
 from data_sources.store import Event, StreamHealth
 from data_sources.streams import UNKNOWN_SYMBOL, StreamProtocol
+from data_sources.venues import BY_ID
 
 log = logging.getLogger("liqscope.recorder")
 BACKOFF_START, BACKOFF_MAX = 1.0, 60.0
@@ -335,7 +335,9 @@ class _Session:
 
 
 def _setting(protocol: StreamProtocol) -> str:
-    return WS_SETTINGS.get(protocol.exchange, "the stream URL")
+    venue = BY_ID.get(protocol.exchange)
+    setting = venue.get("WS_SETTING") if venue else None
+    return setting if isinstance(setting, str) else "the stream URL"
 
 
 def _failure(protocol: StreamProtocol, error: Exception, confirmed: bool) -> tuple[str, str]:

@@ -22,12 +22,12 @@ from typing import Any
 
 from cachetools import TTLCache
 
-from data_sources import bybit, okx
 from data_sources.base import Instrument, SourceError
 from data_sources.http import BadPayload, Upstream
 from data_sources.instruments import Listing
 from data_sources.schema import ASSETS, EXCHANGE_NAMES
 from data_sources.universe import Ranking, rank
+from data_sources.venues import bybit, okx
 
 BYBIT_TICKERS = "/v5/market/tickers"
 OKX_OPEN_INTEREST = "/api/v5/public/open-interest"
@@ -126,7 +126,7 @@ class TickerBoard:
     def top(self, exchanges: tuple[str, ...], n: int) -> Ranking:
         """The `n` coins with the most open interest summed over the selected venues that publish it; Binance's
         24 h volume ranks only when it is the one venue selected. The majors when no venue answered."""
-        venues = [e for e in exchanges if MEASURES[e] == "open interest"] or [e for e in exchanges if e in PATHS]
+        venues = [e for e in exchanges if MEASURES.get(e) == "open interest"] or [e for e in exchanges if e in PATHS]
         measures: dict[str, dict[str, float]] = {}
         notes: list[str] = []
         for exchange in venues:

@@ -11,11 +11,13 @@ from pathlib import Path
 import pytest
 
 from data_sources import budgets, market, registry
-from tests.fake_exchanges import FakeExchanges
+from data_sources.venues import VENUES
+from tests.fake_exchanges import FAKED, FakeExchanges
 from tests.postgres import PostgresServer, binaries, postgres_server
 
 ROOT = Path(__file__).resolve().parent.parent
 _real_connect = socket.socket.connect
+UNREACHABLE = "http://127.0.0.1:9"  # the discard port: nothing listens, so a request is refused at once
 
 
 def _is_loopback(address: object) -> bool:
@@ -46,13 +48,16 @@ def no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
 def fresh_cache(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test starts with empty caches, unspent request budgets, and the demo source unless it says otherwise."""
     monkeypatch.delenv("LIQSCOPE_DATA", raising=False)
+    for venue in VENUES:  # venues `fake_exchanges` does not serve: unreachable unless a test points them at a fake
+        if venue.id not in FAKED:
+            monkeypatch.setenv(venue.module.URL_SETTING, UNREACHABLE)
     market.clear_cache()
     budgets.use(budgets.Budgets()).close()
 
 
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeExchanges]:
-    """One loopback fake Binance/OKX/Bybit server per test module."""
+    """One loopback fake Binance/OKX/Bybit server per test module (`fake_exchanges.FAKED`)."""
     with FakeExchanges() as server:
         yield server
 
@@ -61,8 +66,9 @@ def fake() -> Iterator[FakeExchanges]:
 def exchanges(fake: FakeExchanges, monkeypatch: pytest.MonkeyPatch) -> FakeExchanges:
     """The fake, with requests and faults reset, and every LIQSCOPE_*_URL pointing at it."""
     fake.reset()
-    for name in ("BINANCE", "OKX", "BYBIT"):
-        monkeypatch.setenv(f"LIQSCOPE_{name}_URL", fake.url)
+    for venue in VENUES:
+        if venue.id in FAKED:
+            monkeypatch.setenv(venue.module.URL_SETTING, fake.url)
     registry.clear()
     return fake
 

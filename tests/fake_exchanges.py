@@ -28,6 +28,7 @@ from data_sources.schema import ASSETS
 if TYPE_CHECKING:
     from tests.fake_limits import FakeLimits
 
+FAKED = ("binance", "okx", "bybit")  # the venues this server speaks (the others have `tests/fakes/<venue>.py`)
 COINALYZE_KEY = "test-coinalyze-key-3f9a"
 COINALYZE_CODES = {"Binance": "A", "OKX": "3", "Bybit": "4"}  # not the documented "6": symbols must be resolved
 COINALYZE_SECONDS = {

@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 
 import websockets
 
-from data_sources import instruments
 from data_sources.instruments import Instrument
+from data_sources.venues import binance, bybit, okx
 from tests import fake_exchanges
 
 logging.getLogger("websockets").setLevel(logging.WARNING)
@@ -41,13 +41,13 @@ def listed(exchange: str) -> list[Instrument]:
     """The fake venues' listings (`tests/fake_exchanges.py`: the 7 assets and a long tail), parsed as the
     registry parses them."""
     if exchange == "bybit":
-        return instruments.parse_bybit(fake_exchanges.BYBIT_LISTED)
+        return bybit.parse_listing(fake_exchanges.BYBIT_LISTED)
     path, params = {
         "binance": ("/fapi/v1/exchangeInfo", {}),
         "okx": ("/api/v5/public/instruments", {"instType": "SWAP"}),
     }[exchange]
     _, body, _ = fake_exchanges.instrument_listing(path, params)  # type: ignore[misc]
-    return instruments.parse_binance(body) if exchange == "binance" else instruments.parse_okx(body)
+    return binance.parse_listing(body) if exchange == "binance" else okx.parse_listing(body)
 
 
 BYBIT_ARGS_LIMIT = 21_000  # what the fake Bybit accepts per connection (exchange-apis.md §3.4)

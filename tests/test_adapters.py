@@ -5,11 +5,11 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from data_sources import binance, bybit, okx
 from data_sources.base import NoCoverage, Query
-from data_sources.binance import BinanceAdapter
-from data_sources.bybit import BybitAdapter
-from data_sources.okx import OkxAdapter
+from data_sources.venues import binance, bybit, okx
+from data_sources.venues.binance import BinanceAdapter
+from data_sources.venues.bybit import BybitAdapter
+from data_sources.venues.okx import OkxAdapter
 from tests.fake_exchanges import FakeExchanges
 
 DAY = pd.Timedelta(days=1)

@@ -121,9 +121,10 @@ def test_asset_page_largest_liquidations_table() -> None:
 
 
 def test_exchange_page_share_of_all_exchanges() -> None:
+    """The demo simulates three of the six venues: the share is of those, and the label says so."""
     at = run_app({"exchange": "okx"}, "app_pages/exchange.py")
     assert at.title[0].value == "OKX liquidations and positioning"
-    assert metrics(at)["Share of all exchanges"] == "32%"
+    assert metrics(at)["Share of covered exchanges"] == "32%"
 
 
 def test_invalid_data_mode_falls_back_with_a_note(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,11 +11,11 @@ import pytest
 import requests
 from streamlit.testing.v1 import AppTest
 
-from data_sources import binance, budgets, bybit, http, market, okx
+from data_sources import budgets, http, market
 from data_sources.base import SourceError
 from data_sources.budgets import TABLE, Budget, Budgets, lookup
-from data_sources.live import PROBE_PATHS, LiveSource
-from data_sources.schema import EXCHANGE_NAMES
+from data_sources.live import LiveSource
+from data_sources.venues import binance, bybit, okx
 from tests.fake_exchanges import COINALYZE_KEY, FakeExchanges
 from tests.fake_limits import FakeLimits, squeezed
 from tests.live_helpers import settings_for
@@ -88,8 +88,8 @@ class TestTable:
             "Coinalyze": ["/exchanges", "/future-markets", "/liquidation-history", "/open-interest-history"],
         }
         paths["OKX"] += okx.RATIO_PATHS.values()
-        for venue, path in PROBE_PATHS.items():
-            paths[EXCHANGE_NAMES[venue]].append(path)
+        for venue in (binance, okx, bybit):
+            paths[venue.NAME].append(venue.PROBE)
         missing = [(venue, p) for venue, listed in paths.items() for p in listed if not lookup(TABLE, venue, p, {})]
         assert missing == []
 

@@ -7,9 +7,9 @@ import pytest
 
 from components import charts, summary
 from data_sources import market
-from data_sources.demo import DemoSource
+from data_sources.demo import DEMO_EXCHANGES, DemoSource
 from data_sources.intervals import MAX_POINTS, auto_interval, to_offset
-from data_sources.schema import ASSETS, EXCHANGES
+from data_sources.schema import ASSETS
 
 SOURCE = DemoSource()
 START = pd.Timestamp("2025-05-08", tz="UTC")
@@ -22,7 +22,7 @@ def window(days: int) -> tuple[pd.Timestamp, pd.Timestamp, str]:
 
 def load(dataset: str, days: int, assets: tuple[str, ...] = ASSETS) -> pd.DataFrame:
     start, end, interval = window(days)
-    return market.load(SOURCE, dataset, assets, EXCHANGES, start, end, interval).frame
+    return market.load(SOURCE, dataset, assets, DEMO_EXCHANGES, start, end, interval).frame
 
 
 def trace_points(fig) -> list[int]:
@@ -57,7 +57,7 @@ class TestLiquidationTimeline:
 
 class TestBreakdownFigures:
     def test_exchange_breakdown_labels_shares(self) -> None:
-        table = summary.by_exchange(load("liquidations", 1), EXCHANGES)
+        table = summary.by_exchange(load("liquidations", 1), DEMO_EXCHANGES)
         fig = charts.exchange_breakdown(table)
         assert list(fig.data[0].y) == ["Binance", "OKX", "Bybit"]
         assert fig.data[0].marker.color == charts.LONG_COLOR
@@ -66,7 +66,7 @@ class TestBreakdownFigures:
     def test_an_uncovered_exchange_reads_not_covered_never_zero_percent(self) -> None:
         """Only OKX covers the window: Binance and Bybit get no bar and "not covered", OKX "100% of covered"."""
         frame = load("liquidations", 1)
-        table = summary.by_exchange(frame[frame["exchange"] == "okx"], EXCHANGES, covered=("okx",))
+        table = summary.by_exchange(frame[frame["exchange"] == "okx"], DEMO_EXCHANGES, covered=("okx",))
         assert table.set_index("exchange")["total"].isna().tolist() == [True, False, True]
         labels = [text.strip() for text in charts.exchange_breakdown(table).data[2].text]
         assert labels == ["not covered", "100% of covered", "not covered"]
@@ -91,9 +91,9 @@ class TestBreakdownFigures:
 
     def test_ratio_heatmap_centres_on_one(self) -> None:
         snapshot = summary.ratio_snapshot(load("ratios", 1), "accounts")
-        heat = charts.ratio_heatmap(snapshot, list(ASSETS), list(EXCHANGES)).data[0]
+        heat = charts.ratio_heatmap(snapshot, list(ASSETS), list(DEMO_EXCHANGES)).data[0]
         assert heat.zmid == 1.0
-        assert len(heat.z) == len(ASSETS) and len(heat.z[0]) == len(EXCHANGES)
+        assert len(heat.z) == len(ASSETS) and len(heat.z[0]) == len(DEMO_EXCHANGES)
 
     def test_candles_figure_has_price_volume_and_liquidation_rows(self) -> None:
         start, end, interval = window(1)

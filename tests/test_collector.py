@@ -17,10 +17,9 @@ from data_sources import storage
 from data_sources.base import Query
 from data_sources.collector import JOBS, Snapshots
 from data_sources.live import LiveSource
-from data_sources.schema import EXCHANGES
 from tests.conftest import ROOT
 from tests.db import frame, scalar
-from tests.fake_exchanges import FakeExchanges
+from tests.fake_exchanges import FAKED, FakeExchanges
 from tests.fake_streams import FakeStream, FakeStreams, binance_message, bybit_message
 from tests.live_helpers import settings_for
 
@@ -38,7 +37,7 @@ def snapshots(store, url: str, clock: pd.Timestamp, jobs=None, backfill_days: fl
     return Snapshots(
         store,
         adapters,
-        EXCHANGES,
+        FAKED,
         ASSETS,
         list(jobs or JOBS.values()),
         pd.Timedelta(days=backfill_days),
@@ -50,7 +49,7 @@ def assert_stored_equals_adapters(store, url: str, start: pd.Timestamp, end: pd.
     adapters = LiveSource(settings_for(url)).adapters
     for dataset in datasets:
         interval = JOBS[dataset].interval
-        for exchange in EXCHANGES:
+        for exchange in FAKED:
             for asset in ASSETS:
                 expected = adapters[exchange].fetch(dataset, Query(asset, exchange, start, end, interval))
                 stored = store.series(dataset, asset, exchange, start, end)
@@ -62,10 +61,10 @@ def test_one_run_stores_exactly_the_adapters_frames(db_target: str, exchanges: F
     store = storage.connect(db_target)
     reports = snapshots(store, exchanges.url, NOW).run_once()
     assert [r.dataset for r in reports] == list(JOBS) and not any(r.failures for r in reports)
-    assert all(r.series == len(EXCHANGES) * len(ASSETS) for r in reports)
+    assert all(r.series == len(FAKED) * len(ASSETS) for r in reports)
     assert_stored_equals_adapters(store, exchanges.url, NOW - pd.Timedelta(days=1), NOW, JOBS)
     fresh = store.freshness()
-    assert len(fresh) == len(JOBS) * len(EXCHANGES) * len(ASSETS)
+    assert len(fresh) == len(JOBS) * len(FAKED) * len(ASSETS)
     candles = fresh[fresh["dataset"] == "candles"]
     assert (candles["last_ts"] == NOW - pd.Timedelta(minutes=1)).all()
     store.close()
@@ -78,7 +77,7 @@ def test_a_restart_resumes_from_the_last_stored_ts_and_fills_the_gap(db_target: 
     snapshots(store, exchanges.url, before, [JOBS["candles"]]).run_once()
     exchanges.reset()
     (report,) = snapshots(store, exchanges.url, NOW, [JOBS["candles"]]).run_once()
-    assert report.rows == len(EXCHANGES) * len(ASSETS) * (180 + 3)  # the 3 h gap, the last bar and the overlap
+    assert report.rows == len(FAKED) * len(ASSETS) * (180 + 3)  # the 3 h gap, the last bar and the overlap
     resume_ms = int((before - pd.Timedelta(minutes=1) - JOBS["candles"].overlap).timestamp() * 1000)
     binance = [int(p["startTime"]) for path, p in exchanges.calls("/fapi/v1/klines")]
     bybit = [int(p["start"]) for path, p in exchanges.calls("/v5/market/kline")]
@@ -86,7 +85,7 @@ def test_a_restart_resumes_from_the_last_stored_ts_and_fills_the_gap(db_target: 
     assert binance and bybit and okx
     assert min(binance) == min(bybit) == min(okx) == resume_ms
     assert_stored_equals_adapters(store, exchanges.url, NOW - pd.Timedelta(days=1), NOW, ["candles"])
-    for exchange in EXCHANGES:
+    for exchange in FAKED:
         count = scalar(db_target, f"SELECT COUNT(*) FROM candles WHERE exchange = '{exchange}' AND asset = 'BTC'")
         assert count == 27 * 60  # the first run's day and the 3 h gap, no more, no less
     store.close()
@@ -109,7 +108,7 @@ def test_a_venue_outage_is_logged_and_backfilled_on_the_next_run(
 
 
 def test_a_window_never_reaches_past_a_venues_history() -> None:
-    shots = Snapshots(None, {}, EXCHANGES, ASSETS, [], pd.Timedelta(days=90), clock=lambda: NOW.timestamp())
+    shots = Snapshots(None, {}, FAKED, ASSETS, [], pd.Timedelta(days=90), clock=lambda: NOW.timestamp())
     start, end = shots.window(JOBS["ratios"], "binance", None)
     assert end == NOW and NOW - pd.Timedelta(days=30) < start < NOW - pd.Timedelta(days=29)
     start, _ = shots.window(JOBS["open_interest"], "okx", NOW - pd.Timedelta(days=20))
@@ -171,7 +170,7 @@ def test_kill_9_mid_run_loses_nothing_committed_and_a_restart_duplicates_nothing
     db_target: str, exchanges: FakeExchanges
 ) -> None:
     storage.connect(db_target).close()
-    series_count = len(JOBS) * len(EXCHANGES) * len(ASSETS)
+    series_count = len(JOBS) * len(FAKED) * len(ASSETS)
     binance, bybit = streams_scripts(int(time.time() * 1000))
     with FakeStreams([binance, bybit]) as streams:
         first = collector(db_target, exchanges, streams)

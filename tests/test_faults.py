@@ -7,9 +7,9 @@ import pytest
 
 from data_sources import http
 from data_sources.base import Query
-from data_sources.binance import BinanceAdapter
-from data_sources.bybit import BybitAdapter
-from data_sources.okx import OkxAdapter
+from data_sources.venues.binance import BinanceAdapter
+from data_sources.venues.bybit import BybitAdapter
+from data_sources.venues.okx import OkxAdapter
 from tests.fake_exchanges import FakeExchanges
 
 HTML = "<html><body><h1>403 ERROR</h1>The request could not be satisfied. CloudFront</body></html>"

@@ -16,7 +16,11 @@ from data_sources.http import GeoBlocked
 from data_sources.instruments import Instrument, InstrumentRegistry, split_base
 from data_sources.schema import ASSETS, EXCHANGES
 from data_sources.units import UsdUnits, to_usd_units
+from data_sources.venues import okx
 from tests.fake_exchanges import BYBIT_LISTED, BYBIT_LISTING_PAGE, FakeExchanges, _bybit_cursor, instrument_listing
+from tests.fakes.bitget import FakeBitget
+from tests.fakes.gate import FakeGate
+from tests.fakes.hyperliquid import FakeHyperliquid
 
 OKX_PATH, BYBIT_PATH, BINANCE_PATH = (
     "/api/v5/public/instruments",
@@ -110,7 +114,7 @@ class TestOkxListing:
         _, body, _ = instrument_listing(OKX_PATH, {"instType": "SWAP"})  # type: ignore[misc]
         broken = [{**r, "ctVal": ""} if r["instId"] == "WIF-USDT-SWAP" else r for r in body["data"]]
         with caplog.at_level(logging.WARNING, logger="liqscope.instruments"):
-            parsed = instruments.parse_okx({**body, "data": broken})
+            parsed = okx.parse_listing({**body, "data": broken})
         assert "WIF-USDT-SWAP" not in {i.symbol for i in parsed} and len(parsed) == len(broken) - 1
         assert "OKX listed WIF-USDT-SWAP without usable fields" in caplog.text
 
@@ -259,8 +263,14 @@ class TestCache:
 class TestCli:
     """`python -m data_sources instruments [--exchange EX] [--format csv|json]`."""
 
-    def test_csv_lists_every_venue(self, exchanges: FakeExchanges, capsys: pytest.CaptureFixture[str]) -> None:
-        assert main(["instruments"]) == 0
+    def test_csv_lists_every_venue(
+        self, exchanges: FakeExchanges, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        with FakeGate() as gate, FakeBitget() as bitget, FakeHyperliquid() as hyperliquid:
+            monkeypatch.setenv("LIQSCOPE_GATE_URL", gate.url)
+            monkeypatch.setenv("LIQSCOPE_BITGET_URL", bitget.url)
+            monkeypatch.setenv("LIQSCOPE_HYPERLIQUID_URL", hyperliquid.url)
+            assert main(["instruments"]) == 0
         frame = pd.read_csv(io.StringIO(capsys.readouterr().out))
         assert list(frame.columns) == instruments.COLUMNS
         assert set(frame["exchange"]) == set(EXCHANGES)

@@ -118,7 +118,9 @@ def test_partial_liquidation_coverage_is_stated_under_the_kpis(live: FakeExchang
     at = run_live(live, range=[today], interval="1h")
     assert {m.label: m.value for m in at.metric}["Total liquidations"] != "n/a"
     assert any(
-        c.endswith("Liquidation figures cover OKX only; Binance, Bybit: not covered for this window.")
+        c.endswith(
+            "Liquidation figures cover OKX only; Binance, Bybit, Bitget, Hyperliquid: not covered for this window."
+        )
         for c in captions(at)
     )
 
@@ -168,11 +170,12 @@ def figure(at: AppTest, key: str) -> dict:
 
 
 def test_uncovered_exchanges_read_not_covered_next_to_a_covered_one(live: FakeExchanges) -> None:
-    """Today only OKX's REST covers liquidations: Binance and Bybit are "not covered", never "0% of all"."""
+    """Today only OKX's REST covers liquidations: Binance and Bybit (and the unreachable new venues) are
+    "not covered", never "0% of all"."""
     today = pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d")
     at = run_live(live, range=[today], interval="1h")
     labels = [t.strip() for t in figure(at, "overview_exchanges")["data"][2]["text"]]
-    assert labels == ["not covered", "100% of covered", "not covered"]
+    assert labels == ["not covered", "100% of covered", "not covered", "not covered", "not covered", "not covered"]
     notes = captions(at)
     assert sum("Binance liquidations were not recorded in this window" in c for c in notes) == 1
 
@@ -185,9 +188,10 @@ def test_exchange_page_opens_on_an_exchange_with_coverage(live: FakeExchanges) -
     values = {m.label: m.value for m in at.metric}
     assert values["Total liquidations"] != "n/a"
     assert values["Share of all exchanges"] == "n/a"
-    assert "No share to compute: no other exchange's liquidations cover this window (Binance, Bybit)." in [
-        i.value for i in at.info
-    ]
+    assert (
+        "No share to compute: no other exchange's liquidations cover this window (Binance, Bybit, Gate, Bitget, "
+        "Hyperliquid)." in [i.value for i in at.info]
+    )
     notes = captions(at)
     assert sum("Binance liquidations were not recorded in this window" in c for c in notes) == 1
     assert sum(c.startswith(":material/fact_check: OKX: REST recent orders") for c in notes) == 1

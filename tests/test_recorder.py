@@ -16,7 +16,9 @@ import pytest
 
 from data_sources import storage
 from data_sources.recorder import Recorder
-from data_sources.streams import BinanceStream, BybitStream, OkxStream
+from data_sources.venues.binance import BinanceStream
+from data_sources.venues.bybit import BybitStream
+from data_sources.venues.okx import OkxStream
 from tests.conftest import ROOT
 from tests.db import frame
 from tests.fake_exchanges import FakeExchanges

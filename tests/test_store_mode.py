@@ -24,12 +24,13 @@ from data_sources.cache import Fetched
 from data_sources.collector import JOBS, Snapshots
 from data_sources.live import LiveSource
 from data_sources.recorder import Recorder
-from data_sources.schema import ASSETS, EXCHANGES, empty
+from data_sources.schema import ASSETS, empty
 from data_sources.store_source import StoreSource
-from data_sources.streams import BinanceStream, BybitStream
+from data_sources.venues.binance import BinanceStream
+from data_sources.venues.bybit import BybitStream
 from tests.conftest import ROOT
 from tests.db import scalar
-from tests.fake_exchanges import FakeExchanges
+from tests.fake_exchanges import FAKED, FakeExchanges
 from tests.fake_streams import FakeStream, FakeStreams, binance_message, bybit_message, listed
 from tests.live_helpers import settings_for
 from tests.postgres import PostgresServer
@@ -45,7 +46,7 @@ def fill(target: str, url: str) -> None:
     day = pd.Timedelta(days=1)
     series = [JOBS["candles"], JOBS["ratios"], JOBS["funding"]]
     clock = NOW.timestamp
-    Snapshots(store, adapters, EXCHANGES, ASSETS, series, day, clock=clock).run_once()
+    Snapshots(store, adapters, FAKED, ASSETS, series, day, clock=clock).run_once()
     Snapshots(store, adapters, ("binance", "bybit"), ASSETS, [JOBS["open_interest"]], day, clock=clock).run_once()
     now_ms = int(time.time() * 1000)
     binance = FakeStream(

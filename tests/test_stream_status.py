@@ -25,7 +25,10 @@ from data_sources.decode import Malformed
 from data_sources.recorder import Recorder
 from data_sources.store import SqliteStore, StreamHealth
 from data_sources.stream_health import describe, sentence
-from data_sources.streams import BinanceStream, BybitStream, OkxStream, Reading, StreamProtocol
+from data_sources.streams import Reading, StreamProtocol
+from data_sources.venues.binance import BinanceStream
+from data_sources.venues.bybit import BybitStream
+from data_sources.venues.okx import OkxStream
 from tests.fake_streams import FakeStream, FakeStreams, binance_message, bybit_message, listed, okx_message
 
 T0 = 1_763_900_000_000

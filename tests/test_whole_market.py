@@ -70,7 +70,7 @@ class TestDemoOverview:
         assert values["Total liquidations"] == summary.usd(totals.total) == "$1.10B"
         assert values["Shorts liquidated"] == summary.usd(totals.shorts)
         assert values["Longs liquidated"] == summary.usd(totals.longs)
-        assert at.caption[0].value.startswith("2025-05-08 (UTC) · all 56 perpetuals (19 coins) · 3 exchanges")
+        assert at.caption[0].value.startswith("2025-05-08 (UTC) · all 56 perpetuals (19 coins) · 6 exchanges")
         assert any("count the whole market" in c.value and "56 perpetuals" in c.value for c in at.caption)
         assert f"of the {summary.usd(totals.total)} total" in at.markdown[0].value
 
@@ -86,7 +86,7 @@ class TestDemoOverview:
         at = run_app({"assets": list(ASSETS)})
         values = metrics(at)
         assert (values["Total liquidations"], values["Shorts liquidated"]) == ("$965M", "$810M")
-        assert at.caption[0].value.startswith("2025-05-08 (UTC) · 7 assets · 3 exchanges")
+        assert at.caption[0].value.startswith("2025-05-08 (UTC) · 7 assets · 6 exchanges")
 
     def test_top_5_shows_exactly_five_coins_by_open_interest(self) -> None:
         at = run_app({"top": "5"})

@@ -17,14 +17,17 @@ from pathlib import Path
 import pytest
 
 from data_sources import storage
-from data_sources.instruments import InstrumentRegistry, parse_bybit
+from data_sources.instruments import InstrumentRegistry
 from data_sources.recorder import Recorder
-from data_sources.schema import EXCHANGES
-from data_sources.streams import UNKNOWN_SYMBOL, BinanceStream, BybitStream, OkxStream, StreamProtocol
+from data_sources.streams import UNKNOWN_SYMBOL, StreamProtocol
+from data_sources.venues.binance import BinanceStream
+from data_sources.venues.bybit import BybitStream
+from data_sources.venues.bybit import parse_listing as parse_bybit
+from data_sources.venues.okx import OkxStream
 from tests import fake_exchanges
 from tests.conftest import ROOT
 from tests.db import frame
-from tests.fake_exchanges import FakeExchanges
+from tests.fake_exchanges import FAKED, FakeExchanges
 from tests.fake_streams import FakeStream, FakeStreams, binance_message, bybit_message, listed, okx_message
 
 T0 = 1_763_900_000_000
@@ -32,7 +35,7 @@ BINANCE_LISTING, BYBIT_LISTING = "/fapi/v1/exchangeInfo", "/v5/market/instrument
 
 
 def registry(fake: FakeExchanges) -> InstrumentRegistry:
-    return InstrumentRegistry({e: fake.url for e in EXCHANGES}, timeout=5.0)
+    return InstrumentRegistry({e: fake.url for e in FAKED}, timeout=5.0)
 
 
 class TestOneUnitConvention:
@@ -182,7 +185,7 @@ def test_the_recorder_stores_every_listed_symbol_and_subscribes_new_listings(
     """Dozens of symbols on three venues: each stored once with its base coin; the SQL sum over all assets
     equals the expected notionals; Bybit's topics are split within the args limit; a symbol listed while
     recording is subscribed at the next refresh and its liquidation stored."""
-    scripts = {exchange: market_script(exchange) for exchange in EXCHANGES}
+    scripts = {exchange: market_script(exchange) for exchange in FAKED}
     new_push = bybit_message([("NEWCOINUSDT", "Sell", 2.0, 50, T0 + 999)])
     limit = 200
     fakes = [

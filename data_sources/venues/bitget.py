@@ -384,3 +384,26 @@ class BitgetStream(StreamProtocol):
             if found := self._event(native, ts, side, price, size, unknown):
                 events.append(found)
         return Reading(events, confirmed=True, unknown=tuple(unknown))
+
+
+# ---------------------------------------------------------------- venue registry interface (`venues/__init__.py`)
+
+STREAM = BitgetStream
+LIQUIDATION_HISTORY: pd.Timedelta | None = None
+LIQUIDATION_NOTE: str | None = None
+LOWER_BOUND: str | None = "at most the largest long and the largest short per pair per second"
+
+
+def fetch_listing(upstream: Upstream) -> list[Instrument]:
+    """Every USDT-M contract: one request."""
+    return parse_listing(upstream.get_json(CONTRACTS, {"productType": PRODUCT_TYPE}))
+
+
+def probe(upstream: Upstream) -> None:
+    """Ask for the BTC contract (a light request); typed SourceError when the venue does not answer."""
+    data(upstream.get_json(CONTRACTS, {"productType": PRODUCT_TYPE, "symbol": symbol("BTC")}), "contracts")
+
+
+def adapter(base_url: str, timeout: float, resolve: Callable[[str], Instrument]) -> BitgetAdapter:
+    """The REST adapter the live source uses (`resolve` is unused: Bitget names every coin `<COIN>USDT`)."""
+    return BitgetAdapter(base_url, timeout)

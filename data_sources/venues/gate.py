@@ -477,3 +477,22 @@ class GateStream(StreamProtocol):
                     raise Malformed(f"'{path}size' is too small to be a quantity")
                 events.append(found)
         return Reading(events, confirmed=True, unknown=tuple(unknown))
+
+
+# ---------------------------------------------------------------- venue registry interface (`venues/__init__.py`)
+
+STREAM = GateStream
+# contract_stats reaches back to each contract's launch: REST covers any window the recorder did not.
+LIQUIDATION_HISTORY: pd.Timedelta | None = pd.Timedelta(days=36_500)
+LIQUIDATION_NOTE: str | None = "official contract_stats per-side buckets (USD only) where not recorded"
+LOWER_BOUND: str | None = None
+
+
+def probe(upstream: Upstream) -> None:
+    """Ask for one contract of the list (Gate futures has no server-time endpoint); typed SourceError if none."""
+    _rows(upstream.get_json(CONTRACTS, {"limit": 1}), "contracts")
+
+
+def adapter(base_url: str, timeout: float, resolve: Callable[[str], Instrument]) -> GateAdapter:
+    """The REST adapter the live source uses (`resolve` is unused: Gate reads its contract per symbol)."""
+    return GateAdapter(base_url, timeout)

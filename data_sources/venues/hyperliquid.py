@@ -53,6 +53,7 @@ from typing import Any, Protocol, runtime_checkable
 import pandas as pd
 from cachetools import TTLCache
 
+from data_sources import settings
 from data_sources.base import NoCoverage, Query, SourceError, from_ms, ms
 from data_sources.http import BadPayload, UnknownSymbol, Upstream
 from data_sources.instruments import Instrument
@@ -111,19 +112,24 @@ K_PREFIX = re.compile(r"^k(?=[A-Z0-9])")
 def weight(path: str, body: Mapping[str, Any]) -> int:
     """The documented weight of one `POST /info` (the budgets' cost, known before sending): 2 for light
     types, 20 for the rest, plus 1 per 60 candles or 20 funding rows the body's inclusive window can hold
-    (at most one answer's worth)."""
+    (at most one answer's worth). A window that is not integer ms (the venue answers 422) costs the base."""
     kind = body.get("type", "")
     base = 2 if kind in LIGHT_TYPES else 20
     if kind == "candleSnapshot":
         req = body.get("req") or {}
         step = INTERVAL_SECONDS.get(req.get("interval", ""), 60) * 1000
-        rows = min((req.get("endTime", 0) - req.get("startTime", 0)) // step + 1, CANDLE_LIMIT)
-        return base + max(rows, 0) // ITEMS_PER_WEIGHT[kind]
-    if kind == "fundingHistory":
-        end = body.get("endTime", body.get("startTime", 0))
-        rows = min((end - body.get("startTime", 0)) // FUNDING_STEP_MS + 1, FUNDING_LIMIT)
-        return base + max(rows, 0) // ITEMS_PER_WEIGHT[kind]
-    return base
+        span, limit = _span(req.get("startTime", 0), req.get("endTime", 0)), CANDLE_LIMIT
+    elif kind == "fundingHistory":
+        start = body.get("startTime", 0)
+        step, span, limit = FUNDING_STEP_MS, _span(start, body.get("endTime", start)), FUNDING_LIMIT
+    else:
+        return base
+    return base + max(min(span // step + 1, limit), 0) // ITEMS_PER_WEIGHT[kind]
+
+
+def _span(start: Any, end: Any) -> int:
+    """`end - start` in ms when both are integers, else -1 (the venue refuses it: no rows)."""
+    return end - start if isinstance(start, int) and isinstance(end, int) else -1
 
 
 # ---- symbols and listing -------------------------------------------------------------------------------
@@ -402,3 +408,34 @@ class HyperliquidAdapter:
         if dataset == "candles":
             return self._candles(query, instrument)
         return self._funding(query, instrument)
+
+
+# ---------------------------------------------------------------- venue registry interface (`venues/__init__.py`)
+
+STREAM = None  # no public liquidation subscription (see the module docstring)
+LIQUIDATION_HISTORY: pd.Timedelta | None = None
+LIQUIDATION_NOTE: str | None = "no public market-wide liquidation feed (not covered unless a plug-in is set)"
+LOWER_BOUND: str | None = None
+
+
+def fetch_listing(upstream: Upstream) -> list[Instrument]:
+    """Every perpetual of the main dex: one `{"type":"meta"}` request."""
+    return parse_listing(upstream.post_json(INFO, {"type": "meta"}))
+
+
+def probe(upstream: Upstream) -> None:
+    """Ask for `meta`; typed SourceError when the venue does not answer."""
+    _universe(upstream.post_json(INFO, {"type": "meta"}), "meta")
+
+
+def adapter(base_url: str, timeout: float, resolve: Callable[[str], Instrument]) -> HyperliquidAdapter:
+    """The REST adapter the live source uses, with the liquidation plug-in named by LIQUIDATIONS_SETTING
+    (one that cannot be loaded is logged and left out, so liquidations say "not covered")."""
+    plugin = None
+    spec = settings.read(LIQUIDATIONS_SETTING)
+    if spec:
+        try:
+            plugin = load_liquidation_source(spec)
+        except ValueError as error:
+            log.warning("%s", error)
+    return HyperliquidAdapter(base_url, timeout, liquidations=plugin)

@@ -8,22 +8,35 @@ which end of an over-full range a page holds is not documented); ratios and open
 interest follow `nextPageCursor`, the documented way, checked to run to its end. A coin is
 read through its listed perpetual (`resolve`): `1000PEPEUSDT` and `SHIB1000USDT` quote per
 1,000 coins and size in thousands, converted into USD per one coin and coins.
+
+SIDE CONVENTION (stream `allLiquidation.{symbol}`, `BybitStream`): `S` is the POSITION side, so Buy = a long
+was liquidated (the opposite of Binance; exchange-apis.md §3.4). `v` is in base units. Every liquidation is
+pushed. One topic per symbol, split across connections of at most 21,000 characters of args, subscribed in
+requests of `BATCH` topics whose `req_id` the ack or refusal echoes. Symbols: `symbol(asset)` BTC -> BTCUSDT;
+listing `GET /v5/market/instruments-info?category=linear&limit=1000`, following `nextPageCursor` until it is
+empty, kept: `LinearPerpetual` quoted in USDT or USDC; prices and sizes per `baseCoin` unit (`SHIB1000`: per
+1,000 SHIB). Bybit lists only `Trading` symbols unless asked otherwise.
 """
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import pandas as pd
 import requests
 
+from data_sources import decode
 from data_sources.base import Instrument, NoCoverage, Query, from_ms, ms
+from data_sources.budgets import REF, Budget
 from data_sources.http import BadPayload, GeoBlocked, RateLimited, UnknownSymbol, Upstream, UpstreamError, json_body
+from data_sources.instruments import STABLE_QUOTES, parsed, split_base
 from data_sources.intervals import INTERVAL_SECONDS
 from data_sources.paging import Series
 from data_sources.schema import Dataset, conform
+from data_sources.streams import Reading, Request, StreamProtocol, _refusal
 from data_sources.units import per_coin
 
 NAME = "Bybit"
@@ -211,3 +224,168 @@ class BybitAdapter:
             f"{NAME} publishes no liquidation history over REST (only a live stream); "
             "its liquidations appear once the recorder has captured them."
         )
+
+
+# ---------------------------------------------------------------- venue registry interface (`venues/__init__.py`)
+
+ID = "bybit"
+URL_SETTING = "LIQSCOPE_BYBIT_URL"
+DEFAULT_URL = "https://api.bybit.com"
+WS_SETTING = "LIQSCOPE_BYBIT_WS"
+DEFAULT_WS = "wss://stream.bybit.com/v5/public/linear"
+PROBE = "/v5/market/time"  # server time: the cheapest request that proves the host answers
+LIQUIDATION_HISTORY: pd.Timedelta | None = None
+LIQUIDATION_NOTE: str | None = None
+LOWER_BOUND: str | None = None
+
+
+def probe(upstream: Upstream) -> None:
+    """Ask the venue's server time; raises a typed SourceError when it does not answer."""
+    upstream.get_json(PROBE, {})
+
+
+def adapter(base_url: str, timeout: float, resolve: Callable[[str], Instrument]) -> BybitAdapter:
+    """The REST adapter the live source uses (coins read through `resolve`: the listing)."""
+    return BybitAdapter(base_url, timeout, resolve=resolve)
+
+
+# ---------------------------------------------------------------- budgets
+
+BUDGETS: tuple[Budget, ...] = (
+    Budget(
+        "Bybit",
+        "market data",
+        ("/v5/",),
+        600,
+        5,
+        "IP",
+        f"{REF} §3.5 (600 requests/5 s per IP; over it a 403 bans the IP for about 10 min, so a third is kept unused)",
+        headroom=2 / 3,
+    ),
+)
+
+
+# ---------------------------------------------------------------- listing
+
+LISTING = "/v5/market/instruments-info"
+LISTING_PAGE_LIMIT = 1000
+LISTING_MAX_PAGES = 20
+STATUSES: dict[str, str] = {"Trading": "trading", "PreLaunch": "pending", "Delivering": "settling", "Closed": "closed"}
+
+
+def parse_listing(rows: list[dict]) -> list[Instrument]:
+    """`result.list` rows of `GET /v5/market/instruments-info?category=linear` (all pages) -> USDT/USDC
+    perpetuals; sizes in `baseCoin` units (`SHIB1000`: thousands of SHIB)."""
+
+    def parse(row: dict) -> Instrument | None:
+        if row["contractType"] != "LinearPerpetual" or row["quoteCoin"] not in STABLE_QUOTES:
+            return None
+        asset, multiplier = split_base(row["baseCoin"])
+        status = STATUSES.get(row["status"], row["status"].lower())
+        return Instrument("bybit", row["symbol"], asset, "linear", row["quoteCoin"], multiplier, multiplier, status)
+
+    return parsed("bybit", rows, parse)
+
+
+def fetch_listing(upstream: Upstream) -> list[Instrument]:
+    """Bybit's linear listing, following `nextPageCursor` (sent back verbatim) until it is empty."""
+    rows: list[dict] = []
+    cursor = ""
+    for _ in range(LISTING_MAX_PAGES):
+        params: dict[str, Any] = {"category": "linear", "limit": LISTING_PAGE_LIMIT}
+        if cursor:
+            params["cursor"] = cursor
+        body = result(upstream.get_json(LISTING, params), "instruments-info")
+        rows += body["list"]
+        cursor = body.get("nextPageCursor") or ""
+        if not cursor or not body["list"]:
+            return parse_listing(rows)
+    raise BadPayload(f"{NAME} kept paging instruments-info past {LISTING_MAX_PAGES} pages; try again later.")
+
+
+# ---------------------------------------------------------------- stream
+
+ARGS_CHARS = 21_000  # public subscribe args per connection, in characters (exchange-apis.md §3.4)
+BATCH = 10  # topics per subscribe request
+
+
+class BybitStream(StreamProtocol):
+    """`wss://stream.bybit.com/v5/public/linear`, one `allLiquidation.{symbol}` topic per trading symbol,
+    split into connections of at most `args_limit` characters of args and requests of `batch` topics.
+
+    `shards` only grow (a new listing joins the last connection, or opens a new one when it is
+    full), so a live connection is never asked to give a topic up.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        instruments: Iterable[Instrument],
+        assets: frozenset[str] | None = None,
+        heartbeat: float = 20.0,
+        silence: float = 30.0,
+        args_limit: int = ARGS_CHARS,
+        batch: int = BATCH,
+    ) -> None:
+        super().__init__("bybit", url, assets, json.dumps({"op": "ping"}), heartbeat, silence)
+        self.args_limit, self.batch = args_limit, batch
+        self.shards: list[list[str]] = []
+        self.update(instruments)
+
+    def update(self, instruments: Iterable[Instrument]) -> None:
+        """Replace the snapshot; every tracked trading symbol not yet subscribed gets a topic."""
+        super().update(instruments)
+        subscribed = {topic for shard in self.shards for topic in shard}
+        for symbol in sorted(self.instruments):
+            instrument = self.instruments[symbol]
+            topic = f"allLiquidation.{symbol}"
+            if instrument.trading and self.tracked(instrument) and topic not in subscribed:
+                if not self.shards or len(json.dumps([*self.shards[-1], topic])) > self.args_limit:
+                    self.shards.append([])
+                self.shards[-1].append(topic)
+
+    def recorded(self) -> int:
+        """How many topics are subscribed (or will be, on a connection being opened)."""
+        return sum(len(shard) for shard in self.shards)
+
+    def connections(self) -> int:
+        """One connection per shard of topics."""
+        return len(self.shards)
+
+    def requests(self, connection: int, done: int) -> tuple[list[Request], int]:
+        """`{"op":"subscribe","req_id","args":[...]}` for the topics of `connection` after the first `done`."""
+        topics = self.shards[connection]
+        requests = []
+        for start in range(done, len(topics), self.batch):
+            request_id = f"{connection}.{start}"
+            args = topics[start : start + self.batch]
+            requests.append((request_id, json.dumps({"op": "subscribe", "req_id": request_id, "args": args})))
+        return requests, len(topics)
+
+    def read(self, raw: str) -> Reading:
+        """`{"topic":"allLiquidation.X","data":[{T,s,S,v,p}]}` (S=Buy: a long was liquidated); op answers."""
+        message = decode.obj(decode.load(raw), "message")
+        op = message.get("op")
+        if op == "subscribe":
+            request = message.get("req_id") or None
+            request = request if isinstance(request, str) else None
+            if message.get("success") is True:
+                return Reading(confirmed=True, request=request)
+            return Reading(refused=_refusal(message.get("ret_msg")), request=request)
+        if op in ("ping", "pong"):  # `{"success":true,"ret_msg":"pong","op":"ping"}` or `{"op":"pong"}`
+            return Reading()
+        topic = decode.text(message, "topic")
+        if not topic.startswith("allLiquidation."):
+            return Reading()
+        events, unknown = [], []
+        for item in decode.rows(message.get("data"), "data"):
+            symbol = decode.text(item, "s", "data[].")
+            side = "long" if decode.choice(item, "S", ("Buy", "Sell"), "data[].") == "Buy" else "short"
+            ts = decode.epoch_ms(item, "T", "data[].")
+            price, size = decode.positive(item, "p", "data[]."), decode.positive(item, "v", "data[].")
+            if event := self._event(symbol, ts, side, price, size, unknown):
+                events.append(event)
+        return Reading(events, confirmed=True, unknown=tuple(unknown))
+
+
+STREAM = BybitStream

@@ -8,25 +8,37 @@ from the END), so every series is asked for in windows that fit one page
 publishes no liquidation history over REST. A coin is read through its listed perpetual
 (`resolve`, from the instrument listing): `1000PEPEUSDT` quotes per 1,000 PEPE, so its candles
 are divided (prices) and multiplied (volume) by 1,000 into the schema's units.
+
+SIDE CONVENTION (stream `!forceOrder@arr`, `BinanceStream`): `S` is the liquidation ORDER side, so SELL = a
+long was liquidated, BUY = a short (exchange-apis.md §1.5). At most one event per symbol per second: totals
+are a lower bound. Symbols: `symbol(asset)` BTC -> BTCUSDT; listing `GET /fapi/v1/exchangeInfo` ->
+`symbols[]`, kept: `contractType == "PERPETUAL"` quoted in USDT or USDC; prices per one `baseAsset` and sizes
+in `baseAsset` units, so a `1000PEPE` base means "per 1,000 PEPE" and "thousands of PEPE".
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import pandas as pd
 import requests
 
+from data_sources import decode
 from data_sources.base import Instrument, NoCoverage, Query, from_ms, ms
+from data_sources.budgets import REF, Budget, Params
+from data_sources.decode import Malformed
 from data_sources.http import BadPayload, UnknownSymbol, Upstream, UpstreamError, json_body
+from data_sources.instruments import STABLE_QUOTES, parsed, split_base
 from data_sources.intervals import INTERVAL_SECONDS
 from data_sources.paging import Series
 from data_sources.schema import Dataset, conform, empty
+from data_sources.streams import Reading, StreamProtocol, _refusal
 from data_sources.units import per_coin
 
 NAME = "Binance"
+LISTING = "/fapi/v1/exchangeInfo"
 KLINES = "/fapi/v1/klines"
 FUNDING = "/fapi/v1/fundingRate"
 OPEN_INTEREST = "/futures/data/openInterestHist"
@@ -187,3 +199,162 @@ class BinanceAdapter:
             f"{NAME} publishes no liquidation history over REST (only a live stream); "
             "its liquidations appear once the recorder has captured them."
         )
+
+
+# ---------------------------------------------------------------- venue registry interface (`venues/__init__.py`)
+
+ID = "binance"
+URL_SETTING = "LIQSCOPE_BINANCE_URL"
+DEFAULT_URL = "https://fapi.binance.com"
+WS_SETTING = "LIQSCOPE_BINANCE_WS"
+DEFAULT_WS = "wss://fstream.binance.com/market"
+PROBE = "/fapi/v1/time"  # server time: the cheapest request that proves the host answers
+LIQUIDATION_HISTORY: pd.Timedelta | None = None
+LIQUIDATION_NOTE: str | None = None
+LOWER_BOUND: str | None = "at most 1 event per symbol per second"
+
+# How far back the venue serves each series (the collector's backfill starts no earlier).
+SERIES_HISTORY: dict[str, pd.Timedelta] = {"ratios": HISTORY, "open_interest": HISTORY}
+
+
+def probe(upstream: Upstream) -> None:
+    """Ask the venue's server time; raises a typed SourceError when it does not answer."""
+    upstream.get_json(PROBE, {})
+
+
+def adapter(base_url: str, timeout: float, resolve: Callable[[str], Instrument]) -> BinanceAdapter:
+    """The REST adapter the live source uses (coins read through `resolve`: the listing)."""
+    return BinanceAdapter(base_url, timeout, resolve=resolve)
+
+
+# ---------------------------------------------------------------- budgets
+
+
+def binance_weight(path: str, params: Params) -> int:
+    """Binance request weight: klines by `limit` ([1,100) 1, [100,500) 2, [500,1000] 5, above 10; default 500)."""
+    if path != "/fapi/v1/klines":
+        return 1
+    limit = int(params.get("limit", 500))
+    return 1 if limit < 100 else 2 if limit < 500 else 5 if limit <= 1000 else 10
+
+
+BUDGETS: tuple[Budget, ...] = (
+    Budget(
+        "Binance",
+        "request weight",
+        ("/fapi/",),
+        2400,
+        60,
+        "IP",
+        f"{REF} §1.6 (REQUEST_WEIGHT 2400/min per IP); klines weight by limit §1.1",
+        unit="weight",
+        cost=binance_weight,
+        headroom=0.9,
+    ),
+    Budget(
+        "Binance",
+        "futures data",
+        ("/futures/data/",),
+        1000,
+        300,
+        "IP",
+        f"{REF} §1.2, §1.3 (1000 requests/5 min per IP, weight 0)",
+        headroom=0.9,
+    ),
+    Budget(
+        "Binance",
+        "funding rate",
+        ("/fapi/v1/fundingRate",),
+        500,
+        300,
+        "IP",
+        f"{REF} §1.4 (500/5 min/IP, shared with fundingInfo)",
+        headroom=0.9,
+    ),
+)
+
+
+# ---------------------------------------------------------------- listing
+
+STATUSES: dict[str, str] = {
+    "TRADING": "trading",
+    "PENDING_TRADING": "pending",
+    "PRE_SETTLE": "settling",
+    "SETTLING": "settling",
+    "PRE_DELIVERING": "settling",
+    "DELIVERING": "settling",
+    "DELIVERED": "closed",
+    "CLOSE": "closed",
+}
+
+
+def parse_listing(raw: Any) -> list[Instrument]:
+    """`GET /fapi/v1/exchangeInfo` -> USDT/USDC perpetuals; sizes in `baseAsset` units (`1000PEPE`: thousands)."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("symbols"), list):
+        raise BadPayload(f"{NAME} sent an unexpected answer for exchangeInfo (no symbols list).")
+
+    def parse(row: dict) -> Instrument | None:
+        if row["contractType"] != "PERPETUAL" or row["quoteAsset"] not in STABLE_QUOTES:
+            return None
+        asset, multiplier = split_base(row["baseAsset"])
+        status = STATUSES.get(row["status"], row["status"].lower())
+        return Instrument("binance", row["symbol"], asset, "linear", row["quoteAsset"], multiplier, multiplier, status)
+
+    return parsed("binance", raw["symbols"], parse)
+
+
+def fetch_listing(upstream: Upstream) -> list[Instrument]:
+    """Binance's listing: one request (weight 1)."""
+    return parse_listing(upstream.get_json(LISTING, {}))
+
+
+# ---------------------------------------------------------------- stream
+
+
+def _first_positive(order: dict[str, Any], keys: tuple[str, str]) -> float:
+    """The first of `keys` holding a positive number (Binance sends "0" for an unfilled average)."""
+    try:
+        return decode.positive(order, keys[0], "o.")
+    except Malformed:
+        return decode.positive(order, keys[1], "o.")
+
+
+class BinanceStream(StreamProtocol):
+    """`wss://fstream.binance.com/market/ws/!forceOrder@arr`; a WebSocket ping frame is the heartbeat."""
+
+    def __init__(
+        self,
+        base_url: str,
+        instruments: Iterable[Instrument],
+        assets: frozenset[str] | None = None,
+        heartbeat: float = 20.0,
+        silence: float = 30.0,
+    ) -> None:
+        url = f"{base_url.rstrip('/')}/ws/!forceOrder@arr"
+        super().__init__("binance", url, assets, heartbeat=heartbeat, silence=silence, lower_bound=True)
+        self.update(instruments)
+
+    def read(self, raw: str) -> Reading:
+        """`{"e":"forceOrder","o":{s,S,ap|p,z|q,T}}` (or wrapped in `{"stream","data"}`); `{"error":{code,msg}}`."""
+        message = decode.obj(decode.load(raw), "message")
+        if "error" in message:
+            error = message["error"]
+            words = error.get("msg") if isinstance(error, dict) else error
+            return Reading(refused=_refusal(words, error.get("code") if isinstance(error, dict) else None))
+        if "id" in message and "result" in message:  # the answer to a SUBSCRIBE we did not need
+            return Reading(confirmed=True)
+        if "stream" in message:
+            message = decode.obj(message.get("data"), "data")
+        if message.get("e") != "forceOrder":
+            raise Malformed("not a forceOrder event")
+        order = decode.obj(message.get("o"), "o")
+        symbol = decode.text(order, "s", "o.")
+        side = "long" if decode.choice(order, "S", ("SELL", "BUY"), "o.") == "SELL" else "short"
+        price = _first_positive(order, ("ap", "p"))  # average fill price, else the order price
+        size = _first_positive(order, ("z", "q"))  # filled quantity, else the order quantity
+        unknown: list[str] = []
+        event = self._event(symbol, decode.epoch_ms(order, "T", "o."), side, price, size, unknown)
+        return Reading([event] if event else [], confirmed=True, unknown=tuple(unknown))
+
+
+STREAM = BinanceStream

@@ -8,20 +8,32 @@ of an over-full range a page holds is not documented, so series are asked for in
 windows that fit one page (`paging.Series`) and liquidation orders by a walk that
 holds for either end (`paging.walk`). A coin is read through its listed swap (`resolve`, from the
 instrument listing, whose `ctVal` sizes it: `PEPE-USDT-SWAP` is 10,000,000 PEPE a contract).
+
+SIDE CONVENTION (stream `liquidation-orders`, instType SWAP, every contract in one feed, `OkxStream`, and
+REST `liquidation-orders`): `posSide` names the POSITION liquidated (long/short); in net mode it is `net`
+and a forced `sell` closes a long (exchange-apis.md §2.4). `sz` is in contracts (x `ctVal`). At most one
+order per contract per second: a lower bound. Symbols: `inst_id(asset)` BTC -> BTC-USDT-SWAP; listing
+`GET /api/v5/public/instruments?instType=SWAP` -> `data[]`, kept: `ctType` linear settled in USDT or USDC
+(sizes in contracts of `ctVal` x `ctMult` `ctValCcy`) and inverse (contracts of `ctVal` USD, e.g. 100 for
+`BTC-USD-SWAP`); prices per one coin of `instFamily`'s base.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import pandas as pd
 import requests
 
+from data_sources import decode
 from data_sources.base import Instrument, NoCoverage, Query, from_ms, ms
+from data_sources.budgets import REF, Budget
+from data_sources.decode import Malformed
 from data_sources.http import (
     BadPayload,
     GeoBlocked,
@@ -31,8 +43,10 @@ from data_sources.http import (
     UpstreamError,
     json_body,
 )
+from data_sources.instruments import STABLE_QUOTES, parsed, split_base
 from data_sources.paging import Series, walk
 from data_sources.schema import Dataset, conform
+from data_sources.streams import Reading, Request, StreamProtocol, _refusal
 from data_sources.units import per_coin
 
 NAME = "OKX"
@@ -304,3 +318,201 @@ class OkxAdapter:
         frame = parse_liquidations(rows, query.asset, ct_val, instrument.symbol)
         frame = frame[(frame["ts"] >= pd.Timestamp(start, unit="ms", tz="UTC")) & (frame["ts"] < query.end)]
         return frame.drop_duplicates(["ts", "side", "price", "qty"]).reset_index(drop=True)
+
+
+# ---------------------------------------------------------------- venue registry interface (`venues/__init__.py`)
+
+ID = "okx"
+URL_SETTING = "LIQSCOPE_OKX_URL"
+DEFAULT_URL = "https://www.okx.com"
+WS_SETTING = "LIQSCOPE_OKX_WS"
+DEFAULT_WS = "wss://ws.okx.com:8443/ws/v5/public"
+PROBE = "/api/v5/public/time"  # server time: the cheapest request that proves the host answers
+LIQUIDATION_HISTORY: pd.Timedelta | None = LIQUIDATION_HISTORY
+LIQUIDATION_NOTE: str | None = "REST recent orders (about the last 24 h) where not recorded"
+LOWER_BOUND: str | None = "at most 1 order per contract per second"
+
+# How far back the venue serves each series (the collector's backfill starts no earlier): rubik keeps its latest
+# RECENT_ROWS five-minute rows.
+RUBIK_DEPTH = pd.Timedelta(seconds=PERIOD_SECONDS["5m"] * RECENT_ROWS)
+SERIES_HISTORY: dict[str, pd.Timedelta] = {
+    "ratios": RUBIK_DEPTH,
+    "open_interest": RUBIK_DEPTH,
+    "funding": FUNDING_HISTORY,
+}
+
+
+def probe(upstream: Upstream) -> None:
+    """Ask the venue's server time; raises a typed SourceError when it does not answer."""
+    upstream.get_json(PROBE, {})
+
+
+def adapter(base_url: str, timeout: float, resolve: Callable[[str], Instrument]) -> OkxAdapter:
+    """The REST adapter the live source uses (coins read through `resolve`: the listing)."""
+    return OkxAdapter(base_url, timeout, resolve=resolve)
+
+
+# ---------------------------------------------------------------- budgets
+
+RUBIK_RATIOS = (
+    "/api/v5/rubik/stat/contracts/long-short-account-ratio-contract",
+    "/api/v5/rubik/stat/contracts/long-short-account-ratio-contract-top-trader",
+    "/api/v5/rubik/stat/contracts/long-short-position-ratio-contract-top-trader",
+    "/api/v5/rubik/stat/taker-volume-contract",
+)
+BUDGETS: tuple[Budget, ...] = (
+    Budget("OKX", "candles", ("/api/v5/market/candles",), 40, 2, "IP", f"{REF} §2.1 (40 req/2s per IP)"),
+    Budget("OKX", "history candles", ("/api/v5/market/history-candles",), 20, 2, "IP", f"{REF} §2.1 (20 req/2s)"),
+    Budget(
+        "OKX",
+        "rubik ratios",
+        RUBIK_RATIOS,
+        5,
+        2,
+        "instrument",
+        f"{REF} §2.2 (5/2s, IP+instId, per endpoint)",
+        per_param="instId",
+        per_path=True,
+    ),
+    Budget(
+        "OKX",
+        "rubik open interest",
+        ("/api/v5/rubik/stat/contracts/open-interest-history",),
+        10,
+        2,
+        "IP",
+        f"{REF} §2.3 (10 req/2s; scope not stated, so the stricter per-IP reading)",
+    ),
+    Budget(
+        "OKX",
+        "funding history",
+        ("/api/v5/public/funding-rate-history",),
+        10,
+        2,
+        "instrument",
+        f"{REF} §2.3 (10 req/2s IP+instId)",
+        per_param="instId",
+    ),
+    Budget(
+        "OKX",
+        "instruments",
+        ("/api/v5/public/instruments",),
+        20,
+        2,
+        "instrument type",
+        "OKX docs, Get instruments (20 req/2s, IP+instType); not in the stored reference",
+        per_param="instType",
+    ),
+    Budget(
+        "OKX",
+        "liquidation orders",
+        ("/api/v5/public/liquidation-orders",),
+        40,
+        2,
+        "IP",
+        f"{REF} §2.4 (SDK docstring: 40 req/2s; the endpoint is undocumented)",
+    ),
+    Budget(
+        "OKX",
+        "server time",
+        ("/api/v5/public/time",),
+        10,
+        2,
+        "IP",
+        "OKX docs, Get system time (10 req/2s per IP); not in the stored reference",
+    ),
+)
+
+
+# ---------------------------------------------------------------- listing
+
+LISTING = "/api/v5/public/instruments"
+STATUSES: dict[str, str] = {"live": "trading", "preopen": "pending", "suspend": "suspended"}
+
+
+def parse_listing(raw: Any) -> list[Instrument]:
+    """`GET /api/v5/public/instruments?instType=SWAP` -> linear USDT/USDC swaps (contracts of `ctVal` x `ctMult`
+    coins) and inverse swaps (contracts of `ctVal` USD)."""
+
+    def parse(row: dict) -> Instrument | None:
+        base, quote = (row.get("instFamily") or row["uly"]).split("-")[:2]
+        asset, multiplier = split_base(base)
+        size = float(row["ctVal"]) * float(row.get("ctMult") or 1)
+        if row["ctType"] == "linear" and row["settleCcy"] in STABLE_QUOTES:
+            coin, scale = split_base(row["ctValCcy"])
+            if coin != asset:
+                raise ValueError(f"ctValCcy {row['ctValCcy']} is not {asset}")
+            margin, contract_size = "linear", size * scale
+        elif row["ctType"] == "inverse" and row["ctValCcy"] == "USD":
+            margin, contract_size = "inverse", size
+        else:
+            return None
+        if not contract_size > 0:
+            raise ValueError(f"ctVal {row['ctVal']}")
+        status = STATUSES.get(row["state"], row["state"].lower())
+        return Instrument("okx", row["instId"], asset, margin, quote, contract_size, multiplier, status)
+
+    return parsed("okx", data(raw, "instruments"), parse)
+
+
+def fetch_listing(upstream: Upstream) -> list[Instrument]:
+    """OKX's swap listing: one request."""
+    return parse_listing(upstream.get_json(LISTING, {"instType": "SWAP"}))
+
+
+# ---------------------------------------------------------------- stream
+
+
+class OkxStream(StreamProtocol):
+    """`wss://ws.okx.com:8443/ws/v5/public`, channel `liquidation-orders` for every SWAP (linear and
+    inverse) in one subscription; text ping."""
+
+    SUBSCRIBE = json.dumps({"op": "subscribe", "args": [{"channel": "liquidation-orders", "instType": "SWAP"}]})
+
+    def __init__(
+        self,
+        url: str,
+        instruments: Iterable[Instrument],
+        assets: frozenset[str] | None = None,
+        heartbeat: float = 20.0,
+        silence: float = 30.0,
+    ) -> None:
+        super().__init__("okx", url, assets, "ping", heartbeat, silence, lower_bound=True)
+        self.update(instruments)
+
+    def requests(self, connection: int, done: int) -> tuple[list[Request], int]:
+        """The one subscription, sent once per connection."""
+        return ([("liquidation-orders", self.SUBSCRIBE)] if done == 0 else []), 1
+
+    def read(self, raw: str) -> Reading:
+        """`{"arg":{"channel":"liquidation-orders"},"data":[{instId, details:[{side,posSide,bkPx,sz,ts}]}]}`; events."""
+        if raw == "pong":
+            return Reading()
+        message = decode.obj(decode.load(raw), "message")
+        event = message.get("event")
+        if event == "subscribe":
+            return Reading(confirmed=True)
+        if event == "error":
+            return Reading(refused=_refusal(message.get("msg"), message.get("code")))
+        if event is not None:  # notice (service upgrade), channel-conn-count, unsubscribe
+            return Reading()
+        if decode.obj(message.get("arg"), "arg").get("channel") != "liquidation-orders":
+            raise Malformed("'arg.channel' is not liquidation-orders")
+        events, unknown = [], []
+        path = "data[].details[]."
+        for item in decode.rows(message.get("data"), "data"):
+            inst_id = decode.text(item, "instId", "data[].")
+            for detail in decode.rows(item.get("details"), "data[].details"):
+                pos = detail.get("posSide")
+                if pos in ("long", "short"):
+                    side = pos
+                else:  # net mode: a forced sell closes a long
+                    side = "long" if decode.choice(detail, "side", ("sell", "buy"), path) == "sell" else "short"
+                ts = decode.epoch_ms(detail, "ts", path)
+                price, size = decode.positive(detail, "bkPx", path), decode.positive(detail, "sz", path)
+                if found := self._event(inst_id, ts, side, price, size, unknown):
+                    events.append(found)
+        return Reading(events, confirmed=True, unknown=tuple(unknown))
+
+
+STREAM = OkxStream

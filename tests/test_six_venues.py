@@ -1,0 +1,94 @@
+"""Six venues everywhere three were (issue 11): live pages, the demo, the export CLI, the recorder's streams."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from data_sources import settings
+from data_sources.base import NoCoverage, Query
+from data_sources.cli import main
+from data_sources.demo import DemoSource
+from data_sources.instruments import InstrumentRegistry
+from data_sources.recorder import protocols
+from data_sources.venues.bitget import BitgetStream
+from data_sources.venues.gate import GateStream
+from tests.conftest import ROOT
+from tests.fake_exchanges import FakeExchanges
+from tests.fakes.bitget import FakeBitget
+from tests.fakes.gate import FakeGate
+from tests.fakes.hyperliquid import FakeHyperliquid
+
+
+def texts(at: AppTest) -> list[str]:
+    """Every caption, info, warning and error the page wrote."""
+    return [e.value for kind in ("caption", "info", "warning", "error") for e in getattr(at, kind)]
+
+
+def test_a_live_page_with_unreachable_new_venues_names_them_and_renders_the_rest(
+    exchanges: FakeExchanges, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Gate, Bitget and Hyperliquid point at a port nothing listens on (conftest): each is named with the reason,
+    while Binance, OKX and Bybit still draw their panels."""
+    monkeypatch.setenv("LIQSCOPE_DATA", "live")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params["range"] = [exchanges.market.seed_day.strftime("%Y-%m-%d")]
+    at.query_params["interval"] = "1h"
+    at.run()
+    assert not at.exception, at.exception
+    written = " ".join(texts(at))
+    assert "answered: Binance, OKX, Bybit" in written
+    for name in ("Gate", "Bitget", "Hyperliquid"):
+        assert f"Could not reach {name}" in written, name
+        assert f"LIQSCOPE_{name.upper()}_URL" in written, name
+    assert at.get("plotly_chart"), "the venues that answered still draw their charts"
+
+
+def test_the_demo_says_the_new_venues_are_not_in_it_never_zero() -> None:
+    demo = DemoSource()
+    day = pd.Timestamp("2025-05-08", tz="UTC")
+    for exchange, name in (("gate", "Gate"), ("bitget", "Bitget"), ("hyperliquid", "Hyperliquid")):
+        for dataset in ("liquidations", "candles"):
+            with pytest.raises(NoCoverage, match=f"{name} is not in the demo market"):
+                demo.fetch(dataset, Query("BTC", exchange, day, day + pd.Timedelta(days=1), "1h"))
+    assert not demo.fetch("candles", Query("BTC", "binance", day, day + pd.Timedelta(hours=2), "1h")).empty
+
+
+def test_demo_page_reads_not_in_the_demo_market_for_the_new_venues() -> None:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.query_params["range"] = ["2025-05-08"]
+    at.run()
+    assert not at.exception, at.exception
+    written = " ".join(texts(at))
+    assert "not in the demo market" in written
+
+
+def test_hyperliquid_liquidation_export_exits_non_zero_with_the_reason(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with FakeHyperliquid() as fake:
+        monkeypatch.setenv("LIQSCOPE_DATA", "live")
+        monkeypatch.setenv("LIQSCOPE_HYPERLIQUID_URL", fake.url)
+        today = pd.Timestamp.now(tz="UTC").normalize()
+        start, end = (today - pd.Timedelta(days=1)).strftime("%Y-%m-%d"), today.strftime("%Y-%m-%d")
+        code = main(
+            ["export", "liquidations", "--exchange", "hyperliquid", "--asset", "BTC", "--start", start, "--end", end]
+        )
+    captured = capsys.readouterr()
+    assert code != 0
+    assert captured.out == ""
+    assert "Hyperliquid publishes no market-wide liquidation feed" in captured.err
+
+
+def test_the_recorder_streams_gate_and_bitget_but_not_hyperliquid(monkeypatch: pytest.MonkeyPatch) -> None:
+    with FakeGate() as gate, FakeBitget() as bitget, FakeHyperliquid() as hyperliquid:
+        monkeypatch.setenv("LIQSCOPE_GATE_URL", gate.url)
+        monkeypatch.setenv("LIQSCOPE_BITGET_URL", bitget.url)
+        monkeypatch.setenv("LIQSCOPE_HYPERLIQUID_URL", hyperliquid.url)
+        config = settings.load()
+        registry = InstrumentRegistry(config.base_urls, config.timeout)
+        built = protocols(["gate", "bitget", "hyperliquid"], None, config, registry)
+    assert [type(p) for p in built] == [GateStream, BitgetStream]
+    assert all(p.instruments for p in built)
+    assert built[1].lower_bound
