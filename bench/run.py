@@ -37,6 +37,7 @@ from data_sources.recorder import Recorder
 from data_sources.schema import ASSETS, EXCHANGES
 from data_sources.store import SqliteStore
 from data_sources.venues.bybit import BybitStream
+from tests.fake_exchanges import FAKED
 from tests.fake_streams import FakeStream, FakeStreams, bybit_message, listed
 from tests.postgres import binaries, postgres_server
 from tests.servers import streamlit_server
@@ -422,8 +423,9 @@ def collect_into(url: str, fake: RemoteExchanges, days: float) -> None:
     """Fill the store as a deployment's collector does: `--once` for the REST series, then its streams
     (loopback fakes sending liquidations of now) until they are committed, then SIGTERM."""
     env = {**os.environ, **exchange_env(fake), "LIQSCOPE_DB": url}
+    faked = [",".join(FAKED)]  # the venues the fake serves (the others are unreachable in tests)
     once = subprocess.run(
-        [sys.executable, "-m", "data_sources.collector", "--once", "--backfill", str(days)],
+        [sys.executable, "-m", "data_sources.collector", "--once", "--backfill", str(days), "--exchanges", *faked],
         cwd=ROOT,
         env=env,
         capture_output=True,
