@@ -28,18 +28,17 @@ exchange = st.selectbox(
 )
 context.set_page_params({"exchange": exchange})
 name = EXCHANGE_NAMES.get(exchange, exchange)
-if not covered:
-    st.info(
-        "No selected exchange's liquidations cover this window (see the notes below); "
-        f"{name}'s long/short ratios are still shown.",
-        icon=":material/block:",
-    )
-
 liquidations, ratios = context.panels_each(
     ("liquidations", liquidation_assets),
     ("ratios", context.series_assets(context.top_assets())),
     exchanges=(exchange,),
 )
+if not covered and not context.nothing_stored():
+    still = f"; {name}'s long/short ratios are still shown" if not ratios.frame.empty else ""
+    st.info(
+        f"No selected exchange's liquidations cover this window (see the notes below){still}.",
+        icon=":material/block:",
+    )
 all_totals = summary.liquidation_totals(everywhere.frame)
 others = [e for e in EXCHANGES if e != exchange]
 others_covered = [e for e in others if e in everywhere.status.answered]
