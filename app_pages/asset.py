@@ -8,9 +8,15 @@ from data_sources.schema import EXCHANGE_NAMES
 
 view = filters.current()
 choices = view.selected or view.universe.assets
-for value in filters.unknown_link_values("asset", choices):
-    where = "among the selected assets" if view.selected else "listed on the selected exchanges"
-    st.warning(f"Ignored asset {value!r} from the link: not {where}.", icon=":material/info:")
+linked, unknown = filters.link_values("asset", view.universe.assets)
+for value in unknown:
+    st.warning(
+        f"Ignored asset {value!r} from the link: not a coin the selected exchanges list.", icon=":material/info:"
+    )
+if linked and linked[-1] not in choices:
+    choices = (*choices, linked[-1])
+    st.info(f"{linked[-1]} from the link is not among the selected assets; it is shown anyway.", icon=":material/info:")
+filters.adopt_link_case("asset", choices, many=False)
 asset = st.selectbox(
     "Asset", choices, key="asset", bind="query-params", help="Every coin the selected exchanges list; type to search."
 )

@@ -14,14 +14,23 @@ TOP_COINS = 20
 
 view = filters.current()
 liquidation_assets = context.liquidation_assets()
-for value in filters.unknown_link_values("exchange", view.exchanges):
-    st.warning(f"Ignored exchange {value!r} from the link: not among the selected exchanges.", icon=":material/info:")
+choices = view.exchanges
+linked, unknown = filters.link_values("exchange", EXCHANGES)
+for value in unknown:
+    st.warning(f"Ignored exchange {value!r} from the link: not an exchange liqscope reads.", icon=":material/info:")
+if linked and linked[-1] not in choices:
+    choices = (*choices, linked[-1])
+    st.info(
+        f"{EXCHANGE_NAMES[linked[-1]]} from the link is not among the selected exchanges; it is shown anyway.",
+        icon=":material/info:",
+    )
+filters.adopt_link_case("exchange", choices, many=False)
 (everywhere,) = context.panels("liquidations", assets=liquidation_assets, exchanges=EXCHANGES)
 covered = [e for e in view.exchanges if e in everywhere.status.answered]
 exchange = st.selectbox(
     "Exchange",
-    view.exchanges,
-    index=view.exchanges.index(covered[0]) if covered else 0,
+    choices,
+    index=choices.index(covered[0]) if covered else 0,
     key="exchange",
     bind="query-params",
     help="Opens on the first selected exchange whose liquidations cover the window.",
