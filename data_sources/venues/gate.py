@@ -350,7 +350,10 @@ class GateAdapter:
         series = Series(NAME, self._ask({"contract": name, "interval": native}), _t_ms, step * 1000, CANDLE_LIMIT)
         rows = series.gather([CANDLES], max(ms(query.start), earliest * 1000), ms(query.end))[CANDLES]
         frame = parse_candles(rows, query.asset, contract.contract_size)
-        return frame if query.interval == native else coarser(frame, INTERVAL_SECONDS[query.interval])
+        if query.interval == native:
+            return frame
+        merged = coarser(frame, INTERVAL_SECONDS[query.interval])
+        return merged[merged["ts"] >= query.start].reset_index(drop=True)  # a bar opening before start is partial
 
     def stats(self, name: str, interval: str, query: Query) -> list[dict]:
         """`contract_stats` rows of [start, end), ascending, one per bucket: pages walk forward from `from`
