@@ -133,10 +133,27 @@ class StreamProtocol:
         return Event(self.exchange, symbol, instrument.asset, ts, side, units.price, units.qty)
 
 
-def _refusal(words: Any, code: Any = None) -> str:
+def refusal(words: Any, code: Any = None) -> str:
     """The exchange's own message, with its code when it sent one."""
     message = str(words or "no message").strip()
     return f"{message} (code {code})" if code not in (None, "") else message
+
+
+def event_envelope(raw: str) -> tuple[Reading | None, dict[str, Any]]:
+    """OKX-style control frames (OKX, Bitget): text `pong`, `{"event":"subscribe"}` (confirmed),
+    `{"event":"error","msg","code"}` (refused) and other events (notices) give a Reading; a data push
+    gives (None, the decoded message)."""
+    if raw == "pong":
+        return Reading(), {}
+    message = decode.obj(decode.load(raw), "message")
+    event = message.get("event")
+    if event == "subscribe":
+        return Reading(confirmed=True), message
+    if event == "error":
+        return Reading(refused=refusal(message.get("msg"), message.get("code"))), message
+    if event is not None:  # notices (service upgrade, connection counts), unsubscribe
+        return Reading(), message
+    return None, message
 
 
 def _first_positive(order: dict[str, Any], keys: tuple[str, str]) -> float:
@@ -168,7 +185,7 @@ class BinanceStream(StreamProtocol):
         if "error" in message:
             error = message["error"]
             words = error.get("msg") if isinstance(error, dict) else error
-            return Reading(refused=_refusal(words, error.get("code") if isinstance(error, dict) else None))
+            return Reading(refused=refusal(words, error.get("code") if isinstance(error, dict) else None))
         if "id" in message and "result" in message:  # the answer to a SUBSCRIBE we did not need
             return Reading(confirmed=True)
         if "stream" in message:
@@ -247,7 +264,7 @@ class BybitStream(StreamProtocol):
             request = request if isinstance(request, str) else None
             if message.get("success") is True:
                 return Reading(confirmed=True, request=request)
-            return Reading(refused=_refusal(message.get("ret_msg")), request=request)
+            return Reading(refused=refusal(message.get("ret_msg")), request=request)
         if op in ("ping", "pong"):  # `{"success":true,"ret_msg":"pong","op":"ping"}` or `{"op":"pong"}`
             return Reading()
         topic = decode.text(message, "topic")
@@ -287,16 +304,9 @@ class OkxStream(StreamProtocol):
 
     def read(self, raw: str) -> Reading:
         """`{"arg":{"channel":"liquidation-orders"},"data":[{instId, details:[{side,posSide,bkPx,sz,ts}]}]}`; events."""
-        if raw == "pong":
-            return Reading()
-        message = decode.obj(decode.load(raw), "message")
-        event = message.get("event")
-        if event == "subscribe":
-            return Reading(confirmed=True)
-        if event == "error":
-            return Reading(refused=_refusal(message.get("msg"), message.get("code")))
-        if event is not None:  # notice (service upgrade), channel-conn-count, unsubscribe
-            return Reading()
+        control, message = event_envelope(raw)
+        if control is not None:
+            return control
         if decode.obj(message.get("arg"), "arg").get("channel") != "liquidation-orders":
             raise Malformed("'arg.channel' is not liquidation-orders")
         events, unknown = [], []

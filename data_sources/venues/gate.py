@@ -62,7 +62,7 @@ from data_sources.instruments import Instrument, split_base
 from data_sources.intervals import INTERVAL_SECONDS
 from data_sources.paging import Series
 from data_sources.schema import Dataset, conform, empty
-from data_sources.streams import Reading, StreamProtocol, _refusal
+from data_sources.streams import Reading, StreamProtocol, refusal
 
 ID = "gate"
 NAME = "Gate"
@@ -461,11 +461,11 @@ class GateStream(StreamProtocol):
         error = message.get("error")
         if error is not None:
             words = error.get("message") if isinstance(error, dict) else error
-            return Reading(refused=_refusal(words, error.get("code") if isinstance(error, dict) else None))
+            return Reading(refused=refusal(words, error.get("code") if isinstance(error, dict) else None))
         event = message.get("event")
         if event == "subscribe":
             status = decode.obj(message.get("result"), "result").get("status")
-            return Reading(confirmed=True) if status == "success" else Reading(refused=_refusal(status))
+            return Reading(confirmed=True) if status == "success" else Reading(refused=refusal(status))
         if event != "update":
             raise Malformed("'event' is not subscribe or update")
         events, unknown = [], []
