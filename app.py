@@ -47,6 +47,8 @@ if choice.source.simulated:
     )
 if choice.banner:
     st.warning(choice.banner, icon=":material/cloud_off:")
+if empty_store := context.check_nothing_stored():
+    st.info(empty_store, icon=":material/inventory_2:")
 for note in (*config.notes, *view.notes):
     st.warning(note, icon=":material/info:")
 

@@ -8,9 +8,15 @@ from data_sources.schema import EXCHANGE_NAMES
 
 view = filters.current()
 choices = view.selected or view.universe.assets
-for value in filters.unknown_link_values("asset", choices):
-    where = "among the selected assets" if view.selected else "listed on the selected exchanges"
-    st.warning(f"Ignored asset {value!r} from the link: not {where}.", icon=":material/info:")
+linked, unknown = filters.link_values("asset", view.universe.assets)
+for value in unknown:
+    st.warning(
+        f"Ignored asset {value!r} from the link: not a coin the selected exchanges list.", icon=":material/info:"
+    )
+if linked and linked[-1] not in choices:
+    choices = (*choices, linked[-1])
+    st.info(f"{linked[-1]} from the link is not among the selected assets; it is shown anyway.", icon=":material/info:")
+filters.adopt_link_case("asset", choices, many=False)
 asset = st.selectbox(
     "Asset", choices, key="asset", bind="query-params", help="Every coin the selected exchanges list; type to search."
 )
@@ -35,7 +41,8 @@ panel.liquidation_coverage((liquidations.status,), context.stream_freshness(view
 with st.container(border=True):
     reference = summary.reference_candles(candles.frame, asset)
     where = EXCHANGE_NAMES.get(reference["exchange"].iloc[0], "") if not reference.empty else ""
-    st.subheader(f"Price, volume and liquidations ({where} candles, liquidations on all selected exchanges)")
+    candles_from = f"{where} candles, " if where else ""
+    st.subheader(f"Price, volume and liquidations ({candles_from}liquidations on all selected exchanges)")
     panel.status_line(candles.status)
     buckets = summary.over_time(liquidations.frame, view.start, view.end, to_offset(view.interval))
     if reference.empty:
@@ -67,19 +74,22 @@ with left.container(border=True):
 with right.container(border=True):
     st.subheader(f"Largest {asset} liquidations")
     biggest = summary.largest(liquidations.frame, 20)
-    st.dataframe(
-        biggest[["ts", "exchange", "side", "price", "qty", "usd"]],
-        hide_index=True,
-        height=350,
-        column_config={
-            "ts": st.column_config.DatetimeColumn("Time (UTC)", format="YYYY-MM-DD HH:mm:ss"),
-            "exchange": "Exchange",
-            "side": "Position",
-            "price": st.column_config.NumberColumn("Price", format="dollar"),
-            "qty": st.column_config.NumberColumn(f"Qty ({asset})", format="%.4f"),
-            "usd": st.column_config.NumberColumn("USD", format="dollar"),
-        },
-    )
+    if biggest.empty:
+        st.info(f"No {asset} liquidations in this window.")
+    else:
+        st.dataframe(
+            biggest[["ts", "exchange", "side", "price", "qty", "usd"]],
+            hide_index=True,
+            height=350,
+            column_config={
+                "ts": st.column_config.DatetimeColumn("Time (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+                "exchange": "Exchange",
+                "side": "Position",
+                "price": st.column_config.NumberColumn("Price", format="dollar"),
+                "qty": st.column_config.NumberColumn(f"Qty ({asset})", format="%.4f"),
+                "usd": st.column_config.NumberColumn("USD", format="dollar"),
+            },
+        )
 
 with st.container(border=True):
     st.subheader("Long/short ratios per exchange")
@@ -98,13 +108,16 @@ with st.container(border=True):
 with st.container(border=True):
     st.subheader("Open interest and funding")
     panel.status_line(open_interest.status)
-    panel.chart(
-        charts.open_interest_and_funding(open_interest.frame, funding.frame),
-        open_interest.frame,
-        name=f"{asset}-open-interest",
-        alt=f"{asset} open interest in USD per exchange above funding rates per exchange.",
-        key="asset_oi_funding",
-    )
+    if open_interest.frame.empty and funding.frame.empty:
+        st.info("No open interest or funding for this selection.")
+    else:
+        panel.chart(
+            charts.open_interest_and_funding(open_interest.frame, funding.frame),
+            open_interest.frame,
+            name=f"{asset}-open-interest",
+            alt=f"{asset} open interest in USD per exchange above funding rates per exchange.",
+            key="asset_oi_funding",
+        )
 
 
 @st.fragment(run_every="5s")

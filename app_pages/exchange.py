@@ -14,32 +14,40 @@ TOP_COINS = 20
 
 view = filters.current()
 liquidation_assets = context.liquidation_assets()
-for value in filters.unknown_link_values("exchange", view.exchanges):
-    st.warning(f"Ignored exchange {value!r} from the link: not among the selected exchanges.", icon=":material/info:")
+choices = view.exchanges
+linked, unknown = filters.link_values("exchange", EXCHANGES)
+for value in unknown:
+    st.warning(f"Ignored exchange {value!r} from the link: not an exchange liqscope reads.", icon=":material/info:")
+if linked and linked[-1] not in choices:
+    choices = (*choices, linked[-1])
+    st.info(
+        f"{EXCHANGE_NAMES[linked[-1]]} from the link is not among the selected exchanges; it is shown anyway.",
+        icon=":material/info:",
+    )
+filters.adopt_link_case("exchange", choices, many=False)
 (everywhere,) = context.panels("liquidations", assets=liquidation_assets, exchanges=EXCHANGES)
 covered = [e for e in view.exchanges if e in everywhere.status.answered]
 exchange = st.selectbox(
     "Exchange",
-    view.exchanges,
-    index=view.exchanges.index(covered[0]) if covered else 0,
+    choices,
+    index=choices.index(covered[0]) if covered else 0,
     key="exchange",
     bind="query-params",
     help="Opens on the first selected exchange whose liquidations cover the window.",
 )
 context.set_page_params({"exchange": exchange})
 name = EXCHANGE_NAMES.get(exchange, exchange)
-if not covered:
-    st.info(
-        "No selected exchange's liquidations cover this window (see the notes below); "
-        f"{name}'s long/short ratios are still shown.",
-        icon=":material/block:",
-    )
-
 liquidations, ratios = context.panels_each(
     ("liquidations", liquidation_assets),
     ("ratios", context.series_assets(context.top_assets())),
     exchanges=(exchange,),
 )
+if not covered and not context.nothing_stored():
+    still = f"; {name}'s long/short ratios are still shown" if not ratios.frame.empty else ""
+    st.info(
+        f"No selected exchange's liquidations cover this window (see the notes below){still}.",
+        icon=":material/block:",
+    )
 all_totals = summary.liquidation_totals(everywhere.frame)
 others = [e for e in EXCHANGES if e != exchange]
 others_covered = [e for e in others if e in everywhere.status.answered]

@@ -228,10 +228,11 @@ def concurrent_rows(fake: RemoteExchanges, sessions: int, single: int) -> list[R
             errors.append(error)
 
     threads = [threading.Thread(target=one) for _ in range(sessions)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    with patch_config_options({"global.appTest": True}):  # held for all sessions (see the load drill)
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
     if errors:
         raise errors[0]
     total = fake.count()

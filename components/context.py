@@ -14,6 +14,7 @@ from data_sources.schema import ALL_ASSETS, Dataset
 from data_sources.universe import Ranking
 
 SOURCE_KEY = "liqscope_source"
+NOTHING_STORED_KEY = "liqscope_nothing_stored"
 PAGE_PARAMS_KEY = "liqscope_page_params"
 
 
@@ -25,6 +26,20 @@ def set_source(choice: SourceChoice) -> None:
 def source() -> SourceChoice:
     """The active source chosen by the frame."""
     return st.session_state[SOURCE_KEY]
+
+
+def check_nothing_stored() -> str | None:
+    """The frame's once-per-page sentence when the source is a store that holds nothing yet (else None);
+    remembered for this run so panels step aside instead of each repeating why they are empty."""
+    check = getattr(source().source, "nothing_stored", None)
+    sentence = check() if check else None
+    st.session_state[NOTHING_STORED_KEY] = sentence is not None
+    return sentence
+
+
+def nothing_stored() -> bool:
+    """True when this run's store holds nothing yet (the page already said so once)."""
+    return st.session_state.get(NOTHING_STORED_KEY, False)
 
 
 def recent_liquidations(asset: str, exchanges: tuple[str, ...], limit: int) -> pd.DataFrame | None:

@@ -154,8 +154,26 @@ def resolve_selection(selected: Iterable[str], options: Sequence[str]) -> tuple[
 
 
 def unknown_link_values(key: str, options: Sequence[str]) -> list[str]:
-    """Values the URL gave for `key` that are not valid options (a tampered or stale link)."""
-    return [v for v in st.query_params.get_all(key) if v not in options]
+    """Values the URL gave for `key` that are not valid options, in any letter case (a tampered or stale link)."""
+    return link_values(key, options)[1]
+
+
+def link_values(key: str, options: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The URL's `key` values as the options they name in any letter case (`eth` -> `ETH`, `OKX` -> `okx`),
+    and the values that name no option."""
+    by_fold = {option.casefold(): option for option in options}
+    values = st.query_params.get_all(key)
+    return [by_fold[v.casefold()] for v in values if v.casefold() in by_fold], [
+        v for v in values if v.casefold() not in by_fold
+    ]
+
+
+def adopt_link_case(key: str, options: Sequence[str], many: bool) -> None:
+    """Give the `key` widget the options a link named in another letter case (the widget itself only
+    knows exact options and would drop them); a link already in the options' case is left to the widget."""
+    named = link_values(key, options)[0]
+    if named and named != [v for v in st.query_params.get_all(key) if v in named]:
+        st.session_state[key] = named if many else named[-1]
 
 
 def _apply_preset(days: int, anchor: date) -> None:
@@ -180,12 +198,14 @@ def _days(first: date, last: date) -> str:
 def fit_link_range(
     values: Sequence[str], first: date | None, last: date, default: date
 ) -> tuple[tuple[date, date] | None, list[str]]:
-    """The range to show for a link's `range` values that reach outside [first, last], with a note naming it.
+    """The range to show for a link's `range` values the date widget cannot take as they are, with a note
+    naming it when the link asked for something else than what is shown.
 
-    (None, []) when the link's dates lie inside the data (or there are none): the date widget
-    takes them as they are. A range that overlaps the data is cut to the overlap; one wholly
-    before or after it shows the default day. (The date widget itself drops an out-of-bounds
-    link value silently, so this runs before it.)
+    (None, []) when the link holds a first and last day (or one day) inside the data, in order, or
+    no date at all: the date widget takes them as they are. A range that overlaps the data is cut
+    to the overlap; one wholly before or after it shows the default day; more than two dates span
+    their earliest to latest; invalid values are dropped (the caller notes those), reversed dates
+    sorted. (The date widget itself drops such link values silently, so this runs before it.)
     """
     days = []
     for value in values:
@@ -197,7 +217,10 @@ def fit_link_range(
         return None, []
     lo, hi = min(days), max(days)
     if (first is None or lo >= first) and hi <= last:
-        return None, []
+        if len(days) > 2:
+            note = f"The link gives {len(days)} dates for the range (a first and a last day); showing {_days(lo, hi)}."
+            return (lo, hi), [note]
+        return (None, []) if len(days) == len(values) and days == sorted(days) else ((lo, hi), [])
     span = f"data covers {_days(first, last)}" if first is not None else f"the latest data is from {last:%Y-%m-%d}"
     shown_lo, shown_hi = max(lo, first) if first is not None else lo, min(hi, last)
     if shown_lo > shown_hi:
@@ -219,6 +242,7 @@ def sidebar(choice: SourceChoice) -> Filters:
     notes += universe.notes
     for key, valid, what in ((ASSETS_KEY, options, "asset"), (EXCHANGES_KEY, EXCHANGES, "exchange")):
         notes += [f"Ignored unknown {what} {v!r} from the link." for v in unknown_link_values(key, valid)]
+        adopt_link_case(key, valid, many=True)
     notes += parse_top(st.query_params.get_all(TOP_KEY))
     notes += [f"Ignored invalid date {v!r} from the link; dates are YYYY-MM-DD." for v in _range_from_link()]
     fitted, fit_notes = fit_link_range(

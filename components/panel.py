@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from components import summary
+from components import context, summary
 from components.filters import Filters, share_until
 from data_sources.market import Panel, SourceStatus
 from data_sources.schema import EXCHANGE_NAMES
@@ -32,7 +32,10 @@ def status_line(status: SourceStatus, details: bool = True) -> None:
     """Who answered and how old the data is; with `details`, why an exchange is missing (uncovered or failed).
 
     Liquidation panels pass `details=False`: their coverage is stated once per page by `liquidation_coverage`.
+    Nothing is said while the store holds nothing yet: the page says that once, at the top.
     """
+    if context.nothing_stored():
+        return
     answered = ", ".join(EXCHANGE_NAMES.get(e, e) for e in status.answered) or "none"
     origin = DEMO_LABEL if status.simulated else ORIGINS.get(status.source, "Live exchange APIs")
     st.caption(f"{origin} · answered: {answered} · as of {_age(status.fetched_at)}")
@@ -72,7 +75,10 @@ def liquidation_coverage(statuses: Sequence[SourceStatus], freshness: Sequence[s
 
     `statuses` are the page's liquidation panels (duplicates are stated once); `freshness`
     the sentences of `data_sources.stream_health.describe` ("Bybit: live, last event 3 s ago").
+    Nothing is said while the store holds nothing yet: the page says that once, at the top.
     """
+    if context.nothing_stored():
+        return
     answered = list(dict.fromkeys(e for status in statuses for e in status.answered))
     uncovered = {name: reason for status in statuses for name, reason in status.uncovered}
     failed = {name: reason for status in statuses for name, reason in status.failed}

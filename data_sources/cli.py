@@ -125,7 +125,7 @@ def migrate(target: str) -> int:
         store = storage.connect(target)
     except StoreError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return 1
     print(f"liquidation store at {masked(target)}: schema version {store.version}")
     store.close()
     return 0

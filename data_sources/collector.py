@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 import sys
 import threading
 import time
@@ -44,7 +43,7 @@ from data_sources.base import Query, SourceError
 from data_sources.dburl import masked
 from data_sources.instruments import InstrumentRegistry
 from data_sources.live import LiveSource
-from data_sources.recorder import Recorder, comma_list, protocols
+from data_sources.recorder import Recorder, comma_list, protocols, stop_on_signals, unless_stopped
 from data_sources.schema import ASSETS, EXCHANGE_NAMES, EXCHANGES, Dataset
 from data_sources.series import SERIES
 from data_sources.store import LiquidationStore, StoreError
@@ -234,15 +233,17 @@ def _parser() -> argparse.ArgumentParser:
 async def _run(
     args: argparse.Namespace, config: settings_module.Settings, store: LiquidationStore, snapshots: Snapshots
 ) -> int:
-    streams = []
+    stop = stop_on_signals()
+    streams: list | None = []
     registry = InstrumentRegistry.from_settings(config)
     if "liquidations" in args.datasets:
         narrowed = frozenset(args.assets) if args.assets else None
-        streams = await asyncio.to_thread(protocols, args.exchanges, narrowed, config, registry)
+        streams = await unless_stopped(stop, lambda: protocols(args.exchanges, narrowed, config, registry))
+    if streams is None:
+        print("stopped before collecting started", file=sys.stderr, flush=True)
+        return 0
     recorder = Recorder(store, streams, args.flush_every, registry=registry)
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, recorder.stop.set)
+    recorder.stop = stop
     results = await asyncio.gather(
         recorder.run(args.status_every), snapshots.run(recorder.stop), return_exceptions=True
     )

@@ -9,11 +9,15 @@ from urllib.parse import unquote
 SCHEMES = ("postgresql://", "postgres://")
 MASK = "***"
 _QUERY_PASSWORD = re.compile(r"(?i)([?&]password=)[^&#]*")
+_KEYWORD_PASSWORD = re.compile(r"(?i)(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s']\S*)")
+_KEYWORD_DSN = re.compile(r"(?i)^\s*(host|hostaddr|port|dbname|user|password|service|sslmode)\s*=")
 
 
 def is_url(target: str | Path) -> bool:
-    """True for a PostgreSQL URL (`postgresql://` or `postgres://`); False for a SQLite file path."""
-    return str(target).lower().startswith(SCHEMES)
+    """True for a PostgreSQL connection string: a URL (`postgresql://`, `postgres://`) or libpq's keyword
+    form (`host=db port=5432 dbname=liqscope user=app password=...`); False for a SQLite file path."""
+    text = str(target)
+    return text.lower().startswith(SCHEMES) or bool(_KEYWORD_DSN.match(text))
 
 
 def secrets(url: str) -> set[str]:
@@ -23,14 +27,19 @@ def secrets(url: str) -> set[str]:
     if at and ":" in userinfo:
         found.add(userinfo.partition(":")[2])
     found.update(match.group(0).partition("=")[2] for match in _QUERY_PASSWORD.finditer(url))
+    if not url.lower().startswith(SCHEMES):
+        found.update(match.group(2).strip("'") for match in _KEYWORD_PASSWORD.finditer(url))
     return {form for secret in found for form in (secret, unquote(secret)) if form}
 
 
 def masked(target: str | Path) -> str:
-    """`postgresql://user:***@host:5432/db` for a URL (query `password=` too); a path unchanged."""
+    """`postgresql://user:***@host:5432/db` for a URL (query `password=` too), `password=***` in the keyword
+    form; a path unchanged."""
     text = str(target)
     if not is_url(text):
         return text
+    if not text.lower().startswith(SCHEMES):
+        return _KEYWORD_PASSWORD.sub(rf"\g<1>{MASK}", text)
     scheme, _, rest = text.partition("://")
     userinfo, at, host = rest.rpartition("@")
     if at and ":" in userinfo:

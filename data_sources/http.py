@@ -12,6 +12,7 @@ POST-only reads) and never see a status code.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +27,8 @@ from urllib3.util.retry import Retry
 from data_sources import budgets
 from data_sources.base import SourceError
 
+# urllib3 logs every retry at WARNING; the typed error raised after the last one says what failed, once.
+logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
 MAX_RETRY_AFTER_SECONDS = 5.0
 CONNECT_TIMEOUT_SECONDS = 3.05
 PER_HOST_CONCURRENCY = 16

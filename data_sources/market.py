@@ -10,6 +10,7 @@ the same view (many viewers of one shared link) wait for the one in flight.
 
 from __future__ import annotations
 
+import re
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from data_sources.base import MarketSource, NoCoverage, Query, SourceError
 from data_sources.cache import BucketCache, Fetched
 from data_sources.schema import ALL_ASSETS, EXCHANGE_NAMES, Dataset, empty
 
+_ASSET_SLOT = "\0"
 PANEL_TTL_SECONDS = 30
 FETCH_WORKERS = 32
 PAGE_WORKERS = 6
@@ -83,17 +85,17 @@ def _fetch_panel(
     results = _pool.map(lambda job: _read(source, dataset, Query(job[1], job[0], start, end, interval)), jobs)
     frames: list[pd.DataFrame] = []
     answered: list[str] = []
-    failures: dict[str, str] = {}
-    uncovered: dict[str, str] = {}
+    failures: dict[str, list[tuple[str, str]]] = {}
+    uncovered: dict[str, list[tuple[str, str]]] = {}
     stale: dict[str, str] = {}
     fetched_at: list[float] = []
-    for (exchange, _asset), result in zip(jobs, results, strict=False):
+    for (exchange, asset), result in zip(jobs, results, strict=False):
         name = EXCHANGE_NAMES.get(exchange, exchange)
         if isinstance(result, NoCoverage):
-            uncovered.setdefault(name, str(result))
+            uncovered.setdefault(name, []).append((asset, str(result)))
             continue
         if isinstance(result, SourceError):
-            failures.setdefault(name, str(result))
+            failures.setdefault(name, []).append((asset, str(result)))
             continue
         if not result.frame.empty:
             frames.append(result.frame)
@@ -115,13 +117,27 @@ def _fetch_panel(
         source=source.name,
         simulated=source.simulated,
         answered=tuple(answered),
-        failed=tuple(failures.items()),
+        failed=tuple((name, per_asset(reasons)) for name, reasons in failures.items()),
         fetched_at=oldest,
         stale=tuple(stale.items()),
-        uncovered=tuple(uncovered.items()),
+        uncovered=tuple((name, per_asset(reasons)) for name, reasons in uncovered.items()),
         notes=tuple(note for note in notes if note),
     )
     return Panel(frame=frame, status=status)
+
+
+def _and(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def per_asset(reasons: list[tuple[str, str]]) -> str:
+    """One exchange's (asset, reason) answers as sentences naming every asset concerned: reasons that differ
+    only in the asset are said once ("… candles for BTC, ETH and SOL yet."), the others each once."""
+    assets_by_reason: dict[str, list[str]] = {}
+    for asset, reason in reasons:
+        template = re.sub(rf"\b{re.escape(asset)}\b", _ASSET_SLOT, reason)
+        assets_by_reason.setdefault(template, []).append(asset)
+    return " ".join(template.replace(_ASSET_SLOT, _and(assets)) for template, assets in assets_by_reason.items())
 
 
 def load(

@@ -20,8 +20,10 @@ import asyncio
 import logging
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from data_sources import settings as settings_module
 from data_sources import storage
@@ -35,6 +37,7 @@ from data_sources.streams import StreamProtocol
 from data_sources.venues import BY_ID
 
 log = logging.getLogger("liqscope.recorder")
+T = TypeVar("T")
 REFRESH_EVERY = 3600.0  # seconds between listing refreshes
 UNKNOWN_REFRESH_AFTER = 60.0  # at least this long between refreshes asked for by an unknown symbol
 
@@ -238,7 +241,41 @@ class Recorder:
         await self.flush()
 
 
+def stop_on_signals() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM, installed before any slow start-up step (listings, connects)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    return stop
+
+
+async def unless_stopped(stop: asyncio.Event, work: Callable[[], T]) -> T | None:
+    """`work()` in a daemon thread, or None as soon as `stop` is set (a stuck fetch never delays exit)."""
+    loop = asyncio.get_running_loop()
+    result: asyncio.Future[T] = loop.create_future()
+
+    def deliver(outcome: Callable[[], None]) -> None:
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(outcome)
+
+    def run() -> None:
+        try:
+            value = work()
+        except Exception as error:  # re-raised in the event loop
+            deliver(lambda failure=error: result.done() or result.set_exception(failure))
+        else:
+            deliver(lambda: result.done() or result.set_result(value))
+
+    threading.Thread(target=run, name="liqscope-startup", daemon=True).start()
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({result, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    return result.result() if result.done() else None
+
+
 async def _main(args: argparse.Namespace) -> int:
+    stop = stop_on_signals()
     config = settings_module.load()
     target = args.db or config.db_path
     try:
@@ -247,7 +284,11 @@ async def _main(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     registry = InstrumentRegistry.from_settings(config)
-    streams = await asyncio.to_thread(protocols, args.exchanges, args.assets, config, registry)
+    streams = await unless_stopped(stop, lambda: protocols(args.exchanges, args.assets, config, registry))
+    if streams is None:
+        store.close()
+        print("stopped before recording started", file=sys.stderr, flush=True)
+        return 0
     missing = unlisted(streams, args.assets) if args.assets else []
     if missing:
         venues = ", ".join(EXCHANGE_NAMES[p.exchange] for p in streams)
@@ -255,9 +296,7 @@ async def _main(args: argparse.Namespace) -> int:
         store.close()
         return 2
     recorder = Recorder(store, streams, args.flush_every, registry=registry)
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, recorder.stop.set)
+    recorder.stop = stop
     which = ", ".join(sorted(args.assets)) if args.assets else "every listed perpetual"
     counts = ", ".join(f"{p.exchange} ({p.recorded()} symbols)" for p in streams)
     print(f"recording {counts} for {which} into {masked(target)}", file=sys.stderr, flush=True)

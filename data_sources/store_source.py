@@ -20,9 +20,10 @@ from collections.abc import Callable
 import pandas as pd
 from cachetools import TTLCache
 
-from data_sources import storage, stream_health
+from data_sources import series, storage, stream_health
 from data_sources.base import NoCoverage, Query
 from data_sources.cache import Fetched
+from data_sources.dburl import masked
 from data_sources.intervals import INTERVAL_SECONDS
 from data_sources.live import lower_bound, recorded, recorded_note
 from data_sources.schema import ASSETS, EXCHANGE_NAMES, Dataset, conform
@@ -80,11 +81,33 @@ class StoreSource:
         self._lock = threading.Lock()
 
     def store(self) -> LiquidationStore:
-        """The process-wide store; raises StoreError (a SourceError) when it cannot be opened."""
+        """The process-wide store; raises StoreError (a SourceError) when it cannot be opened or does not
+        exist yet (the app only reads: it never creates a SQLite store, the collector does)."""
+        if not storage.exists(self.target):
+            raise StoreError(f"there is no store at {masked(self.target)} yet")
         return storage.open_store(self.target)
 
+    def nothing_stored(self) -> str | None:
+        """One sentence for the page when the store is missing or the collector and recorder never wrote to it
+        (how to fill it, and where it is, password masked); None once it holds anything or cannot be read."""
+        try:
+            empty = self.freshness()["last_ts"].dropna().empty and not (
+                storage.exists(self.target) and self.store().stream_health()
+            )
+        except StoreError:
+            return None
+        if not empty:
+            return None
+        return (
+            f"The store ({masked(self.target)}) holds nothing yet: run `python -m data_sources.collector` "
+            "(and `python -m data_sources.recorder` for liquidations) with the same `LIQSCOPE_DB` to fill it."
+        )
+
     def freshness(self) -> pd.DataFrame:
-        """The store's `dataset_freshness` rows, re-read at most every FRESHNESS_TTL_SECONDS."""
+        """The store's `dataset_freshness` rows (none while there is no store), re-read at most every
+        FRESHNESS_TTL_SECONDS."""
+        if not storage.exists(self.target):
+            return series.freshness_frame([])
         with self._lock:
             cached = self._freshness.get("rows")
         if cached is None:
@@ -129,8 +152,10 @@ class StoreSource:
         return Fetched(to_interval(dataset, frame, query.interval), written.timestamp(), stale)
 
     def _liquidations(self, query: Query) -> Fetched:
-        store = self.store()
         name = EXCHANGE_NAMES.get(query.exchange, query.exchange)
+        if not storage.exists(self.target):
+            raise NoCoverage(f"The collector has not recorded {name} liquidations in this window.")
+        store = self.store()
         if not store.coverage(query.exchange, query.start, query.end):
             raise NoCoverage(f"The collector has not recorded {name} liquidations in this window.")
         frame = recorded(store, query)

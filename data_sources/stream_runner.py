@@ -7,7 +7,7 @@ exponential backoff, and sets the stream's `StreamStatus.state`:
   and is extended to every alive moment (any frame from the server, or the pong to our
   WebSocket ping), so it always ends at the last moment the stream was proven alive;
 - refused: the exchange refused the subscription (its own words are the message);
-- misconfigured: the handshake answered 401/403/404, the host is unknown, or the URL is
+- misconfigured: the handshake answered 401/403/404, the host name does not resolve, or the URL is
   not a WebSocket URL (the message names the setting and the URL);
 - down: a drop, a timeout, a transient HTTP answer, or a socket silent for longer than
   `protocol.silence` (closed and reconnected; the gap stays in the coverage).
@@ -340,7 +340,7 @@ def _setting(protocol: StreamProtocol) -> str:
     return setting if isinstance(setting, str) else "the stream URL"
 
 
-def _failure(protocol: StreamProtocol, error: Exception, confirmed: bool) -> tuple[str, str]:
+def classify_failure(protocol: StreamProtocol, error: Exception, confirmed: bool) -> tuple[str, str]:
     """(state, message) for an error that ended a connection attempt or session."""
     setting, url = _setting(protocol), protocol.url
     if isinstance(error, Refused):
@@ -357,7 +357,11 @@ def _failure(protocol: StreamProtocol, error: Exception, confirmed: bool) -> tup
         return "misconfigured", f"{setting} is not a WebSocket URL ({url!r}): check the URL"
     if isinstance(error, socket_module.gaierror):
         host = urlsplit(url).hostname
-        return "misconfigured", f"{setting} names an unknown host ({host!r} at {url}): check the URL"
+        state = "down" if error.errno == socket_module.EAI_AGAIN else "misconfigured"
+        return state, (
+            f"cannot resolve the host {host!r} of {url}: check this server's network and DNS, "
+            f"and {setting} if you set it"
+        )
     closed = error.rcvd if isinstance(error, ConnectionClosed) else None
     if closed is not None and not confirmed and closed.code not in TRANSIENT_CLOSES:
         reason = f"{closed.code} {closed.reason}".strip()
@@ -392,7 +396,7 @@ async def collect(
                 session = _Session(protocol, connection, socket, status, sink, coverage)
                 await session.run(stop)
         except (Refused, Silent, OSError, TimeoutError, WebSocketException) as error:
-            state, message = _failure(protocol, error, session is not None and session.confirmed)
+            state, message = classify_failure(protocol, error, session is not None and session.confirmed)
             status.set(state, message, connection)
             log.warning("%s stream (connection %d) %s: %s", protocol.exchange, connection + 1, state, message)
         if stop.is_set():

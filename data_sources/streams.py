@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from data_sources import decode
 from data_sources.decode import Malformed
 from data_sources.instruments import Instrument
 from data_sources.store import Event
@@ -118,7 +119,24 @@ class StreamProtocol:
         return Event(self.exchange, symbol, instrument.asset, ts, side, units.price, units.qty)
 
 
-def _refusal(words: Any, code: Any = None) -> str:
+def refusal(words: Any, code: Any = None) -> str:
     """The exchange's own message, with its code when it sent one."""
     message = str(words or "no message").strip()
     return f"{message} (code {code})" if code not in (None, "") else message
+
+
+def event_envelope(raw: str) -> tuple[Reading | None, dict[str, Any]]:
+    """OKX-style control frames (OKX, Bitget): text `pong`, `{"event":"subscribe"}` (confirmed),
+    `{"event":"error","msg","code"}` (refused) and other events (notices) give a Reading; a data push
+    gives (None, the decoded message)."""
+    if raw == "pong":
+        return Reading(), {}
+    message = decode.obj(decode.load(raw), "message")
+    event = message.get("event")
+    if event == "subscribe":
+        return Reading(confirmed=True), message
+    if event == "error":
+        return Reading(refused=refusal(message.get("msg"), message.get("code"))), message
+    if event is not None:  # notices (service upgrade, connection counts), unsubscribe
+        return Reading(), message
+    return None, message

@@ -35,6 +35,10 @@ def warnings(at: AppTest) -> list[str]:
     return [w.value for w in at.warning]
 
 
+def ignored(at: AppTest) -> list[str]:
+    return [w for w in warnings(at) if "Ignored" in w]
+
+
 @pytest.mark.parametrize("params", FILTER_SETS)
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_renders_for_several_filter_sets(page: str, params: dict) -> None:
@@ -82,11 +86,42 @@ def test_tampered_params_give_notes_not_tracebacks() -> None:
     assert metrics(at)["Top mover"] == "ETH"
 
 
-def test_page_local_value_outside_the_selection_gets_a_note() -> None:
+def test_page_local_value_outside_the_selection_is_opened_and_said() -> None:
     at = run_app({"assets": ["BTC"], "asset": "DOGE"}, "app_pages/asset.py")
     assert not at.exception
-    assert "Ignored asset 'DOGE' from the link: not among the selected assets." in warnings(at)
+    assert "DOGE from the link is not among the selected assets; it is shown anyway." in [i.value for i in at.info]
+    assert at.title[0].value == "DOGE perpetuals"
+    at = run_app({"exchanges": ["bybit"], "exchange": "okx"}, "app_pages/exchange.py")
+    assert at.title[0].value == "OKX liquidations and positioning"
+
+
+def test_page_local_value_that_names_nothing_is_said_so() -> None:
+    at = run_app({"assets": ["BTC"], "asset": "NOTACOIN"}, "app_pages/asset.py")
+    assert "Ignored asset 'NOTACOIN' from the link: not a coin the selected exchanges list." in warnings(at)
     assert at.title[0].value == "BTC perpetuals"
+    at = run_app({"exchange": "ftx"}, "app_pages/exchange.py")
+    assert "Ignored exchange 'ftx' from the link: not an exchange liqscope reads." in warnings(at)
+
+
+def test_link_ids_match_in_any_letter_case() -> None:
+    at = run_app({"asset": "eth"}, "app_pages/asset.py")
+    assert not at.exception and not ignored(at)
+    assert at.title[0].value == "ETH perpetuals"
+    at = run_app({"exchange": "OKX"}, "app_pages/exchange.py")
+    assert not ignored(at)
+    assert at.title[0].value == "OKX liquidations and positioning"
+    at = run_app({"assets": ["sol"], "exchanges": ["BYBIT"]})
+    assert not ignored(at)
+    assert at.session_state["assets"] == ["SOL"] and at.session_state["exchanges"] == ["bybit"]
+
+
+def test_more_than_two_range_dates_give_a_note() -> None:
+    at = run_app({"range": ["2025-05-07", "2025-05-09", "2025-05-11"]})
+    assert (
+        "The link gives 3 dates for the range (a first and a last day); showing 2025-05-07 to 2025-05-11."
+        in warnings(at)
+    )
+    assert at.caption[0].value.startswith("2025-05-07 to 2025-05-11 (UTC)")
 
 
 def test_too_fine_an_interval_is_coarsened_with_a_note() -> None:

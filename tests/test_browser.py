@@ -207,3 +207,24 @@ def test_share_link_under_a_base_url_path_with_a_trailing_slash(browser: object)
         reopened.goto(link)
         assert_same_view(reopened, "SOL perpetuals")
         context.close()
+
+
+@pytest.mark.parametrize(
+    ("query", "shown"),
+    [
+        ("range=1900-01-01&range=2999-12-31", ("range=2025-04-24", "range=2025-05-22")),
+        ("range=2025-05-07&range=2025-05-09&range=2025-05-11", ("range=2025-05-07", "range=2025-05-11")),
+        ("range=2025-05-09&range=garbage&range=2025-05-07", ("range=2025-05-07", "range=2025-05-09")),
+    ],
+)
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: the bound date widget drops a corrected link range from the URL on its first run "
+    "(Streamlit seeds it from the original query string), so the URL does not yet follow the shown range",
+)
+def test_a_corrected_range_is_the_range_in_the_url(server: str, page: object, query: str, shown: tuple) -> None:
+    """A link's range the app clipped or corrected is replaced in the address bar by the range shown."""
+    page.goto(f"{server}/?{query}")
+    page.get_by_text("the link").first.wait_for(timeout=30_000)
+    url = wait_for_url(page, *shown)
+    assert url.count("range=") == len(shown), url

@@ -284,3 +284,21 @@ def test_app_reading_a_recorded_store_matches_a_direct_sql_sum(
     at.switch_page("app_pages/asset.py").run()
     feed = at.dataframe[-1].value
     assert len(feed) == 15 and feed["ts"].is_monotonic_decreasing
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_while_the_listings_load_stops_at_once_with_exit_0(
+    tmp_path: Path, exchanges: FakeExchanges, signum: int
+) -> None:
+    """Ctrl-C during start-up (the venues' listings are slow to answer) exits 0 promptly, not after the fetch."""
+    for prefix in ("/fapi/v1/exchangeInfo", "/v5/market/instruments-info"):
+        exchanges.fail(prefix, status=200, delay=30.0, times=5)
+    with FakeStreams([FakeStream("binance", binance_script(5))]) as streams:
+        recorder = _recorder(tmp_path / "l.db", streams)
+        time.sleep(1.5)
+        started = time.monotonic()
+        recorder.send_signal(signum)
+        _, err = recorder.communicate(timeout=15)
+    assert recorder.returncode == 0, err
+    assert time.monotonic() - started < 5
+    assert "stopped before recording started" in err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 
@@ -85,13 +86,33 @@ def test_migrate_and_recorder_commands_print_a_masked_error(postgres: PostgresSe
     done = _run("-m", "data_sources", "migrate", "--db", url)
     assert done.returncode == 0 and done.stdout == f"liquidation store at {masked(url)}: schema version 4\n"
     refused = _run("-m", "data_sources", "migrate", "--db", postgres.url(password=WRONG))
-    assert refused.returncode == 2 and "password authentication failed" in refused.stderr
+    assert refused.returncode == 1 and "password authentication failed" in refused.stderr
     assert "Traceback" not in refused.stderr
     recorder = _run("-m", "data_sources.recorder", "--db", postgres.url(password=WRONG), "--status-every", "0")
     assert recorder.returncode == 2 and "Cannot open the liquidation store at postgresql://liqscope:***@" in (
         recorder.stderr
     )
     _clean(done.stdout + done.stderr + refused.stdout + refused.stderr + recorder.stderr, PASSWORD, WRONG)
+
+
+def test_libpq_keyword_connection_strings_are_postgresql_and_masked(postgres: PostgresServer, tmp_path) -> None:
+    """`host=... password=...` is a PostgreSQL target (never a SQLite file named after it), masked everywhere."""
+    name = postgres.database().rpartition("/")[2]
+    keywords = f"host=127.0.0.1 port={postgres.port} dbname={name} user=liqscope password={PASSWORD}"
+    done = subprocess.run(
+        [sys.executable, "-m", "data_sources", "migrate", "--db", keywords],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"liquidation store at {keywords.replace(PASSWORD, '***')}: schema version 4\n"
+    wrong = _run("-m", "data_sources", "migrate", "--db", keywords.replace(PASSWORD, WRONG))
+    assert wrong.returncode == 1 and "password authentication failed" in wrong.stderr
+    assert list(tmp_path.iterdir()) == []
+    _clean(done.stdout + done.stderr + wrong.stdout + wrong.stderr, PASSWORD, WRONG)
 
 
 def test_migrate_command_works_on_sqlite_too(tmp_path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 import sqlite3
 import time
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from data_sources.decode import Malformed
 from data_sources.recorder import Recorder
 from data_sources.store import SqliteStore, StreamHealth
 from data_sources.stream_health import describe, sentence
+from data_sources.stream_runner import classify_failure
 from data_sources.streams import Reading, StreamProtocol
 from data_sources.venues.binance import BinanceStream
 from data_sources.venues.bybit import BybitStream
@@ -273,6 +275,20 @@ def test_a_404_handshake_is_misconfigured_naming_the_setting_and_url(tmp_path: P
     assert (row.state, row.message) == ("misconfigured", expected)
     assert sentence(row, row.updated_ms) == f"OKX: not recording: {expected}"
     assert coverage_rows(db, "okx") == []
+
+
+@pytest.mark.parametrize(("errno", "state"), [(socket.EAI_AGAIN, "down"), (socket.EAI_NONAME, "misconfigured")])
+def test_a_host_that_does_not_resolve_names_the_network_and_the_setting(errno: int, state: str) -> None:
+    """No DNS (temporary failure) is a drop to retry; a name that does not exist is a configuration error.
+    Both say to check this server's network and the setting, not only "the URL"."""
+    stream = protocol("okx", "wss://ws.okx.example:8443/ws/v5/public")
+    failure = socket.gaierror(errno, "resolver said no")
+    got_state, message = classify_failure(stream, failure, False)
+    assert got_state == state
+    assert message == (
+        "cannot resolve the host 'ws.okx.example' of wss://ws.okx.example:8443/ws/v5/public: "
+        "check this server's network and DNS, and LIQSCOPE_OKX_WS if you set it"
+    )
 
 
 class Poisoned(BybitStream):

@@ -231,13 +231,20 @@ class TestAdapter:
 
     def test_2h_candles_are_built_from_1h(self, fake: FakeGate) -> None:
         """Gate documents no 2h interval: 1h bars merged give the market's 2h bars."""
-        start, end = hour(-48), hour(0)
+        end = hour(0).floor("2h")  # whole 2h bars, whatever the hour the test runs at
+        start = end - pd.Timedelta(hours=48)
         frame = adapter(fake).fetch("candles", Query("ETH", "gate", start, end, "2h"))
         market = fake.rest.market.frame("candles", "ETH", "binance", start.value // 10**6, end.value // 10**6, "2h")
         assert {p["interval"] for _, p in fake.rest.calls(gate.CANDLES)} == {"1h"}
         assert frame["ts"].tolist() == market["ts"].tolist()
         for column in ("open", "high", "low", "close", "volume"):
             assert frame[column].tolist() == pytest.approx(market[column].tolist(), rel=1e-4)
+
+    def test_a_2h_bar_opening_before_an_odd_start_hour_is_left_out(self, fake: FakeGate) -> None:
+        """From 1h bars starting at an odd hour, the 2h bar that opened an hour earlier would hold one hour only."""
+        start = hour(0).floor("2h") - pd.Timedelta(hours=47)
+        frame = adapter(fake).fetch("candles", Query("ETH", "gate", start, start + pd.Timedelta(hours=10), "2h"))
+        assert frame["ts"].min() == start + pd.Timedelta(hours=1)
 
     def test_candles_older_than_10000_points_are_not_covered_with_a_sentence(self, fake: FakeGate) -> None:
         """1m reaches back 10,000 points (~6.9 days): an 8-day-old window is NoCoverage without a request; a window

@@ -34,7 +34,7 @@ from data_sources.instruments import STABLE_QUOTES, parsed, split_base
 from data_sources.intervals import INTERVAL_SECONDS
 from data_sources.paging import Series
 from data_sources.schema import Dataset, conform, empty
-from data_sources.streams import Reading, StreamProtocol, _refusal
+from data_sources.streams import Reading, StreamProtocol, refusal
 from data_sources.units import per_coin
 
 NAME = "Binance"
@@ -340,7 +340,7 @@ class BinanceStream(StreamProtocol):
         if "error" in message:
             error = message["error"]
             words = error.get("msg") if isinstance(error, dict) else error
-            return Reading(refused=_refusal(words, error.get("code") if isinstance(error, dict) else None))
+            return Reading(refused=refusal(words, error.get("code") if isinstance(error, dict) else None))
         if "id" in message and "result" in message:  # the answer to a SUBSCRIBE we did not need
             return Reading(confirmed=True)
         if "stream" in message:

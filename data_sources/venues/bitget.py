@@ -54,7 +54,7 @@ from data_sources.http import BadPayload, RateLimited, UnknownSymbol, Upstream, 
 from data_sources.instruments import STABLE_QUOTES, Instrument, split_base
 from data_sources.paging import Series
 from data_sources.schema import Dataset, conform
-from data_sources.streams import Reading, Request, StreamProtocol, _refusal
+from data_sources.streams import Reading, Request, StreamProtocol, event_envelope
 
 # ---------------------------------------------------------------- constants
 
@@ -359,16 +359,9 @@ class BitgetStream(StreamProtocol):
     def read(self, raw: str) -> Reading:
         """`{"event":"subscribe"|"error",...}`, `pong`, or `{"arg":{"topic":"liquidation"},"data":[{symbol, side,
         price, amount, ts}]}`; `amount` is read as the USDT notional (module docstring)."""
-        if raw == "pong":
-            return Reading()
-        message = decode.obj(decode.load(raw), "message")
-        event = message.get("event")
-        if event == "subscribe":
-            return Reading(confirmed=True)
-        if event == "error":
-            return Reading(refused=_refusal(message.get("msg"), message.get("code")))
-        if event is not None:  # unsubscribe and other notices
-            return Reading()
+        control, message = event_envelope(raw)
+        if control is not None:
+            return control
         if decode.obj(message.get("arg"), "arg").get("topic") != "liquidation":
             raise Malformed("'arg.topic' is not liquidation")
         events, unknown = [], []

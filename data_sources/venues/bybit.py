@@ -36,7 +36,7 @@ from data_sources.instruments import STABLE_QUOTES, parsed, split_base
 from data_sources.intervals import INTERVAL_SECONDS
 from data_sources.paging import Series
 from data_sources.schema import Dataset, conform
-from data_sources.streams import Reading, Request, StreamProtocol, _refusal
+from data_sources.streams import Reading, Request, StreamProtocol, refusal
 from data_sources.units import per_coin
 
 NAME = "Bybit"
@@ -371,7 +371,7 @@ class BybitStream(StreamProtocol):
             request = request if isinstance(request, str) else None
             if message.get("success") is True:
                 return Reading(confirmed=True, request=request)
-            return Reading(refused=_refusal(message.get("ret_msg")), request=request)
+            return Reading(refused=refusal(message.get("ret_msg")), request=request)
         if op in ("ping", "pong"):  # `{"success":true,"ret_msg":"pong","op":"ping"}` or `{"op":"pong"}`
             return Reading()
         topic = decode.text(message, "topic")

@@ -62,7 +62,7 @@ from data_sources.instruments import Instrument, split_base
 from data_sources.intervals import INTERVAL_SECONDS
 from data_sources.paging import Series
 from data_sources.schema import Dataset, conform, empty
-from data_sources.streams import Reading, StreamProtocol, _refusal
+from data_sources.streams import Reading, StreamProtocol, refusal
 
 ID = "gate"
 NAME = "Gate"
@@ -350,7 +350,10 @@ class GateAdapter:
         series = Series(NAME, self._ask({"contract": name, "interval": native}), _t_ms, step * 1000, CANDLE_LIMIT)
         rows = series.gather([CANDLES], max(ms(query.start), earliest * 1000), ms(query.end))[CANDLES]
         frame = parse_candles(rows, query.asset, contract.contract_size)
-        return frame if query.interval == native else coarser(frame, INTERVAL_SECONDS[query.interval])
+        if query.interval == native:
+            return frame
+        merged = coarser(frame, INTERVAL_SECONDS[query.interval])
+        return merged[merged["ts"] >= query.start].reset_index(drop=True)  # a bar opening before start is partial
 
     def stats(self, name: str, interval: str, query: Query) -> list[dict]:
         """`contract_stats` rows of [start, end), ascending, one per bucket: pages walk forward from `from`
@@ -458,11 +461,11 @@ class GateStream(StreamProtocol):
         error = message.get("error")
         if error is not None:
             words = error.get("message") if isinstance(error, dict) else error
-            return Reading(refused=_refusal(words, error.get("code") if isinstance(error, dict) else None))
+            return Reading(refused=refusal(words, error.get("code") if isinstance(error, dict) else None))
         event = message.get("event")
         if event == "subscribe":
             status = decode.obj(message.get("result"), "result").get("status")
-            return Reading(confirmed=True) if status == "success" else Reading(refused=_refusal(status))
+            return Reading(confirmed=True) if status == "success" else Reading(refused=refusal(status))
         if event != "update":
             raise Malformed("'event' is not subscribe or update")
         events, unknown = [], []

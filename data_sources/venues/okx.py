@@ -46,7 +46,7 @@ from data_sources.http import (
 from data_sources.instruments import STABLE_QUOTES, parsed, split_base
 from data_sources.paging import Series, walk
 from data_sources.schema import Dataset, conform
-from data_sources.streams import Reading, Request, StreamProtocol, _refusal
+from data_sources.streams import Reading, Request, StreamProtocol, event_envelope
 from data_sources.units import per_coin
 
 NAME = "OKX"
@@ -486,16 +486,9 @@ class OkxStream(StreamProtocol):
 
     def read(self, raw: str) -> Reading:
         """`{"arg":{"channel":"liquidation-orders"},"data":[{instId, details:[{side,posSide,bkPx,sz,ts}]}]}`; events."""
-        if raw == "pong":
-            return Reading()
-        message = decode.obj(decode.load(raw), "message")
-        event = message.get("event")
-        if event == "subscribe":
-            return Reading(confirmed=True)
-        if event == "error":
-            return Reading(refused=_refusal(message.get("msg"), message.get("code")))
-        if event is not None:  # notice (service upgrade), channel-conn-count, unsubscribe
-            return Reading()
+        control, message = event_envelope(raw)
+        if control is not None:
+            return control
         if decode.obj(message.get("arg"), "arg").get("channel") != "liquidation-orders":
             raise Malformed("'arg.channel' is not liquidation-orders")
         events, unknown = [], []
