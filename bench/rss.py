@@ -15,6 +15,7 @@ import pandas as pd
 from streamlit.testing.v1 import AppTest
 
 from data_sources.schema import ASSETS, EXCHANGES
+from tests.fake_exchanges import venue_urls
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -59,7 +60,7 @@ def main() -> None:
             {
                 "LIQSCOPE_DATA": "live",
                 "LIQSCOPE_DB": "/nonexistent/liqscope.db",
-                **{f"LIQSCOPE_{x}_URL": url for x in ("BINANCE", "OKX", "BYBIT")},
+                **venue_urls(url),
             }
         )
         for params in combinations(n):

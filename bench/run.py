@@ -37,7 +37,7 @@ from data_sources.recorder import Recorder
 from data_sources.schema import ASSETS, EXCHANGES
 from data_sources.store import SqliteStore
 from data_sources.venues.bybit import BybitStream
-from tests.fake_exchanges import FAKED
+from tests.fake_exchanges import FAKED, venue_urls
 from tests.fake_streams import FakeStream, FakeStreams, bybit_message, listed
 from tests.postgres import binaries, postgres_server
 from tests.servers import streamlit_server
@@ -345,7 +345,7 @@ def synthetic_year(store: SqliteStore, days: int, busy_events_per_day: int = 300
     minutes = np.arange(days * 1440, dtype=np.int64) * 60_000 + 1_700_006_400_000
     weights = {"BTC": 0.35, "ETH": 0.3, "SOL": 0.1, "XRP": 0.07, "DOGE": 0.08, "ADA": 0.05, "BNB": 0.05}
     rows = []
-    for exchange, share in zip(EXCHANGES, (0.4, 0.3, 0.3), strict=True):
+    for exchange, share in zip(FAKED, (0.4, 0.3, 0.3), strict=True):
         for asset in ASSETS:
             for side in ("long", "short"):
                 per_minute = busy_events_per_day / 1440 / 2 * share * weights[asset] * 0.3
@@ -396,8 +396,9 @@ def store_rows(days: int) -> list[Row]:
 
 
 def exchange_env(fake: RemoteExchanges) -> dict[str, str]:
-    """LIQSCOPE_*_URL settings pointing at the fake exchanges."""
-    return {f"LIQSCOPE_{name}_URL": fake.url for name in ("BINANCE", "OKX", "BYBIT")}
+    """LIQSCOPE_*_URL settings: the venues the fake serves point at it; the others at a loopback port nothing
+    listens on (refused at once, then paused by `http.Upstream`'s circuit), never the internet."""
+    return venue_urls(fake.url)
 
 
 def live_env(fake: RemoteExchanges) -> AbstractContextManager[dict[str, str]]:

@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import pybreaker
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import MaxRetryError, ReadTimeoutError
@@ -33,6 +34,7 @@ MAX_RETRY_AFTER_SECONDS = 5.0
 CONNECT_TIMEOUT_SECONDS = 3.05
 PER_HOST_CONCURRENCY = 16
 REQUEST_WORKERS = 48
+UNREACHABLE_PAUSE_SECONDS = 30.0
 
 
 class UpstreamError(SourceError):
@@ -53,6 +55,10 @@ class GeoBlocked(UpstreamError):
 
 class Unavailable(UpstreamError):
     """Timeouts, refused connections and 5xx answers."""
+
+
+class Unreachable(Unavailable):
+    """No connection at all (refused, unresolvable host, connect timeout): the host is skipped for a while."""
 
 
 class BadPayload(UpstreamError):
@@ -122,6 +128,16 @@ class Upstream:
     classify: Callable[[requests.Response], UpstreamError | None] | None = None
     headers: dict[str, str] = field(default_factory=dict, repr=False)
     requests_made: int = 0
+    _breaker: pybreaker.CircuitBreaker = field(
+        default_factory=lambda: pybreaker.CircuitBreaker(
+            fail_max=1,
+            reset_timeout=UNREACHABLE_PAUSE_SECONDS,
+            exclude=[lambda error: not isinstance(error, Unreachable)],
+            throw_new_error_on_trip=False,
+        ),
+        repr=False,
+    )
+    _unreachable: str = field(default="", repr=False)
     _gate: threading.BoundedSemaphore = field(default_factory=lambda: threading.BoundedSemaphore(PER_HOST_CONCURRENCY))
     _count_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -163,36 +179,53 @@ class Upstream:
         return self._json("POST", path, json=body)
 
     def _json(self, method: str, path: str, **send: Any) -> Any:
-        """One request (`send` is `params=` or `json=`) with the typed error handling both verbs share."""
-        url = f"{self.base_url}{path}"
-        budgets.acquire(self.name, self.base_url, path, send.get("params") or send.get("json") or {})
-        with self._gate:
-            with self._count_lock:
-                self.requests_made += 1
-            try:
-                response = session().request(
-                    method, url, headers=self.headers, timeout=(CONNECT_TIMEOUT_SECONDS, self.timeout), **send
-                )
-            except requests.exceptions.RetryError:
-                raise RateLimited(f"{self.name} kept answering 429/5xx after retries; try again in a minute.") from None
-            except requests.Timeout:
-                raise Unavailable(f"{self.name} did not answer within {self.timeout:g} s.") from None
-            except requests.ConnectionError as error:
-                if _timed_out(error):
-                    raise Unavailable(f"{self.name} did not answer within {self.timeout:g} s.") from None
-                raise Unavailable(
-                    f"Could not reach {self.name} at {self.base_url}. Check the network, or set {self.setting}."
-                ) from None
-            except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
-                raise BadPayload(f"{self.name} sent a truncated answer for {path}; try again shortly.") from None
-            except requests.RequestException as error:
-                raise Unavailable(f"{self.name} request failed: {type(error).__name__}.") from None
+        """One request (`send` is `params=` or `json=`) with the typed error handling both verbs share.
+
+        A host that could not be reached at all is not asked again for `UNREACHABLE_PAUSE_SECONDS`
+        (a pybreaker circuit per host): the requests in between fail at once with the same reason, so a
+        venue that is down costs a page one connection attempt, not one per request.
+        """
+        try:
+            response = self._breaker.call(self._send, method, path, **send)
+        except pybreaker.CircuitBreakerError:
+            raise Unreachable(f"{self._unreachable} (not retried for {UNREACHABLE_PAUSE_SECONDS:g} s)") from None
         if response.status_code >= 400:
             raise self._fail(response)
         try:
             return response.json()
         except ValueError:
             raise BadPayload(f"{self.name} sent a malformed answer for {path} (not valid JSON).") from None
+
+    def _send(self, method: str, path: str, **send: Any) -> requests.Response:
+        """The HTTP exchange itself, after drawing the request budget; transport failures become typed errors."""
+        url = f"{self.base_url}{path}"
+        budgets.acquire(self.name, self.base_url, path, send.get("params") or send.get("json") or {})
+        with self._gate:
+            with self._count_lock:
+                self.requests_made += 1
+            try:
+                return session().request(
+                    method, url, headers=self.headers, timeout=(CONNECT_TIMEOUT_SECONDS, self.timeout), **send
+                )
+            except requests.exceptions.RetryError:
+                raise RateLimited(f"{self.name} kept answering 429/5xx after retries; try again in a minute.") from None
+            except requests.Timeout as error:
+                if isinstance(error, requests.exceptions.ConnectTimeout):
+                    raise self._no_connection() from None
+                raise Unavailable(f"{self.name} did not answer within {self.timeout:g} s.") from None
+            except requests.ConnectionError as error:
+                if _timed_out(error):
+                    raise Unavailable(f"{self.name} did not answer within {self.timeout:g} s.") from None
+                raise self._no_connection() from None
+            except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
+                raise BadPayload(f"{self.name} sent a truncated answer for {path}; try again shortly.") from None
+            except requests.RequestException as error:
+                raise Unavailable(f"{self.name} request failed: {type(error).__name__}.") from None
+
+    def _no_connection(self) -> Unreachable:
+        """The error for a host that could not be reached, remembered for the requests the circuit turns away."""
+        self._unreachable = f"Could not reach {self.name} at {self.base_url}. Check the network, or set {self.setting}."
+        return Unreachable(self._unreachable)
 
 
 def _timed_out(error: requests.ConnectionError) -> bool:

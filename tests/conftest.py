@@ -12,12 +12,11 @@ import pytest
 
 from data_sources import budgets, market, registry
 from data_sources.venues import VENUES
-from tests.fake_exchanges import FAKED, FakeExchanges
+from tests.fake_exchanges import FAKED, UNREACHABLE, FakeExchanges
 from tests.postgres import PostgresServer, binaries, postgres_server
 
 ROOT = Path(__file__).resolve().parent.parent
 _real_connect = socket.socket.connect
-UNREACHABLE = "http://127.0.0.1:9"  # the discard port: nothing listens, so a request is refused at once
 
 
 def _is_loopback(address: object) -> bool:

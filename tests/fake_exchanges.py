@@ -24,11 +24,20 @@ from data_sources import demo
 from data_sources.base import Query
 from data_sources.intervals import INTERVAL_SECONDS
 from data_sources.schema import ASSETS
+from data_sources.venues import VENUES
 
 if TYPE_CHECKING:
     from tests.fake_limits import FakeLimits
 
 FAKED = ("binance", "okx", "bybit")  # the venues this server speaks (the others have `tests/fakes/<venue>.py`)
+UNREACHABLE = "http://127.0.0.1:9"  # the discard port: nothing listens, so a request is refused at once
+
+
+def venue_urls(url: str) -> dict[str, str]:
+    """Every venue's LIQSCOPE_*_URL: the `FAKED` venues at `url`, the others `UNREACHABLE` (never the internet)."""
+    return {venue.module.URL_SETTING: url if venue.id in FAKED else UNREACHABLE for venue in VENUES}
+
+
 COINALYZE_KEY = "test-coinalyze-key-3f9a"
 COINALYZE_CODES = {"Binance": "A", "OKX": "3", "Bybit": "4"}  # not the documented "6": symbols must be resolved
 COINALYZE_SECONDS = {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import pandas as pd
 import pytest
 
@@ -102,3 +104,33 @@ def test_empty_lists_are_empty_frames(
     exchanges.fail(path, status=200, body=body)
     frame = candles(adapter, exchange, exchanges)
     assert frame.empty and list(frame.columns)[:3] == ["ts", "exchange", "asset"]
+
+
+def closed_port() -> str:
+    """A loopback URL nothing listens on (a port bound, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+def test_an_unreachable_host_is_tried_once_then_turned_away_with_the_same_reason() -> None:
+    """A venue that refuses connections costs one attempt, not one per request, for the pause."""
+    upstream = http.Upstream("Gate", closed_port(), "LIQSCOPE_GATE_URL", timeout=1.0)
+    with pytest.raises(http.Unreachable, match=r"Could not reach Gate at .*LIQSCOPE_GATE_URL"):
+        upstream.get_json("/api/v4/futures/usdt/contracts", {})
+    for _ in range(5):
+        with pytest.raises(http.Unreachable, match=r"Could not reach Gate .*not retried for 30 s"):
+            upstream.get_json("/api/v4/futures/usdt/candlesticks", {})
+    assert upstream.requests_made == 1
+
+
+def test_a_host_that_answers_with_errors_is_asked_every_time(exchanges: FakeExchanges) -> None:
+    """HTTP errors are answers: only a failed connection pauses a host."""
+    upstream = http.Upstream("Binance", exchanges.url, "LIQSCOPE_BINANCE_URL", timeout=1.0)
+    exchanges.fail("/fapi/v1/time", status=500, body="oops", times=8)
+    for _ in range(2):
+        with pytest.raises(http.Unavailable, match="500"):
+            upstream.get_json("/fapi/v1/time", {})
+    assert upstream.get_json("/fapi/v1/time", {})["serverTime"] > 0
+    assert len(exchanges.calls("/fapi/v1/time")) == 9

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -43,6 +45,34 @@ def test_a_live_page_with_unreachable_new_venues_names_them_and_renders_the_rest
         assert f"Could not reach {name}" in written, name
         assert f"LIQSCOPE_{name.upper()}_URL" in written, name
     assert at.get("plotly_chart"), "the venues that answered still draw their charts"
+
+
+def test_six_venues_on_one_live_page(exchanges: FakeExchanges, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every venue served by its loopback fake: Gate's REST liquidation buckets cover it, Bitget (stream only)
+    and Hyperliquid (no public feed) read "not covered" with their reasons, and all six draw their candles."""
+    with FakeGate() as gate, FakeBitget() as bitget, FakeHyperliquid() as hyperliquid:
+        monkeypatch.setenv("LIQSCOPE_DATA", "live")
+        for name, fake in (("GATE", gate), ("BITGET", bitget), ("HYPERLIQUID", hyperliquid)):
+            monkeypatch.setenv(f"LIQSCOPE_{name}_URL", fake.url)
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+        at.query_params["range"] = [pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d")]
+        at.query_params["interval"] = "1h"
+        at.run()
+        assert not at.exception, at.exception
+        written = " ".join(texts(at))
+        assert "answered: Binance, OKX, Bybit, Gate, Bitget, Hyperliquid" in written
+        assert "Hyperliquid publishes no market-wide liquidation feed" in written
+        shares = dict(zip(*[figure(at, "overview_exchanges")["data"][2][k] for k in ("y", "text")], strict=True))
+        assert "of covered" in shares["Gate"]
+        assert shares["Hyperliquid"].strip() == "not covered"
+        assert shares["Bitget"].strip() == "not covered"
+        assert gate.rest.calls("/api/v4/futures/usdt/contract_stats"), "Gate's liquidation history is read"
+        assert hyperliquid.calls("candleSnapshot"), "Hyperliquid candles are read over POST /info"
+
+
+def figure(at: AppTest, key: str) -> dict:
+    """The Plotly figure a chart with `key` drew."""
+    return json.loads(next(chart.proto.spec for chart in at.get("plotly_chart") if chart.proto.id.endswith(key)))
 
 
 def test_the_demo_says_the_new_venues_are_not_in_it_never_zero() -> None:
