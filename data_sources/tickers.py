@@ -1,15 +1,15 @@
 """Every perpetual's open interest on a venue in ONE request, to rank the top N coins of a view.
 
-Bybit    `GET /v5/market/tickers?category=linear` -> `result.list[]`: `symbol`, `openInterestValue` (USD).
-OKX      `GET /api/v5/public/open-interest?instType=SWAP` -> `data[]`: `instId`, `oiUsd` (USD).
-Binance  has no all-symbol open-interest endpoint (`/fapi/v1/openInterest` takes one symbol), so
-         `GET /fapi/v1/ticker/24hr` (weight 40) -> `[]`: `symbol`, `quoteVolume` (USDT traded over 24 h)
-         is its documented proxy. Volume and open interest are never added together: Binance's volume
-         ranks only when no venue with open interest is selected.
+Each venue module names its all-symbol snapshot as `TICKERS` (a `Tickers`: the one request, what it measures,
+the pure parser), e.g. Bybit `GET /v5/market/tickers` (`openInterestValue`, USD), Gate `GET
+/api/v4/futures/usdt/tickers` (`total_size` contracts x `quanto_multiplier` x `mark_price`), Hyperliquid
+`POST /info {"type":"metaAndAssetCtxs"}`. Binance has no all-symbol open-interest endpoint, so its 24 h
+quote volume is a documented proxy; volume and open interest are never added together: a volume ranks only
+when no venue with open interest is selected. A venue without `TICKERS` does not rank.
 
 Symbols become coins through the venue's instrument listing (`instruments.Listing.by_symbol`), so
 `1000PEPEUSDT`, `SHIB1000USDT` and `PEPE-USDT-SWAP` all count for PEPE; a symbol the listing does not
-hold as a trading perpetual (a dated future, a delisted coin) is skipped. The parsers are pure.
+hold as a trading perpetual (a dated future, a delisted coin) is skipped.
 """
 
 from __future__ import annotations
@@ -18,63 +18,74 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from cachetools import TTLCache
 
 from data_sources.base import Instrument, SourceError
-from data_sources.http import BadPayload, Upstream
+from data_sources.http import Upstream
 from data_sources.instruments import Listing
 from data_sources.schema import ASSETS, EXCHANGE_NAMES
+from data_sources.units import to_usd_units
 from data_sources.universe import Ranking, rank
-from data_sources.venues import bybit, okx
+from data_sources.venues import BY_ID
 
-BYBIT_TICKERS = "/v5/market/tickers"
-OKX_OPEN_INTEREST = "/api/v5/public/open-interest"
-BINANCE_TICKERS = "/fapi/v1/ticker/24hr"
-PATHS = {"binance": BINANCE_TICKERS, "okx": OKX_OPEN_INTEREST, "bybit": BYBIT_TICKERS}
-PARAMS: dict[str, dict[str, str]] = {"binance": {}, "okx": {"instType": "SWAP"}, "bybit": {"category": "linear"}}
-MEASURES = {"binance": "24 h volume", "okx": "open interest", "bybit": "open interest"}
+OPEN_INTEREST = "open interest"
 TICKER_TTL_SECONDS = 300.0
 
 
-def _per_coin(
+@dataclass(frozen=True)
+class Tickers:
+    """A venue's all-symbol snapshot: `request(upstream)` makes the one request, `parse(raw, listing by
+    symbol)` gives USD per coin (pure; BadPayload on an unexpected shape), `measure` names what it counts."""
+
+    measure: str
+    request: Callable[[Upstream], Any]
+    parse: Callable[[Any, Mapping[str, Instrument]], dict[str, float]]
+
+
+def usd_per_coin(
     rows: Iterable[Any], listing: Mapping[str, Instrument], symbol_key: str, usd_key: str
 ) -> dict[str, float]:
-    """USD per coin, summed over the coin's trading perpetuals; unusable rows are skipped."""
+    """USD per coin from rows holding a USD value (`usd_key`), summed over the coin's trading perpetuals;
+    unusable rows are skipped."""
+    return _summed(rows, listing, symbol_key, lambda row, _: float(row.get(usd_key)))
+
+
+def usd_per_coin_units(
+    rows: Iterable[Any], listing: Mapping[str, Instrument], symbol_key: str, price_key: str, size_key: str
+) -> dict[str, float]:
+    """USD per coin from rows holding a price and a size in the venue's units (contracts, 1000x coins):
+    `units.to_usd_units` makes them USD, as for every other series; unusable rows are skipped."""
+    return _summed(
+        rows, listing, symbol_key, lambda row, instrument: to_usd_units(instrument, row[price_key], row[size_key]).usd
+    )
+
+
+def _summed(
+    rows: Iterable[Any], listing: Mapping[str, Instrument], symbol_key: str, usd: Callable[[dict, Instrument], float]
+) -> dict[str, float]:
     out: dict[str, float] = {}
     for row in rows:
         if not isinstance(row, dict):
             continue
         instrument = listing.get(row.get(symbol_key))
+        if instrument is None or not instrument.trading:
+            continue
         try:
-            usd = float(row.get(usd_key))
-        except (TypeError, ValueError):
+            value = usd(row, instrument)
+        except (KeyError, TypeError, ValueError):
             continue
-        if instrument is None or not instrument.trading or not math.isfinite(usd) or usd < 0:
+        if not math.isfinite(value) or value < 0:
             continue
-        out[instrument.asset] = out.get(instrument.asset, 0.0) + usd
+        out[instrument.asset] = out.get(instrument.asset, 0.0) + value
     return out
 
 
-def parse_bybit(raw: Any, listing: Mapping[str, Instrument]) -> dict[str, float]:
-    """Bybit linear tickers -> open interest per coin, USD (`openInterestValue`)."""
-    return _per_coin(bybit.result(raw, "tickers")["list"], listing, "symbol", "openInterestValue")
-
-
-def parse_okx(raw: Any, listing: Mapping[str, Instrument]) -> dict[str, float]:
-    """OKX swap open interest -> open interest per coin, USD (`oiUsd`)."""
-    return _per_coin(okx.data(raw, "open interest"), listing, "instId", "oiUsd")
-
-
-def parse_binance(raw: Any, listing: Mapping[str, Instrument]) -> dict[str, float]:
-    """Binance 24 h tickers -> USDT volume per coin (`quoteVolume`): a proxy for open interest."""
-    if not isinstance(raw, list):
-        raise BadPayload("Binance sent an unexpected answer for ticker/24hr (expected a list).")
-    return _per_coin(raw, listing, "symbol", "quoteVolume")
-
-
-PARSERS = {"binance": parse_binance, "okx": parse_okx, "bybit": parse_bybit}
+def _tickers(exchange: str) -> Tickers | None:
+    found = BY_ID[exchange].get("TICKERS") if exchange in BY_ID else None
+    return found if isinstance(found, Tickers) else None
 
 
 class TickerBoard:
@@ -91,13 +102,13 @@ class TickerBoard:
     ) -> None:
         self._upstreams = upstreams
         self._listing = listing
-        self._fresh: TTLCache[str, dict[str, float]] = TTLCache(maxsize=len(PATHS), ttl=ttl, timer=clock)
+        self._fresh: TTLCache[str, dict[str, float]] = TTLCache(maxsize=len(BY_ID), ttl=ttl, timer=clock)
         self._last_good: dict[str, dict[str, float]] = {}
-        self._fetching = {exchange: threading.Lock() for exchange in PATHS}
+        self._fetching = {exchange: threading.Lock() for exchange in BY_ID}
         self._lock = threading.Lock()
 
     def measures(self, exchange: str) -> dict[str, float]:
-        """USD per coin on `exchange` (open interest; Binance: 24 h volume); raises SourceError."""
+        """USD per coin on `exchange` (its `Tickers.measure`); raises SourceError."""
         cached = self._cached(exchange)
         if cached is not None:
             return cached
@@ -106,8 +117,11 @@ class TickerBoard:
             if cached is not None:
                 return cached
             try:
-                raw = self._upstreams[exchange].get_json(PATHS[exchange], PARAMS[exchange])
-                values = PARSERS[exchange](raw, self._listing(exchange).by_symbol)
+                tickers = _tickers(exchange)
+                if tickers is None:
+                    raise SourceError(f"{EXCHANGE_NAMES[exchange]} has no all-symbol snapshot.")
+                raw = tickers.request(self._upstreams[exchange])
+                values = tickers.parse(raw, self._listing(exchange).by_symbol)
             except SourceError:
                 with self._lock:
                     last = self._last_good.get(exchange)
@@ -124,9 +138,11 @@ class TickerBoard:
             return self._fresh.get(exchange)
 
     def top(self, exchanges: tuple[str, ...], n: int) -> Ranking:
-        """The `n` coins with the most open interest summed over the selected venues that publish it; Binance's
-        24 h volume ranks only when it is the one venue selected. The majors when no venue answered."""
-        venues = [e for e in exchanges if MEASURES.get(e) == "open interest"] or [e for e in exchanges if e in PATHS]
+        """The `n` coins with the most open interest summed over the selected venues that publish it; a venue's
+        proxy (Binance's 24 h volume) ranks only when no selected venue publishes open interest. The majors when
+        no venue answered."""
+        snapshots = {e: t for e in exchanges if (t := _tickers(e)) is not None}
+        venues = [e for e, t in snapshots.items() if t.measure == OPEN_INTEREST] or list(snapshots)
         measures: dict[str, dict[str, float]] = {}
         notes: list[str] = []
         for exchange in venues:
@@ -136,10 +152,11 @@ class TickerBoard:
                 notes.append(f"{EXCHANGE_NAMES[exchange]}'s tickers did not answer: {error}")
         if not measures:
             return Ranking(ASSETS[:n], "the majors (no venue's tickers answered)", tuple(notes))
-        kind = MEASURES[next(iter(measures))]
+        kind = snapshots[next(iter(measures))].measure
         basis = f"{kind} on {', '.join(EXCHANGE_NAMES[e] for e in measures)}"
-        if "binance" in exchanges and kind == "open interest":
-            basis += " (Binance publishes no all-symbol open interest)"
-        elif kind != "open interest":
-            basis += ", a proxy: Binance publishes no all-symbol open interest"
+        proxies = [EXCHANGE_NAMES[e] for e, t in snapshots.items() if t.measure != OPEN_INTEREST]
+        if kind == OPEN_INTEREST and proxies:
+            basis += f" ({', '.join(proxies)} publishes no all-symbol open interest)"
+        elif kind != OPEN_INTEREST:
+            basis += f", a proxy: {', '.join(proxies)} publishes no all-symbol open interest"
         return Ranking(rank(measures, n), basis, tuple(notes))

@@ -12,12 +12,15 @@ from data_sources import settings
 from data_sources.base import NoCoverage, Query
 from data_sources.cli import main
 from data_sources.demo import DemoSource
+from data_sources.http import Upstream
 from data_sources.instruments import InstrumentRegistry
 from data_sources.recorder import protocols
+from data_sources.schema import EXCHANGE_NAMES, EXCHANGES
+from data_sources.tickers import TickerBoard
 from data_sources.venues.bitget import BitgetStream
 from data_sources.venues.gate import GateStream
 from tests.conftest import ROOT
-from tests.fake_exchanges import FakeExchanges
+from tests.fake_exchanges import FAKED, FakeExchanges
 from tests.fakes.bitget import FakeBitget
 from tests.fakes.gate import FakeGate
 from tests.fakes.hyperliquid import FakeHyperliquid
@@ -122,3 +125,22 @@ def test_the_recorder_streams_gate_and_bitget_but_not_hyperliquid(monkeypatch: p
     assert [type(p) for p in built] == [GateStream, BitgetStream]
     assert all(p.instruments for p in built)
     assert built[1].lower_bound
+
+
+def test_top_coins_rank_by_open_interest_summed_over_six_venues_one_request_each() -> None:
+    """Every venue's `TICKERS` answers once; Binance's volume proxy is left out while others publish OI."""
+    with FakeExchanges() as three, FakeGate() as gate, FakeBitget() as bitget, FakeHyperliquid() as hyperliquid:
+        urls = {**dict.fromkeys(FAKED, three.url), "gate": gate.url, "bitget": bitget.url}
+        urls["hyperliquid"] = hyperliquid.url
+        listings = InstrumentRegistry(urls, 5.0)
+        upstreams = {e: Upstream(EXCHANGE_NAMES[e], url, "LIQSCOPE_TEST_URL", 5.0) for e, url in urls.items()}
+        board = TickerBoard(upstreams, listings.listing)
+        ranking = board.top(EXCHANGES, 3)
+        board.top(EXCHANGES, 5)
+        assert ranking.basis.startswith("open interest on OKX, Bybit, Gate, Bitget, Hyperliquid")
+        assert "Binance publishes no all-symbol open interest" in ranking.basis
+        assert ranking.assets[0] == "BTC" and not ranking.notes
+        assert len(gate.rest.calls("/api/v4/futures/usdt/tickers")) == 1
+        assert len([p for p, _ in bitget.requests if p.endswith("/tickers")]) == 1
+        assert len(hyperliquid.calls("metaAndAssetCtxs")) == 1
+        assert not three.calls("/fapi/v1/ticker/24hr")

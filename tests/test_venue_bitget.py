@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from data_sources.base import NoCoverage, Query, ms
 from data_sources.decode import Malformed
-from data_sources.http import BadPayload, RateLimited, UnknownSymbol, UpstreamError
+from data_sources.http import BadPayload, RateLimited, UnknownSymbol, Upstream, UpstreamError
 from data_sources.instruments import Instrument
 from data_sources.recorder import Recorder
 from data_sources.store import SqliteStore
@@ -410,3 +410,15 @@ class TestRecordedStream:
             assert end - start >= 1000, "every pong extends the coverage"
         else:
             assert fake.connections >= 2 and "down" in states
+
+
+def test_tickers_value_holding_amount_in_coins_at_the_mark_price(fake: FakeBitget) -> None:
+    """`holdingAmount` is open interest in coins; a delivery contract and a coin under maintenance do not rank."""
+    upstream = Upstream("Bitget", fake.url, "LIQSCOPE_BITGET_URL", 5.0)
+    by_symbol = {i.symbol: i for i in listed()}
+    per_coin = bitget.TICKERS.parse(bitget.TICKERS.request(upstream), by_symbol)
+    expected = fake.open_interest_usd()
+    assert per_coin["BTC"] == pytest.approx(expected["BTC"], rel=1e-6)
+    assert per_coin["PEPE"] == pytest.approx(expected["PEPE"], rel=1e-6)
+    assert "LUNA" not in per_coin
+    assert [p for p, q in fake.requests if p.endswith("/tickers")] == ["/api/v2/mix/market/tickers"]

@@ -423,3 +423,17 @@ class TestStreamLoopback:
         else:
             assert fake.stream.connections >= 2
             assert all(end - start < 600 for start, end in spans)
+
+
+def test_tickers_value_open_interest_through_the_quanto_multiplier(fake: FakeGate) -> None:
+    """`total_size` is contracts: BTC_USDT holds 0.0001 BTC per contract, PEPE_USDT 10,000,000 PEPE."""
+    upstream = Upstream("Gate", fake.url, "LIQSCOPE_GATE_URL", 5.0)
+    by_symbol = {i.symbol: i for i in gate.fetch_listing(upstream)}
+    per_coin = gate.TICKERS.parse(gate.TICKERS.request(upstream), by_symbol)
+    expected = fake.rest.open_interest_usd()
+    assert per_coin["BTC"] == pytest.approx(expected["BTC"], rel=1e-6)
+    assert per_coin["PEPE"] == pytest.approx(expected["PEPE"], rel=1e-3)
+    assert "LUNA" not in per_coin  # delisted
+    assert fake.rest.calls("/api/v4/futures/usdt/tickers") == [("/api/v4/futures/usdt/tickers", {})]
+    with pytest.raises(BadPayload):
+        gate.parse_tickers({"label": "x"}, by_symbol)

@@ -25,7 +25,6 @@ SCANNED = ("app.py", "app_pages", "components", "data_sources")
 ALLOWED = {
     "data_sources/demo.py": "the demo simulates the original three venues in their own naming",
     "components/charts.py": "one distinct colour per venue (the brief keeps colours with the charts)",
-    "data_sources/tickers.py": "the all-symbol open-interest endpoints of Binance, OKX and Bybit (not yet moved)",
 }
 
 

@@ -21,8 +21,9 @@ from data_sources.http import Upstream
 from data_sources.instruments import InstrumentRegistry
 from data_sources.schema import ASSETS, EXCHANGES
 from data_sources.store import Event, SqliteStore
+from data_sources.venues import BY_ID, binance, bybit, okx
 from tests import fake_exchanges
-from tests.fake_exchanges import FakeExchanges
+from tests.fake_exchanges import FAKED, FakeExchanges
 from tests.test_app import metrics, run_app, warnings
 from tests.test_live_app import captions, run_live
 
@@ -188,14 +189,13 @@ class TestTickerParsers:
 
     @pytest.fixture()
     def listings(self, exchanges: FakeExchanges) -> InstrumentRegistry:
-        return InstrumentRegistry(dict.fromkeys(EXCHANGES, exchanges.url))
+        return InstrumentRegistry(dict.fromkeys(FAKED, exchanges.url))
 
     def _raw(self, exchanges: FakeExchanges, exchange: str) -> object:
-        upstream = Upstream(exchange, exchanges.url, "LIQSCOPE_TEST_URL", 5.0)
-        return upstream.get_json(tickers.PATHS[exchange], tickers.PARAMS[exchange])
+        return BY_ID[exchange].module.TICKERS.request(Upstream(exchange, exchanges.url, "LIQSCOPE_TEST_URL", 5.0))
 
     def test_bybit_open_interest_value_per_coin(self, exchanges: FakeExchanges, listings: InstrumentRegistry) -> None:
-        per_coin = tickers.parse_bybit(self._raw(exchanges, "bybit"), listings.listing("bybit").by_symbol)
+        per_coin = bybit.parse_tickers(self._raw(exchanges, "bybit"), listings.listing("bybit").by_symbol)
         expected = DEMO.open_interest_usd("bybit")
         assert per_coin["PEPE"] == pytest.approx(expected["PEPE"], rel=1e-9)  # from 1000PEPEUSDT
         assert per_coin["SHIB"] == pytest.approx(expected["SHIB"], rel=1e-9)  # from SHIB1000USDT
@@ -205,26 +205,26 @@ class TestTickerParsers:
     def test_okx_oi_usd_per_coin_skips_a_suspended_swap(
         self, exchanges: FakeExchanges, listings: InstrumentRegistry
     ) -> None:
-        per_coin = tickers.parse_okx(self._raw(exchanges, "okx"), listings.listing("okx").by_symbol)
+        per_coin = okx.parse_tickers(self._raw(exchanges, "okx"), listings.listing("okx").by_symbol)
         assert per_coin["PEPE"] == pytest.approx(DEMO.open_interest_usd("okx")["PEPE"], rel=1e-9)
         assert "LUNA" not in per_coin
 
     def test_binance_quote_volume_is_the_proxy(self, exchanges: FakeExchanges, listings: InstrumentRegistry) -> None:
-        per_coin = tickers.parse_binance(self._raw(exchanges, "binance"), listings.listing("binance").by_symbol)
+        per_coin = binance.parse_tickers(self._raw(exchanges, "binance"), listings.listing("binance").by_symbol)
         assert per_coin["PEPE"] == pytest.approx(demo.DAILY_VOLUME_USD["PEPE"] * 0.45, rel=1e-9)
         assert "XAU" not in per_coin and "TOMO" not in per_coin
 
     def test_unusable_rows_are_skipped_and_a_wrong_shape_is_an_error(self, listings: InstrumentRegistry) -> None:
         raw = {"code": "0", "data": [{"instId": "BTC-USDT-SWAP", "oiUsd": ""}, "x", {"instId": "BTC-USDT-SWAP"}]}
-        assert tickers.parse_okx(raw, {}) == {}
+        assert okx.parse_tickers(raw, {}) == {}
         with pytest.raises(SourceError, match="ticker/24hr"):
-            tickers.parse_binance({"code": -1}, {})
+            binance.parse_tickers({"code": -1}, {})
 
     def test_one_request_per_venue_then_cached(self, exchanges: FakeExchanges, listings: InstrumentRegistry) -> None:
-        upstreams = {e: Upstream(e, exchanges.url, "LIQSCOPE_TEST_URL", 5.0) for e in EXCHANGES}
+        upstreams = {e: Upstream(e, exchanges.url, "LIQSCOPE_TEST_URL", 5.0) for e in FAKED}
         board = tickers.TickerBoard(upstreams, listings.listing)
-        ranking = board.top(EXCHANGES, 3)
-        board.top(EXCHANGES, 8)
+        ranking = board.top(FAKED, 3)
+        board.top(FAKED, 8)
         assert ranking.assets == ("BTC", "ETH", "SOL")
         assert "open interest on OKX, Bybit" in ranking.basis and "Binance publishes no" in ranking.basis
         assert len(exchanges.calls("/v5/market/tickers")) == len(exchanges.calls("/api/v5/public/open-interest")) == 1
@@ -234,12 +234,12 @@ class TestTickerParsers:
     def test_concurrent_misses_share_one_request_per_venue(
         self, exchanges: FakeExchanges, listings: InstrumentRegistry
     ) -> None:
-        upstreams = {e: Upstream(e, exchanges.url, "LIQSCOPE_TEST_URL", 5.0) for e in EXCHANGES}
+        upstreams = {e: Upstream(e, exchanges.url, "LIQSCOPE_TEST_URL", 5.0) for e in FAKED}
         board = tickers.TickerBoard(upstreams, listings.listing)
         exchanges.delay = 0.2
         try:
             with ThreadPoolExecutor(8) as pool:
-                rankings = list(pool.map(lambda _: board.top(EXCHANGES, 5), range(8)))
+                rankings = list(pool.map(lambda _: board.top(FAKED, 5), range(8)))
         finally:
             exchanges.delay = 0.0
         assert len(set(rankings)) == 1
@@ -248,7 +248,7 @@ class TestTickerParsers:
     def test_no_answer_falls_back_to_the_majors_with_the_reason(
         self, exchanges: FakeExchanges, listings: InstrumentRegistry
     ) -> None:
-        upstreams = {e: Upstream(e, exchanges.url, "LIQSCOPE_TEST_URL", 5.0) for e in EXCHANGES}
+        upstreams = {e: Upstream(e, exchanges.url, "LIQSCOPE_TEST_URL", 5.0) for e in FAKED}
         exchanges.fail("/v5/market/tickers", status=503, times=10)
         ranking = tickers.TickerBoard(upstreams, listings.listing).top(("bybit",), 4)
         assert ranking.assets == ASSETS[:4] and "Bybit's tickers did not answer" in ranking.notes[0]

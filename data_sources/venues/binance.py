@@ -19,7 +19,7 @@ in `baseAsset` units, so a `1000PEPE` base means "per 1,000 PEPE" and "thousands
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import pandas as pd
@@ -35,6 +35,7 @@ from data_sources.intervals import INTERVAL_SECONDS
 from data_sources.paging import Series
 from data_sources.schema import Dataset, conform, empty
 from data_sources.streams import Reading, StreamProtocol, refusal
+from data_sources.tickers import Tickers, usd_per_coin
 from data_sources.units import per_coin
 
 NAME = "Binance"
@@ -215,6 +216,17 @@ LOWER_BOUND: str | None = "at most 1 event per symbol per second"
 
 # How far back the venue serves each series (the collector's backfill starts no earlier).
 SERIES_HISTORY: dict[str, pd.Timedelta] = {"ratios": HISTORY, "open_interest": HISTORY}
+
+
+def parse_tickers(raw: Any, listing: Mapping[str, Instrument]) -> dict[str, float]:
+    """`GET /fapi/v1/ticker/24hr` (weight 40) -> USDT volume per coin (`quoteVolume`): Binance has no all-symbol
+    open-interest endpoint (`/fapi/v1/openInterest` takes one symbol), so this is a proxy for open interest."""
+    if not isinstance(raw, list):
+        raise BadPayload("Binance sent an unexpected answer for ticker/24hr (expected a list).")
+    return usd_per_coin(raw, listing, "symbol", "quoteVolume")
+
+
+TICKERS = Tickers("24 h volume", lambda upstream: upstream.get_json("/fapi/v1/ticker/24hr", {}), parse_tickers)
 
 
 def probe(upstream: Upstream) -> None:

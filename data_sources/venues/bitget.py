@@ -41,7 +41,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import pandas as pd
@@ -55,6 +55,7 @@ from data_sources.instruments import STABLE_QUOTES, Instrument, split_base
 from data_sources.paging import Series
 from data_sources.schema import Dataset, conform
 from data_sources.streams import Reading, Request, StreamProtocol, event_envelope
+from data_sources.tickers import Tickers, usd_per_coin_units
 
 # ---------------------------------------------------------------- constants
 
@@ -74,6 +75,7 @@ CONTRACTS = "/api/v2/mix/market/contracts"
 ACCOUNT_RATIO = "/api/v2/mix/market/account-long-short"
 OPEN_INTEREST = "/api/v2/mix/market/open-interest"
 FUNDING = "/api/v2/mix/market/history-fund-rate"
+TICKERS_PATH = "/api/v2/mix/market/tickers"
 
 CANDLE_LIMIT, HISTORY_CANDLE_LIMIT, FUNDING_LIMIT = 1000, 200, 100
 MAX_SPAN = pd.Timedelta(days=90)  # the longest startTime..endTime range a candle request may span
@@ -117,6 +119,7 @@ BUDGETS: tuple[tuple[str, int, float, bool, str], ...] = (
     (CONTRACTS, 20, 1.0, False, "more-venues.md §2 General (coincise ..._contracts.md)"),
     (OPEN_INTEREST, 20, 1.0, False, "more-venues.md §2 General (coincise ..._open_interest.md)"),
     (FUNDING, 20, 1.0, False, "more-venues.md §2 General (coincise ..._history_fund_rate.md)"),
+    (TICKERS_PATH, 20, 1.0, False, "more-venues.md §2 General (coincise get_api_v2_mix_market_tickers.md)"),
     (ACCOUNT_RATIO, 1, 1.0, False, "more-venues.md §2 General (coincise ..._account_long_short.md: 1 req/s)"),
     ("/api/", 6000, 60.0, False, "more-venues.md §2 General (coincise rate_limits.md: 6000 per minute per IP)"),
 )
@@ -390,6 +393,19 @@ LOWER_BOUND: str | None = "at most the largest long and the largest short per pa
 def fetch_listing(upstream: Upstream) -> list[Instrument]:
     """Every USDT-M contract: one request."""
     return parse_listing(upstream.get_json(CONTRACTS, {"productType": PRODUCT_TYPE}))
+
+
+def parse_tickers(raw: Any, listing: Mapping[str, Instrument]) -> dict[str, float]:
+    """`GET /api/v2/mix/market/tickers?productType=USDT-FUTURES` -> open interest per coin, USD:
+    `holdingAmount` (coins) x `markPrice` (more-venues.md, "Ranking by open interest")."""
+    return usd_per_coin_units(rows_of(raw, "tickers"), listing, "symbol", "markPrice", "holdingAmount")
+
+
+TICKERS = Tickers(
+    "open interest",
+    lambda upstream: upstream.get_json(TICKERS_PATH, {"productType": PRODUCT_TYPE}),
+    parse_tickers,
+)
 
 
 def probe(upstream: Upstream) -> None:

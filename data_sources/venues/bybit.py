@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import pandas as pd
@@ -37,6 +37,7 @@ from data_sources.intervals import INTERVAL_SECONDS
 from data_sources.paging import Series
 from data_sources.schema import Dataset, conform
 from data_sources.streams import Reading, Request, StreamProtocol, refusal
+from data_sources.tickers import Tickers, usd_per_coin
 from data_sources.units import per_coin
 
 NAME = "Bybit"
@@ -237,6 +238,16 @@ PROBE = "/v5/market/time"  # server time: the cheapest request that proves the h
 LIQUIDATION_HISTORY: pd.Timedelta | None = None
 LIQUIDATION_NOTE: str | None = None
 LOWER_BOUND: str | None = None
+
+
+def parse_tickers(raw: Any, listing: Mapping[str, Instrument]) -> dict[str, float]:
+    """`GET /v5/market/tickers?category=linear` -> open interest per coin, USD (`openInterestValue`)."""
+    return usd_per_coin(result(raw, "tickers")["list"], listing, "symbol", "openInterestValue")
+
+
+TICKERS = Tickers(
+    "open interest", lambda upstream: upstream.get_json("/v5/market/tickers", {"category": "linear"}), parse_tickers
+)
 
 
 def probe(upstream: Upstream) -> None:

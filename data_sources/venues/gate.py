@@ -47,7 +47,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import pandas as pd
@@ -63,6 +63,7 @@ from data_sources.intervals import INTERVAL_SECONDS
 from data_sources.paging import Series
 from data_sources.schema import Dataset, conform, empty
 from data_sources.streams import Reading, StreamProtocol, refusal
+from data_sources.tickers import Tickers, usd_per_coin_units
 
 ID = "gate"
 NAME = "Gate"
@@ -76,6 +77,7 @@ CONTRACTS = f"{PREFIX}/contracts"
 CANDLES = f"{PREFIX}/candlesticks"
 STATS = f"{PREFIX}/contract_stats"
 FUNDING = f"{PREFIX}/funding_rate"
+TICKERS_PATH = f"{PREFIX}/tickers"
 CHANNEL, PING_CHANNEL, PONG_CHANNEL = "futures.public_liquidates", "futures.ping", "futures.pong"
 
 CONTRACTS_PAGE, CONTRACTS_MAX_PAGES = 1000, 20
@@ -101,7 +103,7 @@ STATUSES = {"trading": "trading", "prelaunch": "pending", "delisting": "settling
 _RATE_SOURCE = "more-venues.md §1 'Rate limit': 'All public endpoints: 200r/10s per endpoint', per IP (coincise)"
 # (path prefix, limit, period seconds, counted per instrument?, source)
 BUDGETS: tuple[tuple[str, int, float, bool, str], ...] = tuple(
-    (path, 200, 10.0, False, _RATE_SOURCE) for path in (CONTRACTS, CANDLES, STATS, FUNDING)
+    (path, 200, 10.0, False, _RATE_SOURCE) for path in (CONTRACTS, CANDLES, STATS, FUNDING, TICKERS_PATH)
 )
 
 log = logging.getLogger("liqscope.gate")
@@ -489,6 +491,15 @@ STREAM = GateStream
 LIQUIDATION_HISTORY: pd.Timedelta | None = pd.Timedelta(days=36_500)
 LIQUIDATION_NOTE: str | None = "official contract_stats per-side buckets (USD only) where not recorded"
 LOWER_BOUND: str | None = None
+
+
+def parse_tickers(raw: Any, listing: Mapping[str, Instrument]) -> dict[str, float]:
+    """`GET /futures/usdt/tickers` -> open interest per coin, USD: `total_size` is CONTRACTS, so coins =
+    `total_size` x `quanto_multiplier` (from the listing), valued at `mark_price` (more-venues.md §1.5)."""
+    return usd_per_coin_units(_rows(raw, "tickers"), listing, "contract", "mark_price", "total_size")
+
+
+TICKERS = Tickers("open interest", lambda upstream: upstream.get_json(TICKERS_PATH, {}), parse_tickers)
 
 
 def probe(upstream: Upstream) -> None:

@@ -60,6 +60,7 @@ from data_sources.instruments import Instrument
 from data_sources.intervals import INTERVAL_SECONDS
 from data_sources.paging import Series
 from data_sources.schema import SIDES, Dataset, conform
+from data_sources.tickers import Tickers
 from data_sources.units import to_usd_units
 
 ID = "hyperliquid"
@@ -421,6 +422,18 @@ LOWER_BOUND: str | None = None
 def fetch_listing(upstream: Upstream) -> list[Instrument]:
     """Every perpetual of the main dex: one `{"type":"meta"}` request."""
     return parse_listing(upstream.post_json(INFO, {"type": "meta"}))
+
+
+def parse_tickers(raw: Any, listing: Mapping[str, Instrument]) -> dict[str, float]:
+    """`POST /info {"type":"metaAndAssetCtxs"}` -> open interest per coin, USD (`openInterest` x `markPx`,
+    `parse_open_interest`); the answer names its coins itself, so `listing` is not needed."""
+    frame = parse_open_interest(raw, pd.Timestamp.now(tz="UTC"))
+    return {str(asset): float(usd) for asset, usd in frame.groupby("asset")["usd"].sum().items()}
+
+
+TICKERS = Tickers(
+    "open interest", lambda upstream: upstream.post_json(INFO, {"type": "metaAndAssetCtxs"}), parse_tickers
+)
 
 
 def probe(upstream: Upstream) -> None:

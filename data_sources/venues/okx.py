@@ -24,7 +24,7 @@ import json
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import pandas as pd
@@ -47,6 +47,7 @@ from data_sources.instruments import STABLE_QUOTES, parsed, split_base
 from data_sources.paging import Series, walk
 from data_sources.schema import Dataset, conform
 from data_sources.streams import Reading, Request, StreamProtocol, event_envelope
+from data_sources.tickers import Tickers, usd_per_coin
 from data_sources.units import per_coin
 
 NAME = "OKX"
@@ -340,6 +341,18 @@ SERIES_HISTORY: dict[str, pd.Timedelta] = {
     "open_interest": RUBIK_DEPTH,
     "funding": FUNDING_HISTORY,
 }
+
+
+def parse_tickers(raw: Any, listing: Mapping[str, Instrument]) -> dict[str, float]:
+    """`GET /api/v5/public/open-interest?instType=SWAP` -> open interest per coin, USD (`oiUsd`)."""
+    return usd_per_coin(data(raw, "open interest"), listing, "instId", "oiUsd")
+
+
+TICKERS = Tickers(
+    "open interest",
+    lambda upstream: upstream.get_json("/api/v5/public/open-interest", {"instType": "SWAP"}),
+    parse_tickers,
+)
 
 
 def probe(upstream: Upstream) -> None:

@@ -47,6 +47,8 @@ DEMO_INTERVALS = {"1m": "1m", "5m": "5m", "15m": "15m", "30m": "30m", "1H": "1h"
 DEPTH_DAYS = {"1m": 30, "3m": 30, "5m": 30, "15m": 52, "30m": 62, "1H": 83, "2H": 120, "4H": 240, "6H": 360}
 PERIODS = {"5m": "5m", "15m": "15m", "30m": "30m", "1h": "1h", "2h": "2h", "4h": "4h", "1d": "1d", "6h": "", "12h": ""}
 RATIO_ROWS = 30
+TICKER_MARK = {"BTC": 97_000.0, "ETH": 2_400.0, "SOL": 170.0, "XRP": 2.3, "DOGE": 0.22, "ADA": 0.78, "BNB": 650.0}
+TICKER_MARK |= {"PEPE": 0.000013, "LUNA": 0.3}
 MAX_SPAN_MS = 90 * 86_400_000
 SUBSCRIPTION = {"instType": "usdt-futures", "topic": "liquidation"}
 
@@ -182,6 +184,33 @@ class FakeBitget:
             return 404, {"code": "40404", "msg": "Request URL NOT FOUND", "requestTime": _now_ms(), "data": None}
         return 200, {"code": "00000", "msg": "success", "requestTime": _now_ms(), "data": payload}
 
+    def open_interest_usd(self) -> dict[str, float]:
+        """The open interest `/tickers` serves per coin, USD (the demo's figures of the venue served as Bitget)."""
+        return self.market.source.open_interest_usd(SOURCE)
+
+    def tickers(self) -> list[dict[str, Any]]:
+        """`/api/v2/mix/market/tickers`: `holdingAmount` is open interest in COINS, valued at `markPrice`."""
+        rows = []
+        for row in CONTRACTS:
+            if row.get("symbolType") == "delivery":
+                continue
+            asset, mark = row["baseCoin"], TICKER_MARK[row["baseCoin"]]
+            coins = self.open_interest_usd().get(asset, 1e6) / mark
+            rows.append(
+                {
+                    "symbol": row["symbol"],
+                    "lastPr": f"{mark:.10g}",
+                    "markPrice": f"{mark:.10g}",
+                    "indexPrice": f"{mark * 0.9999:.10g}",
+                    "holdingAmount": f"{coins:.10g}",
+                    "baseVolume": f"{coins * 2:.10g}",
+                    "quoteVolume": f"{coins * 2 * mark:.10g}",
+                    "fundingRate": "0.0001",
+                    "ts": str(_now_ms()),
+                }
+            )
+        return rows
+
     def _route(self, path: str, p: dict[str, str]) -> Any:
         prefix = "/api/v2/mix/market/"
         if not path.startswith(prefix):
@@ -191,6 +220,8 @@ class FakeBitget:
             _product_type(p)
         if name == "contracts":
             return CONTRACTS
+        if name == "tickers":
+            return self.tickers()
         asset = _asset(p)
         if name in ("candles", "history-candles"):
             return self._candles(name, asset, p)

@@ -44,6 +44,8 @@ QUANTO = {"BTC": "0.0001", "ETH": "0.01", "SOL": "1", "XRP": "10", "DOGE": "10",
 LONG_TAIL = {"PEPE": ("10000000", "trading"), "WIF": ("1", "trading"), "LUNA": ("1", "delisted")}
 CANDLE_SECONDS = {"10s": 10, "1m": 60, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600, "4h": 14400}
 CANDLE_SECONDS |= {"8h": 28800, "1d": 86400, "7d": 604800}
+TICKER_MARK = {"BTC": 97_000.0, "ETH": 2_400.0, "SOL": 170.0, "XRP": 2.3, "DOGE": 0.22, "ADA": 0.78, "BNB": 650.0}
+TICKER_MARK |= {"PEPE": 0.000013, "WIF": 1.1, "LUNA": 0.3}
 STATS_SECONDS = {"5m": 300, "15m": 900, "30m": 1800, "1h": 3600, "4h": 14400, "1d": 86400}
 
 
@@ -182,6 +184,8 @@ class FakeGateRest:
         if route.startswith("contracts/"):
             row = next((r for r in CONTRACTS if r["name"] == route.removeprefix("contracts/")), None)
             return (200, row) if row else _error(400, "CONTRACT_NOT_FOUND", "Contract not found")
+        if route == "tickers":
+            return 200, self.tickers()
         asset = p.get("contract", "").removesuffix("_USDT")
         if "contract" not in p:
             return _error(400, "MISSING_REQUIRED_PARAM", "contract is required")
@@ -189,6 +193,33 @@ class FakeGateRest:
             return _error(400, "CONTRACT_NOT_FOUND", "Contract not found")
         handler = {"candlesticks": self._candles, "contract_stats": self._stats_rows, "funding_rate": self._funding}
         return handler[route](asset, p) if route in handler else _error(404, "NOT_FOUND", "Not found")
+
+    def open_interest_usd(self) -> dict[str, float]:
+        """The open interest `/tickers` serves per coin, USD (the demo's Binance figures)."""
+        return self.market.source.open_interest_usd("binance")
+
+    def tickers(self) -> list[dict[str, Any]]:
+        """`/tickers` (shape of `payloads/gate_futures_tickers.json`): `total_size` in whole CONTRACTS
+        (open interest / mark / `quanto_multiplier`), so reading it as coins is off by the multiplier."""
+        rows = []
+        for contract in CONTRACTS:
+            asset = contract["name"].removesuffix("_USDT")
+            mark = TICKER_MARK[asset]
+            contracts = round(self.open_interest_usd().get(asset, 1e6) / mark / float(contract["quanto_multiplier"]))
+            rows.append(
+                {
+                    "contract": contract["name"],
+                    "last": _s(mark),
+                    "change_percentage": "1.2",
+                    "total_size": str(contracts),
+                    "volume_24h": str(contracts * 3),
+                    "volume_24h_quote": _s(contracts * 3 * float(contract["quanto_multiplier"]) * mark),
+                    "mark_price": _s(mark),
+                    "funding_rate": "0.0001",
+                    "index_price": _s(mark * 0.9999),
+                }
+            )
+        return rows
 
     def _candles(self, asset: str, p: dict[str, str]) -> tuple[int, Any]:
         interval = p.get("interval", "5m")
