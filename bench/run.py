@@ -397,7 +397,7 @@ def store_rows(days: int) -> list[Row]:
 
 def exchange_env(fake: RemoteExchanges) -> dict[str, str]:
     """LIQSCOPE_*_URL settings: the venues the fake serves point at it; the others at a loopback port nothing
-    listens on (refused at once, then paused by `http.Upstream`'s circuit), never the internet."""
+    listens on (refused at once, then turned away by `http.Upstream` for 30 s), never the internet."""
     return venue_urls(fake.url)
 
 

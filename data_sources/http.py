@@ -19,8 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-import pybreaker
 import requests
+from cachetools import TTLCache
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import MaxRetryError, ReadTimeoutError
 from urllib3.util.retry import Retry
@@ -128,16 +128,9 @@ class Upstream:
     classify: Callable[[requests.Response], UpstreamError | None] | None = None
     headers: dict[str, str] = field(default_factory=dict, repr=False)
     requests_made: int = 0
-    _breaker: pybreaker.CircuitBreaker = field(
-        default_factory=lambda: pybreaker.CircuitBreaker(
-            fail_max=1,
-            reset_timeout=UNREACHABLE_PAUSE_SECONDS,
-            exclude=[lambda error: not isinstance(error, Unreachable)],
-            throw_new_error_on_trip=False,
-        ),
-        repr=False,
+    _unreachable: TTLCache[str, str] = field(
+        default_factory=lambda: TTLCache(maxsize=1, ttl=UNREACHABLE_PAUSE_SECONDS), repr=False
     )
-    _unreachable: str = field(default="", repr=False)
     _gate: threading.BoundedSemaphore = field(default_factory=lambda: threading.BoundedSemaphore(PER_HOST_CONCURRENCY))
     _count_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -181,14 +174,15 @@ class Upstream:
     def _json(self, method: str, path: str, **send: Any) -> Any:
         """One request (`send` is `params=` or `json=`) with the typed error handling both verbs share.
 
-        A host that could not be reached at all is not asked again for `UNREACHABLE_PAUSE_SECONDS`
-        (a pybreaker circuit per host): the requests in between fail at once with the same reason, so a
-        venue that is down costs a page one connection attempt, not one per request.
+        A host that could not be reached at all is not asked again for `UNREACHABLE_PAUSE_SECONDS`: the
+        requests in between fail at once with the same reason (a cachetools TTLCache holds it), so a venue that
+        is down costs a page one connection attempt, not one per request.
         """
-        try:
-            response = self._breaker.call(self._send, method, path, **send)
-        except pybreaker.CircuitBreakerError:
-            raise Unreachable(f"{self._unreachable} (not retried for {UNREACHABLE_PAUSE_SECONDS:g} s)") from None
+        with self._count_lock:
+            reason = self._unreachable.get("reason")
+        if reason is not None:
+            raise Unreachable(f"{reason} (not retried for {UNREACHABLE_PAUSE_SECONDS:g} s)")
+        response = self._send(method, path, **send)
         if response.status_code >= 400:
             raise self._fail(response)
         try:
@@ -223,9 +217,11 @@ class Upstream:
                 raise Unavailable(f"{self.name} request failed: {type(error).__name__}.") from None
 
     def _no_connection(self) -> Unreachable:
-        """The error for a host that could not be reached, remembered for the requests the circuit turns away."""
-        self._unreachable = f"Could not reach {self.name} at {self.base_url}. Check the network, or set {self.setting}."
-        return Unreachable(self._unreachable)
+        """The error for a host that could not be reached, remembered for the requests turned away meanwhile."""
+        reason = f"Could not reach {self.name} at {self.base_url}. Check the network, or set {self.setting}."
+        with self._count_lock:
+            self._unreachable["reason"] = reason
+        return Unreachable(reason)
 
 
 def _timed_out(error: requests.ConnectionError) -> bool:
