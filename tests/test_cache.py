@@ -7,6 +7,7 @@ import threading
 import pandas as pd
 import pytest
 
+from data_sources import cache as cache_module
 from data_sources import http
 from data_sources.base import Query
 from data_sources.cache import BucketCache
@@ -78,7 +79,7 @@ def test_open_day_refresh_fetches_only_what_is_new(exchanges: FakeExchanges) -> 
     first = cache.read(source, "candles", query)
     last_ts = first.frame["ts"].max()
     exchanges.reset()
-    clock.now += 3600
+    clock.now += cache_module.OPEN_TTL_SECONDS + 1  # the open day expired; an hour would cross midnight after 23:00
     cache.read(source, "candles", query)
     befores = [int(p["before"]) for _, p in exchanges.calls("/api/v5/market/")]
     assert befores and min(befores) == last_ts.value // 10**6 - 1

@@ -12,13 +12,13 @@ from data_sources import http, market
 from data_sources.base import Query
 from data_sources.coinalyze import CoinalyzeClient, interval_for
 from data_sources.live import LiveSource
-from data_sources.schema import ASSETS, EXCHANGE_NAMES
+from data_sources.schema import ASSETS
 from tests.conftest import ROOT
-from tests.fake_exchanges import COINALYZE_KEY, FakeExchanges
+from tests.fake_exchanges import COINALYZE_KEY, FAKED, FakeExchanges
 from tests.live_helpers import settings_for
 
 DAY = pd.Timedelta(days=1)
-EXCHANGES = tuple(EXCHANGE_NAMES)
+EXCHANGES = FAKED  # the venues the fake serves (and Coinalyze aggregates)
 
 
 def client(fake: FakeExchanges, key: str = COINALYZE_KEY) -> CoinalyzeClient:
