@@ -109,11 +109,9 @@ def protocols(
 
 
 def unlisted(streams: Sequence[StreamProtocol], assets: frozenset[str]) -> list[str]:
-    """The asked-for assets no stream's snapshot lists (checked only when every snapshot is non-empty)."""
-    if any(not p.instruments for p in streams):
-        return []
+    """The asked-for assets no listing that could be read holds (none when no listing could be read)."""
     known = {i.asset for p in streams for i in p.instruments.values()}
-    return sorted(assets - known)
+    return sorted(assets - known) if known else []
 
 
 class Recorder:
@@ -291,8 +289,10 @@ async def _main(args: argparse.Namespace) -> int:
         return 0
     missing = unlisted(streams, args.assets) if args.assets else []
     if missing:
-        venues = ", ".join(EXCHANGE_NAMES[p.exchange] for p in streams)
-        print(f"error: no perpetual on {venues} has the base coin {', '.join(missing)}", file=sys.stderr)
+        venues = ", ".join(EXCHANGE_NAMES[p.exchange] for p in streams if p.instruments)
+        unread = ", ".join(EXCHANGE_NAMES[p.exchange] for p in streams if not p.instruments)
+        unread_note = f" (the listings of {unread} could not be read)" if unread else ""
+        print(f"error: no perpetual on {venues} has the base coin {', '.join(missing)}{unread_note}", file=sys.stderr)
         store.close()
         return 2
     recorder = Recorder(store, streams, args.flush_every, registry=registry)
