@@ -245,3 +245,23 @@ def test_the_alerts_page_lists_a_rule_and_a_sent_alert(tmp_path: Path, monkeypat
     assert sent[["rule", "usd", "exchanges", "status"]].values.tolist() == [
         ["ETH long squeeze", "$5.21M", "Binance, OKX", "delivered"]
     ]
+
+
+def test_a_reconnect_overlap_counts_once(tmp_path: Path) -> None:
+    """The stream drops after 10 pushes and replays the last 4 on reconnect: 20 ETH longs of $10K are $200K, so a
+    rule over $190K fires with $200K and one over $200K does not (counting the replay would make $240K)."""
+    messages = [binance_message("ETHUSDT", "SELL", 2000.0, 5, T0 + i * 1000) for i in range(20)]
+    fake = FakeStream("binance", messages, interval=0.01, drop_after=10, overlap=4)
+    with FakeHooks() as hooks, FakeStreams([fake]) as streams:
+        text = rule_toml("over 190K", hooks.url("/a"), usd_over=190_000, window="1h") + rule_toml(
+            "over 200K", hooks.url("/b"), usd_over=200_000, window="1h"
+        )
+        store = storage.connect(tmp_path / "l.db")
+        alerts = Alerts(parse(text, "alerts.toml"), store, PUBLIC, Delivery(backoff=0.01))
+        stream = BinanceStream(streams.streams["binance"].url, listed("binance"), TRACKED)
+        recorder = Recorder(store, [stream], flush_every=0.1, backoff=0.2, alerts=alerts)
+        asyncio.run(record_until(recorder, lambda: recorder.committed >= 20 and fake.sent >= 20))
+        alerts.close()
+    assert fake.connections == 2
+    assert store.sent_alerts(5)[["rule", "usd"]].values.tolist() == [["over 190K", 200_000]]
+    assert len(hooks.at("/a")) == 1 and not hooks.at("/b")
