@@ -20,6 +20,7 @@ rubik: its latest 1,440 five-minute rows; OKX funding: 3 months). A series that 
 reason and retried on the next run; the others go on. Each series is written in one
 transaction (rows upserted by natural key with its freshness row), so `kill -9` loses at
 most the series in flight and a restart neither loses nor duplicates a committed row.
+With LIQSCOPE_ALERTS set, the alert rules run on the recorded liquidations as in the recorder.
 """
 
 from __future__ import annotations
@@ -232,7 +233,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def _run(
-    args: argparse.Namespace, config: settings_module.Settings, store: LiquidationStore, snapshots: Snapshots
+    args: argparse.Namespace,
+    config: settings_module.Settings,
+    store: LiquidationStore,
+    snapshots: Snapshots,
+    rules: Sequence[alerts_module.Rule],
 ) -> int:
     stop = stop_on_signals()
     streams: list | None = []
@@ -243,7 +248,7 @@ async def _run(
     if streams is None:
         print("stopped before collecting started", file=sys.stderr, flush=True)
         return 0
-    alerting = alerting_for(alerts_module.configured(config), store, config)
+    alerting = alerting_for(rules, store, config)
     recorder = Recorder(store, streams, args.flush_every, registry=registry, alerts=alerting)
     recorder.stop = stop
     results = await asyncio.gather(
@@ -269,7 +274,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = settings_module.load()
     target = args.db or config.db_path
     try:
-        alerts_module.configured(config)  # a bad rules file is refused before anything starts
+        rules = alerts_module.configured(config)  # a bad rules file is refused before anything starts
         store = storage.connect(target)
     except (alerts_module.RuleError, StoreError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -288,7 +293,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.once:
             failed = any(report.failures for report in snapshots.run_once())
             return 1 if failed else 0
-        return asyncio.run(_run(args, config, store, snapshots))
+        return asyncio.run(_run(args, config, store, snapshots, rules))
     finally:
         store.close()
 
