@@ -168,7 +168,7 @@ def _rule(table: dict[str, Any], index: int, lines: _Lines, where: str) -> Rule:
         raise refuse("window", f'window is {window!r}; write e.g. "30s", "5m", "1h"')
     exchanges = _names(table.get("exchanges", []), str.lower)
     if exchanges is None:
-        raise refuse("exchanges", 'exchanges must be a list of venue ids, e.g. ["binance", "okx"]')
+        raise refuse("exchanges", f"exchanges must be a list of venue ids ({', '.join(BY_ID)})")
     unknown = sorted(exchanges - BY_ID.keys())
     if unknown:
         raise refuse("exchanges", f"unknown exchange id {', '.join(unknown)} (choose from {', '.join(BY_ID)})")
