@@ -13,22 +13,9 @@ from dataclasses import dataclass
 import pandas as pd
 
 from data_sources.schema import EXCHANGE_NAMES, EXCHANGES, RATIO_KIND_LABELS
+from data_sources.units import compact_usd as usd
 
 REFERENCE_EXCHANGES = EXCHANGES
-
-
-def usd(value: float) -> str:
-    """Compact dollar amount: $965M, $1.24B, $48.2K, $310."""
-    if value is None or math.isnan(value):
-        return "n/a"
-    sign = "-" if value < 0 else ""
-    value = abs(value)
-    for threshold, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if value >= threshold:
-            scaled = value / threshold
-            digits = 0 if scaled >= 100 else 1 if scaled >= 10 else 2
-            return f"{sign}${scaled:.{digits}f}{suffix}"
-    return f"{sign}${value:,.0f}"
 
 
 def pct(value: float, signed: bool = False) -> str:

@@ -20,6 +20,7 @@ rubik: its latest 1,440 five-minute rows; OKX funding: 3 months). A series that 
 reason and retried on the next run; the others go on. Each series is written in one
 transaction (rows upserted by natural key with its freshness row), so `kill -9` loses at
 most the series in flight and a restart neither loses nor duplicates a committed row.
+With LIQSCOPE_ALERTS set, the alert rules run on the recorded liquidations as in the recorder.
 """
 
 from __future__ import annotations
@@ -37,13 +38,14 @@ from typing import Protocol
 
 import pandas as pd
 
+from data_sources import alerts as alerts_module
 from data_sources import settings as settings_module
 from data_sources import storage
 from data_sources.base import Query, SourceError
 from data_sources.dburl import masked
 from data_sources.instruments import InstrumentRegistry
 from data_sources.live import LiveSource
-from data_sources.recorder import Recorder, comma_list, protocols, stop_on_signals, unless_stopped
+from data_sources.recorder import Recorder, alerting_for, comma_list, protocols, stop_on_signals, unless_stopped
 from data_sources.schema import ASSETS, EXCHANGE_NAMES, EXCHANGES, Dataset
 from data_sources.series import SERIES
 from data_sources.store import LiquidationStore, StoreError
@@ -231,7 +233,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def _run(
-    args: argparse.Namespace, config: settings_module.Settings, store: LiquidationStore, snapshots: Snapshots
+    args: argparse.Namespace,
+    config: settings_module.Settings,
+    store: LiquidationStore,
+    snapshots: Snapshots,
+    rules: Sequence[alerts_module.Rule],
 ) -> int:
     stop = stop_on_signals()
     streams: list | None = []
@@ -242,11 +248,14 @@ async def _run(
     if streams is None:
         print("stopped before collecting started", file=sys.stderr, flush=True)
         return 0
-    recorder = Recorder(store, streams, args.flush_every, registry=registry)
+    alerting = alerting_for(rules, store, config)
+    recorder = Recorder(store, streams, args.flush_every, registry=registry, alerts=alerting)
     recorder.stop = stop
     results = await asyncio.gather(
         recorder.run(args.status_every), snapshots.run(recorder.stop), return_exceptions=True
     )
+    if alerting is not None:
+        alerting.close()
     for result in results:
         if isinstance(result, StoreError):
             print(f"error: {result}", file=sys.stderr)
@@ -265,8 +274,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = settings_module.load()
     target = args.db or config.db_path
     try:
+        rules = alerts_module.configured(config)  # a bad rules file is refused before anything starts
         store = storage.connect(target)
-    except StoreError as error:
+    except (alerts_module.RuleError, StoreError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     jobs = [JOBS[d] for d in args.datasets if d in JOBS]
@@ -283,7 +293,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.once:
             failed = any(report.failures for report in snapshots.run_once())
             return 1 if failed else 0
-        return asyncio.run(_run(args, config, store, snapshots))
+        return asyncio.run(_run(args, config, store, snapshots, rules))
     finally:
         store.close()
 

@@ -90,6 +90,15 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (dataset, exchange, asset)
     );
     """,
+    """
+    CREATE TABLE alerts_sent (
+        rule TEXT NOT NULL, fired_ms BIGINT NOT NULL, usd DOUBLE PRECISION NOT NULL, side TEXT NOT NULL,
+        time_window TEXT NOT NULL, exchanges TEXT NOT NULL, assets TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('delivered', 'failed')), error TEXT NOT NULL,
+        PRIMARY KEY (rule, fired_ms)
+    );
+    CREATE INDEX alerts_sent_by_time ON alerts_sent (fired_ms);
+    """,
 )
 
 

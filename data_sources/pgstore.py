@@ -24,7 +24,7 @@ from data_sources.base import from_ms, ms
 from data_sources.dburl import masked, scrub
 from data_sources.pg_migrations import current, migrate
 from data_sources.schema import conform, empty
-from data_sources.store import Event, StoreError, StreamHealth, merge_spans
+from data_sources.store import ALERT_COLUMNS, Event, SentAlert, StoreError, StreamHealth, alerts_frame, merge_spans
 
 CONNECT_TIMEOUT = 5  # seconds to reach the server before the store reports it unreachable
 POOL_SIZE = 8
@@ -153,6 +153,21 @@ class PostgresStore:
         """`dataset_freshness`: dataset, exchange, asset, first_ts, last_ts, written_at (UTC; ts None if none)."""
         return series.freshness_frame(
             self._rows("SELECT dataset, exchange, asset, first_ts, last_ts, written_ms FROM dataset_freshness", ())
+        )
+
+    def record_alert(self, alert: SentAlert) -> None:
+        """Store an alert the writer sent (or failed to send); the same rule and time again replaces it."""
+        updates = ", ".join(f"{c} = excluded.{c}" for c in ALERT_COLUMNS.split(", ")[2:])
+        self._write(
+            f"INSERT INTO alerts_sent ({ALERT_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            f"ON CONFLICT (rule, fired_ms) DO UPDATE SET {updates}",
+            alert.row(),
+        )
+
+    def sent_alerts(self, limit: int) -> pd.DataFrame:
+        """The `limit` latest sent alerts, newest first (see `alerts_frame`)."""
+        return alerts_frame(
+            self._rows(f"SELECT {ALERT_COLUMNS} FROM alerts_sent ORDER BY fired_ms DESC, rule LIMIT %s", (limit,))
         )
 
     def _write(self, sql: str, params: Sequence[object]) -> None:

@@ -10,7 +10,8 @@ every second in one transaction (a crash loses at most that last second, never a
 committed batch), records when each stream was recording (coverage) and what each
 stream is doing (stream_health, every flush; "stopped" on exit), prints a one-line
 status per exchange (with how many symbols it records), and on SIGINT/SIGTERM flushes
-and exits 0.
+and exits 0. With LIQSCOPE_ALERTS set it evaluates the alert rules on every committed
+batch (`data_sources.alerts`; a bad rules file is refused at start, exit 2).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
+from data_sources import alerts as alerts_module
 from data_sources import settings as settings_module
 from data_sources import storage
 from data_sources.base import SourceError
@@ -119,7 +121,8 @@ class Recorder:
 
     `backoff` is the first reconnect pause in seconds (doubling to 60 s). With a `registry`, each
     stream's listing snapshot is refreshed every `refresh_every` s, and at most every
-    `unknown_after` s when the stream meets a symbol it does not know.
+    `unknown_after` s when the stream meets a symbol it does not know. With `alerts`, every committed batch
+    is evaluated against the alert rules.
     """
 
     def __init__(
@@ -131,8 +134,10 @@ class Recorder:
         registry: InstrumentRegistry | None = None,
         refresh_every: float = REFRESH_EVERY,
         unknown_after: float = UNKNOWN_REFRESH_AFTER,
+        alerts: alerts_module.Alerts | None = None,
     ) -> None:
         self.store, self.streams, self.flush_every, self.backoff = store, streams, flush_every, backoff
+        self.alerts = alerts
         self.registry, self.refresh_every, self.unknown_after = registry, refresh_every, unknown_after
         self.buffer: list[Event] = []
         self.status = {p.exchange: StreamStatus(p.exchange, symbols=p.recorded()) for p in streams}
@@ -186,10 +191,13 @@ class Recorder:
                 log.warning("%s now records %d symbols (was %d)", exchange, protocol.recorded(), before)
 
     async def flush(self) -> None:
-        """Commit the buffer in one transaction, then the coverage that moved and every stream's health."""
+        """Commit the buffer in one transaction (then evaluate it against the alert rules), then the coverage
+        that moved and every stream's health."""
         batch, self.buffer = self.buffer, []
         if batch:
             self.committed += await asyncio.to_thread(self.store.insert, batch)
+            if self.alerts is not None:
+                self.alerts.observe(batch)
         spans, self.spans = self.spans, {}
         for (exchange, start_ms), end_ms in spans.items():
             if (exchange, start_ms) not in self.opened:
@@ -239,6 +247,17 @@ class Recorder:
         await self.flush()
 
 
+def alerting_for(
+    rules: Sequence[alerts_module.Rule], store: LiquidationStore, config: settings_module.Settings
+) -> alerts_module.Alerts | None:
+    """The alert rules running on `store` (saying so on stderr), or None without rules."""
+    if not rules:
+        return None
+    names = ", ".join(rule.name for rule in rules)
+    print(f"alerting on {len(rules)} rule(s) from {config.alerts_path}: {names}", file=sys.stderr, flush=True)
+    return alerts_module.Alerts(rules, store, config.public_url)
+
+
 def stop_on_signals() -> asyncio.Event:
     """An event set by SIGINT or SIGTERM, installed before any slow start-up step (listings, connects)."""
     stop = asyncio.Event()
@@ -277,8 +296,9 @@ async def _main(args: argparse.Namespace) -> int:
     config = settings_module.load()
     target = args.db or config.db_path
     try:
+        rules = alerts_module.configured(config)
         store = storage.connect(target)
-    except StoreError as error:
+    except (alerts_module.RuleError, StoreError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     registry = InstrumentRegistry.from_settings(config)
@@ -295,7 +315,8 @@ async def _main(args: argparse.Namespace) -> int:
         print(f"error: no perpetual on {venues} has the base coin {', '.join(missing)}{unread_note}", file=sys.stderr)
         store.close()
         return 2
-    recorder = Recorder(store, streams, args.flush_every, registry=registry)
+    alerting = alerting_for(rules, store, config)
+    recorder = Recorder(store, streams, args.flush_every, registry=registry, alerts=alerting)
     recorder.stop = stop
     which = ", ".join(sorted(args.assets)) if args.assets else "every listed perpetual"
     counts = ", ".join(f"{p.exchange} ({p.recorded()} symbols)" for p in streams)
@@ -305,6 +326,9 @@ async def _main(args: argparse.Namespace) -> int:
     except StoreError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    finally:
+        if alerting is not None:
+            alerting.close()
     store.close()
     print(f"stopped; {recorder.committed} new events committed", file=sys.stderr, flush=True)
     return 0

@@ -19,6 +19,7 @@ DEFAULTS: dict[str, str] = {
     "LIQSCOPE_HTTP_TIMEOUT": "10",
     "LIQSCOPE_DB": "data/liqscope.db",
     "LIQSCOPE_COINALYZE_URL": "https://api.coinalyze.net/v1",
+    "LIQSCOPE_PUBLIC_URL": "http://localhost:8501",
 }
 
 
@@ -65,6 +66,8 @@ class Settings:
     db_path: str = DEFAULTS["LIQSCOPE_DB"]
     coinalyze_url: str = DEFAULTS["LIQSCOPE_COINALYZE_URL"]
     coinalyze_key: str | None = field(default=None, repr=False)
+    alerts_path: str | None = None  # LIQSCOPE_ALERTS: the alert rules' TOML file (see data_sources/alerts)
+    public_url: str = DEFAULTS["LIQSCOPE_PUBLIC_URL"]  # where the app is reached, for links in alerts
 
 
 def load() -> Settings:
@@ -90,4 +93,6 @@ def load() -> Settings:
         db_path=read("LIQSCOPE_DB") or DEFAULTS["LIQSCOPE_DB"],
         coinalyze_url=(read("LIQSCOPE_COINALYZE_URL") or "").rstrip("/"),
         coinalyze_key=read("LIQSCOPE_COINALYZE_KEY"),
+        alerts_path=read("LIQSCOPE_ALERTS"),
+        public_url=(read("LIQSCOPE_PUBLIC_URL") or DEFAULTS["LIQSCOPE_PUBLIC_URL"]).rstrip("/"),
     )

@@ -100,7 +100,17 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (dataset, exchange, asset)
     );
     """,
+    """
+    CREATE TABLE alerts_sent (
+        rule TEXT NOT NULL, fired_ms INTEGER NOT NULL, usd REAL NOT NULL, side TEXT NOT NULL,
+        time_window TEXT NOT NULL, exchanges TEXT NOT NULL, assets TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('delivered', 'failed')), error TEXT NOT NULL,
+        PRIMARY KEY (rule, fired_ms)
+    );
+    CREATE INDEX alerts_sent_by_time ON alerts_sent (fired_ms);
+    """,
 )
+ALERT_COLUMNS = "rule, fired_ms, usd, side, time_window, exchanges, assets, status, error"
 ROLLUP_WRITES_PER_EVENT = 3  # the event row, its minute row, its day row
 
 
@@ -120,6 +130,36 @@ class Event:
     def usd(self) -> float:
         """Notional in USD."""
         return self.price * self.qty
+
+
+@dataclass(frozen=True)
+class SentAlert:
+    """An alert the writer sent (table `alerts_sent`): the rule's name, `fired_ms` (epoch ms, event time of the
+    crossing), `usd` liquidated within `window` (as written, e.g. "5m") on the `exchanges` (ids) and `assets`
+    involved; `status` "delivered" or "failed", with `error` saying why (secrets masked; "" when delivered)."""
+
+    rule: str
+    fired_ms: int
+    usd: float
+    side: str
+    window: str
+    exchanges: tuple[str, ...]
+    assets: tuple[str, ...]
+    status: str
+    error: str = ""
+
+    def row(self) -> tuple[object, ...]:
+        """The `alerts_sent` row, in ALERT_COLUMNS order (venues and coins comma-joined)."""
+        joined = (",".join(self.exchanges), ",".join(self.assets))
+        return (self.rule, self.fired_ms, self.usd, self.side, self.window, *joined, self.status, self.error)
+
+
+def alerts_frame(records: Sequence[Sequence[object]]) -> pd.DataFrame:
+    """`alerts_sent` rows (ALERT_COLUMNS order) as fired_at (UTC), rule, usd, side, window, exchanges, assets,
+    status, error; newest first as given."""
+    frame = pd.DataFrame(list(records), columns=ALERT_COLUMNS.replace("time_window", "window").split(", "))
+    frame.insert(0, "fired_at", from_ms(frame.pop("fired_ms").astype("int64")))
+    return frame
 
 
 STREAM_STATES = ("recording", "connecting", "down", "refused", "misconfigured", "crashed", "stopped")
@@ -211,6 +251,14 @@ class LiquidationStore(Protocol):
 
     def freshness(self) -> pd.DataFrame:
         """`dataset_freshness`: dataset, exchange, asset, first_ts, last_ts, written_at (UTC; ts None if none)."""
+        ...
+
+    def record_alert(self, alert: SentAlert) -> None:
+        """Store an alert the writer sent (or failed to send); the same rule and time again replaces it."""
+        ...
+
+    def sent_alerts(self, limit: int) -> pd.DataFrame:
+        """The `limit` latest sent alerts, newest first (see `alerts_frame`)."""
         ...
 
 
@@ -338,6 +386,25 @@ class SqliteStore:
                 "SELECT dataset, exchange, asset, first_ts, last_ts, written_ms FROM dataset_freshness"
             ).fetchall()
         return series.freshness_frame(records)
+
+    def record_alert(self, alert: SentAlert) -> None:
+        """Store an alert the writer sent (or failed to send); the same rule and time again replaces it."""
+        with self._lock:
+            try:
+                self._connection.execute(
+                    f"INSERT OR REPLACE INTO alerts_sent ({ALERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    alert.row(),
+                )
+            except sqlite3.Error as error:
+                raise StoreError(f"Cannot write to the liquidation store at {self.path}: {error}.") from None
+
+    def sent_alerts(self, limit: int) -> pd.DataFrame:
+        """The `limit` latest sent alerts, newest first (see `alerts_frame`)."""
+        with self._lock:
+            records = self._connection.execute(
+                f"SELECT {ALERT_COLUMNS} FROM alerts_sent ORDER BY fired_ms DESC, rule LIMIT ?", (limit,)
+            ).fetchall()
+        return alerts_frame(records)
 
     def _read(self, sql: str, params: Sequence[object]) -> pd.DataFrame:
         """Rows of a query whose `ts` column is epoch ms, with `ts` as UTC timestamps."""

@@ -62,3 +62,17 @@ def per_coin(candles: pd.DataFrame, multiplier: float) -> pd.DataFrame:
         out[column] = pd.to_numeric(out[column]) / multiplier
     out["volume"] = pd.to_numeric(out["volume"]) * multiplier
     return out
+
+
+def compact_usd(value: float) -> str:
+    """Compact dollar amount for people: $965M, $1.24B, $48.2K, $310 ("n/a" for None or NaN)."""
+    if value is None or math.isnan(value):
+        return "n/a"
+    sign = "-" if value < 0 else ""
+    value = abs(value)
+    for threshold, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if value >= threshold:
+            scaled = value / threshold
+            digits = 0 if scaled >= 100 else 1 if scaled >= 10 else 2
+            return f"{sign}${scaled:.{digits}f}{suffix}"
+    return f"{sign}${value:,.0f}"

@@ -127,7 +127,7 @@ def test_a_version_1_postgres_store_is_migrated_with_its_days_backfilled(postgre
                 [(e.exchange, e.symbol, e.asset, e.ts, e.side, e.price, e.qty, e.usd) for e in events(50)],
             )
     store = storage.connect(url)
-    assert store.version == len(PG_MIGRATIONS) == 4
+    assert store.version == len(PG_MIGRATIONS) == len(MIGRATIONS) == 5
     days = store.buckets("ETH", "okx", utc(T0), utc(T0 + 10 * DAY), DAY)
     assert days["usd"].sum() == pytest.approx(sum(e.usd for e in events(50) if e.ts < T0 + 10 * DAY))
     store.close()
