@@ -129,8 +129,8 @@ def chart(fig: go.Figure, frame: pd.DataFrame, *, name: str, alt: str, key: str)
 
 
 def share_params(filters: Filters, page_params: dict[str, str], now: pd.Timestamp) -> dict[str, list[str]]:
-    """Every filter made explicit, with absolute dates (and a freeze time if the window is still open),
-    so a link reopens the same numbers later; no `assets` is the whole market."""
+    """Every filter made explicit, with absolute dates (and a freeze time if the window is still open, always for a
+    rolling window), so a link reopens the same numbers later; no `assets` is the whole market."""
     params = {
         "range": [f"{filters.first_day:%Y-%m-%d}", f"{filters.last_day:%Y-%m-%d}"],
         "assets": list(filters.selected),
@@ -138,6 +138,8 @@ def share_params(filters: Filters, page_params: dict[str, str], now: pd.Timestam
         "interval": [filters.interval_choice],
         "top": [str(filters.top)],
     }
+    if filters.window is not None:
+        params["window"] = [filters.window]
     until = share_until(filters, now)
     if until is not None:
         params["until"] = [until]
