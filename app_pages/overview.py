@@ -5,9 +5,10 @@ and the ratio snapshot fetch one series per coin, so they show the top N coins b
 (`top`) plus every selected coin.
 """
 
+import pandas as pd
 import streamlit as st
 
-from components import charts, context, filters, panel, summary
+from components import cascades, charts, context, filters, panel, summary
 from data_sources.intervals import to_offset
 from data_sources.schema import EXCHANGE_NAMES, RATIO_KIND_LABELS, RATIO_KINDS
 
@@ -20,6 +21,8 @@ liquidations, candles, ratios = context.panels_each(
     ("liquidations", context.liquidation_assets()), ("candles", series_assets), ("ratios", series_assets)
 )
 moves = summary.price_moves(candles.frame)
+baseline = context.before_window("liquidations", context.liquidation_assets(), cascades.RULE.baseline)
+bursts = cascades.detect(pd.concat([baseline.frame, liquidations.frame]), view.start, view.end)
 
 st.title("Market overview")
 st.caption(
@@ -54,6 +57,7 @@ for note in ranking.notes:
 with st.container(border=True):
     st.subheader("Key takeaways")
     lines = summary.takeaways(moves, liquidations.frame, ratios.frame, view.exchanges)
+    lines += cascades.takeaway_lines(bursts)
     if lines:
         st.markdown("\n".join(f"- {line}" for line in lines))
     else:
@@ -136,12 +140,19 @@ with st.container(border=True):
         buckets = summary.over_time(liquidations.frame, view.start, view.end, to_offset(view.interval))
         price = summary.reference_candles(candles.frame, price_asset)
         panel.chart(
-            charts.liquidation_timeline(buckets, price, f"{price_asset} price"),
+            cascades.mark(charts.liquidation_timeline(buckets, price, f"{price_asset} price"), bursts),
             buckets,
             name="liquidations-over-time",
-            alt=f"Long (red) and short (green) liquidations per {view.interval} with the {price_asset} price.",
+            alt=f"Long (red) and short (green) liquidations per {view.interval} with the {price_asset} price"
+            + (f"; {len(bursts)} cascade(s) shaded." if len(bursts) else "."),
             key="overview_timeline",
         )
+        if len(bursts):
+            st.caption(
+                f":material/bolt: Shaded: cascades, {cascades.RULE.window / pd.Timedelta(minutes=1):.0f}-minute "
+                f"liquidations at least {cascades.RULE.factor:.0f}x their median over the previous "
+                f"{cascades.RULE.baseline / pd.Timedelta(hours=1):.0f} h and above {summary.usd(cascades.RULE.floor)}."
+            )
 
 with st.container(border=True):
     st.subheader("Long/short ratio snapshot")

@@ -67,6 +67,14 @@ def panels_each(
     )
 
 
+def before_window(dataset: Dataset, assets: tuple[str, ...], span: pd.Timedelta) -> market.Panel:
+    """`dataset` over the `span` just before the current window (the baseline a burst inside it is measured
+    against), for the current exchanges and interval."""
+    filters = current()
+    args = (filters.exchanges, filters.start - span, filters.start, filters.interval)
+    return market.load(source().source, dataset, assets, *args)
+
+
 def liquidation_assets() -> tuple[str, ...]:
     """What the liquidation views read: every asset (`ALL_ASSETS`) for the whole market, else the selection."""
     filters = current()
