@@ -75,6 +75,14 @@ def before_window(dataset: Dataset, assets: tuple[str, ...], span: pd.Timedelta)
     return market.load(source().source, dataset, assets, *args)
 
 
+def panels_between(
+    start: pd.Timestamp, end: pd.Timestamp, interval: str, *jobs: tuple[Dataset, tuple[str, ...]]
+) -> tuple[market.Panel, ...]:
+    """(dataset, assets) panels over [start, end) instead of the sidebar's window (the compare page), for the
+    current exchanges, fetched concurrently."""
+    return market.load_each(source().source, jobs, current().exchanges, start, end, interval)
+
+
 def liquidation_assets() -> tuple[str, ...]:
     """What the liquidation views read: every asset (`ALL_ASSETS`) for the whole market, else the selection."""
     filters = current()
@@ -93,12 +101,12 @@ def series_assets(ranking: Ranking) -> tuple[str, ...]:
     return tuple(dict.fromkeys((*ranking.assets, *current().selected)))
 
 
-def set_page_params(params: dict[str, str]) -> None:
-    """Page-local URL parameters (e.g. asset=ETH) for the share link."""
+def set_page_params(params: dict[str, str | list[str]]) -> None:
+    """Page-local URL parameters (e.g. asset=ETH, or compare=[day, day]) for the share link."""
     st.session_state[PAGE_PARAMS_KEY] = params
 
 
-def page_params() -> dict[str, str]:
+def page_params() -> dict[str, str | list[str]]:
     """The page-local parameters the current page registered this run."""
     return st.session_state.get(PAGE_PARAMS_KEY, {})
 

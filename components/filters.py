@@ -158,6 +158,17 @@ def window_end(
     return until, [], None
 
 
+def bar_interval(choice: str, start: pd.Timestamp, end: pd.Timestamp) -> tuple[str, list[str]]:
+    """The bar interval for [start, end): `auto`'s pick, or the chosen one coarsened (with a note) when it would
+    draw too many points."""
+    if choice == AUTO:
+        return auto_interval(start, end), []
+    interval = fit_interval(choice, start, end)
+    if interval == choice:
+        return interval, []
+    return interval, [f"{choice} bars would draw {points(choice, start, end):,} points; using {interval}."]
+
+
 def parse_top(values: list[str]) -> list[str]:
     """Notes for `top` link values that are not a whole number from 1 to MAX_TOP (the widget drops them)."""
     return [
@@ -402,14 +413,8 @@ def sidebar(choice: SourceChoice) -> Filters:
         start, end = pd.Timestamp(first_day, tz="UTC"), pd.Timestamp(last_day, tz="UTC") + pd.Timedelta(days=1)
     else:
         start = end - pd.Timedelta(hours=WINDOWS[window])
-    if interval_choice == AUTO:
-        interval = auto_interval(start, end)
-    else:
-        interval = fit_interval(interval_choice, start, end)
-        if interval != interval_choice:
-            notes.append(
-                f"{interval_choice} bars would draw {points(interval_choice, start, end):,} points; using {interval}."
-            )
+    interval, interval_notes = bar_interval(interval_choice, start, end)
+    notes += interval_notes
     exchanges = resolve_selection(raw_exchanges, EXCHANGES)
     selected = order(a for a in raw_assets if a in options)
     filters = Filters(
