@@ -148,11 +148,7 @@ with st.container(border=True):
             key="overview_timeline",
         )
         if len(bursts):
-            st.caption(
-                f":material/bolt: Shaded: cascades, {cascades.RULE.window / pd.Timedelta(minutes=1):.0f}-minute "
-                f"liquidations at least {cascades.RULE.factor:.0f}x their median over the previous "
-                f"{cascades.RULE.baseline / pd.Timedelta(hours=1):.0f} h and above {summary.usd(cascades.RULE.floor)}."
-            )
+            st.caption(cascades.legend())
 
 with st.container(border=True):
     st.subheader("Long/short ratio snapshot")

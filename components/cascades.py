@@ -57,7 +57,7 @@ def detect(liquidations: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, r
     hits = rolling.index[burst.to_numpy()]
     rows = []
     for group in _groups(hits, 2 * rule.window):
-        span_start, span_end = _span(per_minute, group, rule.factor * baseline[group[0]] / steps, rule.window)
+        span_start, span_end = _span(per_minute, group, baseline[group[0]] / steps, rule.window)
         span_start, span_end = max(span_start, start), min(span_end, end)
         inside = events[(events["ts"] >= span_start) & (events["ts"] < span_end)]
         long_usd = float(inside.loc[inside["side"] == "long", "usd"].sum())
@@ -79,13 +79,12 @@ def detect(liquidations: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, r
 
 
 def _span(
-    per_minute: pd.Series, group: pd.DatetimeIndex, fast: float, window: pd.Timedelta
+    per_minute: pd.Series, group: pd.DatetimeIndex, usual: float, window: pd.Timedelta
 ) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """[first, last + 1 min) of the minutes that carried the burst: each hit's rolling sum reaches a `window` back
-    and stays high a `window` after it, so the span is cut to the minutes at least `fast` USD (the threshold's
-    per-minute pace)."""
+    """[first, last + 1 min) of the minutes that carried the burst: each hit's rolling sum reaches a `window` back,
+    so the span is cut to start and end on minutes above `usual` USD (the baseline's per-minute pace)."""
     candidates = per_minute[group[0] - window + MINUTE : group[-1]]
-    busy = candidates.index[(candidates >= fast).to_numpy()]
+    busy = candidates.index[(candidates > usual).to_numpy()]
     if busy.empty:
         return group[0] - window + MINUTE, group[-1] + MINUTE
     return busy[0], busy[-1] + MINUTE
@@ -124,6 +123,15 @@ def takeaway_lines(cascades: pd.DataFrame, most: int = 3, rule: Rule = RULE) -> 
     if len(cascades) > most:
         lines.append(f"{len(cascades) - most} smaller cascade{'s' if len(cascades) - most > 1 else ''} not listed.")
     return lines
+
+
+def legend(rule: Rule = RULE) -> str:
+    """The caption under a chart with cascades shaded: what the shading means."""
+    return (
+        f":material/bolt: Shaded: cascades, {rule.window / MINUTE:.0f}-minute liquidations at least "
+        f"{rule.factor:.0f}x their median over the previous {rule.baseline / pd.Timedelta(hours=1):.0f} h "
+        f"and above {usd(rule.floor)}."
+    )
 
 
 def mark(fig: go.Figure, cascades: pd.DataFrame) -> go.Figure:

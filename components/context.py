@@ -67,11 +67,13 @@ def panels_each(
     )
 
 
-def before_window(dataset: Dataset, assets: tuple[str, ...], span: pd.Timedelta) -> market.Panel:
+def before_window(
+    dataset: Dataset, assets: tuple[str, ...], span: pd.Timedelta, exchanges: tuple[str, ...] | None = None
+) -> market.Panel:
     """`dataset` over the `span` just before the current window (the baseline a burst inside it is measured
-    against), for the current exchanges and interval."""
+    against), for the current exchanges (or `exchanges`) and interval."""
     filters = current()
-    args = (filters.exchanges, filters.start - span, filters.start, filters.interval)
+    args = (exchanges or filters.exchanges, filters.start - span, filters.start, filters.interval)
     return market.load(source().source, dataset, assets, *args)
 
 
