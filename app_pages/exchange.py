@@ -4,7 +4,6 @@ With no asset selected the liquidations are the whole market's (the 20 most liqu
 charted); ratios are the top coins by open interest plus the selection, as on the overview.
 """
 
-import pandas as pd
 import streamlit as st
 
 from components import cascades, charts, context, filters, panel, summary
@@ -120,10 +119,7 @@ with st.container(border=True):
     if not liquidations.status.ok:
         st.info(f"{name}'s liquidations are not covered for this window.")
     else:
-        baseline = context.before_window(
-            "liquidations", liquidation_assets, cascades.RULE.baseline, exchanges=(exchange,)
-        )
-        bursts = cascades.detect(pd.concat([baseline.frame, liquidations.frame]), view.start, view.end)
+        bursts = context.cascades(liquidations.frame, liquidation_assets, exchanges=(exchange,))
         panel.chart(
             cascades.mark(charts.liquidation_timeline(buckets), bursts),
             buckets,

@@ -5,7 +5,6 @@ and the ratio snapshot fetch one series per coin, so they show the top N coins b
 (`top`) plus every selected coin.
 """
 
-import pandas as pd
 import streamlit as st
 
 from components import cascades, charts, context, filters, panel, summary
@@ -21,8 +20,7 @@ liquidations, candles, ratios = context.panels_each(
     ("liquidations", context.liquidation_assets()), ("candles", series_assets), ("ratios", series_assets)
 )
 moves = summary.price_moves(candles.frame)
-baseline = context.before_window("liquidations", context.liquidation_assets(), cascades.RULE.baseline)
-bursts = cascades.detect(pd.concat([baseline.frame, liquidations.frame]), view.start, view.end)
+bursts = context.cascades(liquidations.frame, context.liquidation_assets())
 
 st.title("Market overview")
 st.caption(

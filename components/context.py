@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from components import cascades as bursts
 from components.filters import current
 from components.progress import showing_waits
 from data_sources import market, stream_health
@@ -67,14 +68,19 @@ def panels_each(
     )
 
 
-def before_window(
-    dataset: Dataset, assets: tuple[str, ...], span: pd.Timedelta, exchanges: tuple[str, ...] | None = None
-) -> market.Panel:
-    """`dataset` over the `span` just before the current window (the baseline a burst inside it is measured
-    against), for the current exchanges (or `exchanges`) and interval."""
+def cascades(
+    liquidations: pd.DataFrame, assets: tuple[str, ...], exchanges: tuple[str, ...] | None = None
+) -> pd.DataFrame:
+    """The cascades (`components.cascades.detect`) in the current window's `liquidations` of `assets` on the
+    current exchanges (or `exchanges`), measured against the hours before the window, which are read only when
+    the window holds individual events (aggregated buckets never count as a burst)."""
     filters = current()
+    if not liquidations["price"].notna().any():
+        return bursts.detect(liquidations, filters.start, filters.end)
+    span = bursts.RULE.baseline
     args = (exchanges or filters.exchanges, filters.start - span, filters.start, filters.interval)
-    return market.load(source().source, dataset, assets, *args)
+    before = market.load(source().source, "liquidations", assets, *args)
+    return bursts.detect(pd.concat([before.frame, liquidations]), filters.start, filters.end)
 
 
 def panels_between(

@@ -5,6 +5,8 @@ the view (`?range=2025-05-07&range=2025-05-09&assets=ETH&exchanges=okx`). The
 frame resolves the raw widget values into a `Filters` (sorted range, empty
 selection = all, unknown link values dropped with a note) and stores it in
 `st.session_state`, where pages read it; pages never create these widgets.
+A rolling window (`?window=4h`, optionally ending at a shared link's `until`) takes
+the place of the UTC days while it is selected; picking days ends it.
 """
 
 from __future__ import annotations
