@@ -35,6 +35,7 @@ page = st.navigation(
         ),
         st.Page("app_pages/asset.py", title="Asset", icon=":material/candlestick_chart:", url_path="asset"),
         st.Page("app_pages/exchange.py", title="Exchange", icon=":material/account_balance:", url_path="exchange"),
+        st.Page("app_pages/compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),
         st.Page("app_pages/alerts.py", title="Alerts", icon=":material/notifications:", url_path="alerts"),
     ],
     position="top",

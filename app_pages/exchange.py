@@ -6,7 +6,7 @@ charted); ratios are the top coins by open interest plus the selection, as on th
 
 import streamlit as st
 
-from components import charts, context, filters, panel, summary
+from components import cascades, charts, context, filters, panel, summary
 from data_sources.intervals import to_offset
 from data_sources.schema import EXCHANGE_NAMES, EXCHANGES
 
@@ -119,13 +119,18 @@ with st.container(border=True):
     if not liquidations.status.ok:
         st.info(f"{name}'s liquidations are not covered for this window.")
     else:
+        bursts = context.cascades(liquidations.frame, liquidation_assets, exchanges=(exchange,))
         panel.chart(
-            charts.liquidation_timeline(buckets),
+            cascades.mark(charts.liquidation_timeline(buckets), bursts),
             buckets,
             name=f"{exchange}-liquidations-over-time",
-            alt=f"Long (red) and short (green) liquidations on {name} per {view.interval}.",
+            alt=f"Long (red) and short (green) liquidations on {name} per {view.interval}"
+            + (f"; {len(bursts)} cascade(s) shaded." if len(bursts) else "."),
             key="exchange_timeline",
         )
+        if len(bursts):
+            st.caption(cascades.legend())
+            st.markdown("\n".join(f"- {line}" for line in cascades.takeaway_lines(bursts)))
 
 with st.container(border=True):
     st.subheader(f"{name} long/short ratios per asset")

@@ -7,7 +7,7 @@ and the ratio snapshot fetch one series per coin, so they show the top N coins b
 
 import streamlit as st
 
-from components import charts, context, filters, panel, summary
+from components import cascades, charts, context, filters, panel, summary
 from data_sources.intervals import to_offset
 from data_sources.schema import EXCHANGE_NAMES, RATIO_KIND_LABELS, RATIO_KINDS
 
@@ -20,6 +20,7 @@ liquidations, candles, ratios = context.panels_each(
     ("liquidations", context.liquidation_assets()), ("candles", series_assets), ("ratios", series_assets)
 )
 moves = summary.price_moves(candles.frame)
+bursts = context.cascades(liquidations.frame, context.liquidation_assets())
 
 st.title("Market overview")
 st.caption(
@@ -54,6 +55,7 @@ for note in ranking.notes:
 with st.container(border=True):
     st.subheader("Key takeaways")
     lines = summary.takeaways(moves, liquidations.frame, ratios.frame, view.exchanges)
+    lines += cascades.takeaway_lines(bursts)
     if lines:
         st.markdown("\n".join(f"- {line}" for line in lines))
     else:
@@ -136,12 +138,15 @@ with st.container(border=True):
         buckets = summary.over_time(liquidations.frame, view.start, view.end, to_offset(view.interval))
         price = summary.reference_candles(candles.frame, price_asset)
         panel.chart(
-            charts.liquidation_timeline(buckets, price, f"{price_asset} price"),
+            cascades.mark(charts.liquidation_timeline(buckets, price, f"{price_asset} price"), bursts),
             buckets,
             name="liquidations-over-time",
-            alt=f"Long (red) and short (green) liquidations per {view.interval} with the {price_asset} price.",
+            alt=f"Long (red) and short (green) liquidations per {view.interval} with the {price_asset} price"
+            + (f"; {len(bursts)} cascade(s) shaded." if len(bursts) else "."),
             key="overview_timeline",
         )
+        if len(bursts):
+            st.caption(cascades.legend())
 
 with st.container(border=True):
     st.subheader("Long/short ratio snapshot")

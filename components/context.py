@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from components import cascades as bursts
 from components.filters import current
 from components.progress import showing_waits
 from data_sources import market, stream_health
@@ -67,6 +68,29 @@ def panels_each(
     )
 
 
+def cascades(
+    liquidations: pd.DataFrame, assets: tuple[str, ...], exchanges: tuple[str, ...] | None = None
+) -> pd.DataFrame:
+    """The cascades (`components.cascades.detect`) in the current window's `liquidations` of `assets` on the
+    current exchanges (or `exchanges`), measured against the hours before the window, which are read only when
+    the window holds individual events (aggregated buckets never count as a burst)."""
+    filters = current()
+    if not liquidations["price"].notna().any():
+        return bursts.detect(liquidations, filters.start, filters.end)
+    span = bursts.RULE.baseline
+    args = (exchanges or filters.exchanges, filters.start - span, filters.start, filters.interval)
+    before = market.load(source().source, "liquidations", assets, *args)
+    return bursts.detect(pd.concat([before.frame, liquidations]), filters.start, filters.end)
+
+
+def panels_between(
+    start: pd.Timestamp, end: pd.Timestamp, interval: str, *jobs: tuple[Dataset, tuple[str, ...]]
+) -> tuple[market.Panel, ...]:
+    """(dataset, assets) panels over [start, end) instead of the sidebar's window (the compare page), for the
+    current exchanges, fetched concurrently."""
+    return market.load_each(source().source, jobs, current().exchanges, start, end, interval)
+
+
 def liquidation_assets() -> tuple[str, ...]:
     """What the liquidation views read: every asset (`ALL_ASSETS`) for the whole market, else the selection."""
     filters = current()
@@ -85,12 +109,12 @@ def series_assets(ranking: Ranking) -> tuple[str, ...]:
     return tuple(dict.fromkeys((*ranking.assets, *current().selected)))
 
 
-def set_page_params(params: dict[str, str]) -> None:
-    """Page-local URL parameters (e.g. asset=ETH) for the share link."""
+def set_page_params(params: dict[str, str | list[str]]) -> None:
+    """Page-local URL parameters (e.g. asset=ETH, or compare=[day, day]) for the share link."""
     st.session_state[PAGE_PARAMS_KEY] = params
 
 
-def page_params() -> dict[str, str]:
+def page_params() -> dict[str, str | list[str]]:
     """The page-local parameters the current page registered this run."""
     return st.session_state.get(PAGE_PARAMS_KEY, {})
 

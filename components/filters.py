@@ -5,6 +5,8 @@ the view (`?range=2025-05-07&range=2025-05-09&assets=ETH&exchanges=okx`). The
 frame resolves the raw widget values into a `Filters` (sorted range, empty
 selection = all, unknown link values dropped with a note) and stores it in
 `st.session_state`, where pages read it; pages never create these widgets.
+A rolling window (`?window=4h`, optionally ending at a shared link's `until`) takes
+the place of the UTC days while it is selected; picking days ends it.
 """
 
 from __future__ import annotations
@@ -24,10 +26,11 @@ from data_sources.universe import DEFAULT_TOP, MAX_TOP, Universe, order
 
 STATE_KEY = "liqscope_filters"
 RANGE_KEY, ASSETS_KEY, EXCHANGES_KEY, INTERVAL_KEY = "range", "assets", "exchanges", "interval"
-UNTIL_KEY, TOP_KEY = "until", "top"
+UNTIL_KEY, TOP_KEY, WINDOW_KEY = "until", "top", "window"
 UNTIL_FORMAT = "%Y-%m-%dT%H:%MZ"
 AUTO = "auto"
-PRESETS: dict[str, int] = {"24 h": 1, "7 d": 7, "30 d": 30}
+PRESETS: dict[str, int] = {"7 d": 7, "30 d": 30}
+WINDOWS: dict[str, int] = {"1h": 1, "4h": 4, "12h": 12, "24h": 24}  # rolling windows: URL value -> hours
 TOP_CHOICES = tuple(str(n) for n in range(1, MAX_TOP + 1))  # strings, as the URL carries them
 MAJORS_ONLY = Universe(ASSETS, len(ASSETS) * len(EXCHANGES))
 
@@ -52,6 +55,8 @@ class Filters:
     selected: tuple[str, ...] = ()
     universe: Universe = MAJORS_ONLY
     top: int = DEFAULT_TOP
+    window: str | None = None
+    window_end: pd.Timestamp | None = None
 
     @property
     def whole_market(self) -> bool:
@@ -68,18 +73,28 @@ class Filters:
 
     @property
     def start(self) -> pd.Timestamp:
-        """Window start, inclusive (00:00 UTC of the first day)."""
+        """Window start, inclusive: 00:00 UTC of the first day, or `window` hours before a rolling window's end."""
+        if self.window is not None and self.window_end is not None:
+            return self.window_end - pd.Timedelta(hours=WINDOWS[self.window])
         return pd.Timestamp(self.first_day, tz="UTC")
 
     @property
     def end(self) -> pd.Timestamp:
-        """Window end, exclusive: 00:00 UTC after the last day, or the `until` a shared link froze."""
+        """Window end, exclusive: a rolling window's end, else 00:00 UTC after the last day or the `until` a shared
+        link froze."""
+        if self.window is not None and self.window_end is not None:
+            return self.window_end
         day_end = pd.Timestamp(self.last_day, tz="UTC") + pd.Timedelta(days=1)
         return min(day_end, self.until) if self.until is not None else day_end
 
     @property
     def label(self) -> str:
-        """'2025-05-08' or '2025-05-07 to 2025-05-09' (UTC), with the freeze time when there is one."""
+        """'2025-05-08' or '2025-05-07 to 2025-05-09' (UTC), with the freeze time when there is one; a rolling
+        window: 'last 4 h: 2025-05-08 14:00 to 18:00 (UTC)'."""
+        if self.window is not None:
+            start, end = self.start, self.end
+            to = f"{end:%H:%M}" if start.date() == end.date() else f"{end:%Y-%m-%d %H:%M}"
+            return f"last {WINDOWS[self.window]} h: {start:%Y-%m-%d %H:%M} to {to} (UTC)"
         days = f"{self.first_day:%Y-%m-%d}"
         if self.first_day != self.last_day:
             days += f" to {self.last_day:%Y-%m-%d}"
@@ -98,11 +113,62 @@ def parse_until(values: list[str]) -> tuple[pd.Timestamp | None, list[str]]:
 
 
 def share_until(filters: Filters, now: pd.Timestamp) -> str | None:
-    """The freeze a share link needs: the link's own, or now when the window's last day is still open."""
+    """The freeze a share link needs: a rolling window's end (always pinned), the link's own, or now when the
+    window's last day is still open."""
+    if filters.window is not None:
+        return f"{filters.end:{UNTIL_FORMAT}}"
     if filters.until is not None:
         return f"{filters.until:{UNTIL_FORMAT}}"
     day_end = pd.Timestamp(filters.last_day, tz="UTC") + pd.Timedelta(days=1)
     return f"{now.floor('min'):{UNTIL_FORMAT}}" if day_end > now else None
+
+
+def parse_window(values: list[str]) -> tuple[str | None, list[str]]:
+    """The rolling window a link names (`window=4h`, any letter case), or None with a note when it names none."""
+    if not values:
+        return None, []
+    by_fold = {w.casefold(): w for w in WINDOWS}
+    if values[-1].casefold() in by_fold:
+        return by_fold[values[-1].casefold()], []
+    options = ", ".join(WINDOWS)
+    return None, [f"Ignored invalid window {values[-1]!r} from the link; it is one of {options}. Showing UTC days."]
+
+
+def window_end(
+    hours: int, until: pd.Timestamp | None, data_start: pd.Timestamp | None, data_end: pd.Timestamp, now: pd.Timestamp
+) -> tuple[pd.Timestamp, list[str], str | None]:
+    """Where a rolling window of `hours` ends (exclusive, on a whole UTC minute), the notes for a link's `until`
+    it could not honour, and a caption when the data stops before now (the demo: its last minute).
+
+    `data_start`/`data_end` bound the source's data ([first day 00:00, the day after the last day 00:00) UTC);
+    `until` is the shared link's pinned end; without it the window ends at the latest minute with data.
+    """
+    latest = min(now.floor("min"), data_end)
+    clamp = None if latest == now.floor("min") else f"The data ends {latest:%Y-%m-%d %H:%M} UTC; the window ends there."
+    if until is None:
+        return latest, [], clamp
+    if until > latest:
+        note = f"The link's window ends {until:%Y-%m-%d %H:%M} UTC, after the data; it ends at {latest:%Y-%m-%d %H:%M}."
+        return latest, [note], None
+    if data_start is not None and until - pd.Timedelta(hours=hours) < data_start:
+        start = data_start + pd.Timedelta(hours=hours)
+        note = (
+            f"The link's window ends {until:%Y-%m-%d %H:%M} UTC, before {hours} h of data; it ends at "
+            f"{start:%Y-%m-%d %H:%M}."
+        )
+        return start, [note], None
+    return until, [], None
+
+
+def bar_interval(choice: str, start: pd.Timestamp, end: pd.Timestamp) -> tuple[str, list[str]]:
+    """The bar interval for [start, end): `auto`'s pick, or the chosen one coarsened (with a note) when it would
+    draw too many points."""
+    if choice == AUTO:
+        return auto_interval(start, end), []
+    interval = fit_interval(choice, start, end)
+    if interval == choice:
+        return interval, []
+    return interval, [f"{choice} bars would draw {points(choice, start, end):,} points; using {interval}."]
 
 
 def parse_top(values: list[str]) -> list[str]:
@@ -178,6 +244,15 @@ def adopt_link_case(key: str, options: Sequence[str], many: bool) -> None:
 
 def _apply_preset(days: int, anchor: date) -> None:
     st.session_state[RANGE_KEY] = (anchor - timedelta(days=days - 1), anchor)
+    _leave_window()
+
+
+def _leave_window() -> None:
+    """Picking UTC days ends a rolling window (and any end a link pinned for it)."""
+    if st.session_state.get(WINDOW_KEY) is not None:
+        st.session_state[WINDOW_KEY] = None
+        if UNTIL_KEY in st.query_params:
+            del st.query_params[UNTIL_KEY]
 
 
 def _range_from_link() -> list[str]:
@@ -255,9 +330,29 @@ def sidebar(choice: SourceChoice) -> Filters:
     notes += until_notes
     interval_link = unknown_link_values(INTERVAL_KEY, (AUTO, *INTERVALS))
     notes += [f"Ignored unknown interval {v!r} from the link." for v in interval_link]
+    notes += parse_window(st.query_params.get_all(WINDOW_KEY))[1]
+    adopt_link_case(WINDOW_KEY, tuple(WINDOWS), many=False)
 
     with st.sidebar:
         st.markdown("### Filters")
+        window = st.segmented_control(
+            "Rolling window (ending now)",
+            tuple(WINDOWS),
+            key=WINDOW_KEY,
+            bind="query-params",
+            help="The last 1, 4, 12 or 24 hours up to the latest minute with data; a shared link pins its end.",
+            width="stretch",
+        )
+        end, clamp = None, None
+        if window is not None:
+            data_start = pd.Timestamp(choice.first_day, tz="UTC") if choice.first_day is not None else None
+            data_end = pd.Timestamp(choice.last_day, tz="UTC") + pd.Timedelta(days=1)
+            end, window_notes, clamp = window_end(
+                WINDOWS[window], until, data_start, data_end, pd.Timestamp.now(tz="UTC")
+            )
+            notes += window_notes
+            covered = (end - pd.Timedelta(hours=WINDOWS[window])).date(), (end - pd.Timedelta(minutes=1)).date()
+            st.session_state[RANGE_KEY] = covered
         raw_range = st.date_input(
             "Date range (UTC days, inclusive)",
             value=(choice.default_day, choice.default_day),
@@ -266,6 +361,7 @@ def sidebar(choice: SourceChoice) -> Filters:
             key=RANGE_KEY,
             bind="query-params",
             format="YYYY-MM-DD",
+            on_change=_leave_window,
         )
         columns = st.columns(len(PRESETS))
         for column, (label, days) in zip(columns, PRESETS.items(), strict=False):
@@ -277,6 +373,8 @@ def sidebar(choice: SourceChoice) -> Filters:
                 help=f"The last {days} UTC day(s) of data, ending {choice.last_day:%Y-%m-%d}",
                 width="stretch",
             )
+        if clamp:
+            st.caption(f":material/schedule: {clamp}")
         raw_assets = st.multiselect(
             "Assets",
             options,
@@ -312,17 +410,13 @@ def sidebar(choice: SourceChoice) -> Filters:
         )
 
     first_day, last_day, range_notes = normalize_range(raw_range, choice.default_day, choice.first_day, choice.last_day)
-    notes += range_notes
-    start = pd.Timestamp(first_day, tz="UTC")
-    end = pd.Timestamp(last_day, tz="UTC") + pd.Timedelta(days=1)
-    if interval_choice == AUTO:
-        interval = auto_interval(start, end)
+    if end is None:
+        notes += range_notes
+        start, end = pd.Timestamp(first_day, tz="UTC"), pd.Timestamp(last_day, tz="UTC") + pd.Timedelta(days=1)
     else:
-        interval = fit_interval(interval_choice, start, end)
-        if interval != interval_choice:
-            notes.append(
-                f"{interval_choice} bars would draw {points(interval_choice, start, end):,} points; using {interval}."
-            )
+        start = end - pd.Timedelta(hours=WINDOWS[window])
+    interval, interval_notes = bar_interval(interval_choice, start, end)
+    notes += interval_notes
     exchanges = resolve_selection(raw_exchanges, EXCHANGES)
     selected = order(a for a in raw_assets if a in options)
     filters = Filters(
@@ -337,6 +431,8 @@ def sidebar(choice: SourceChoice) -> Filters:
         selected=selected,
         universe=universe,
         top=int(top),
+        window=window,
+        window_end=end if window is not None else None,
     )
     if until is not None:
         with st.sidebar:

@@ -128,9 +128,9 @@ def chart(fig: go.Figure, frame: pd.DataFrame, *, name: str, alt: str, key: str)
     )
 
 
-def share_params(filters: Filters, page_params: dict[str, str], now: pd.Timestamp) -> dict[str, list[str]]:
-    """Every filter made explicit, with absolute dates (and a freeze time if the window is still open),
-    so a link reopens the same numbers later; no `assets` is the whole market."""
+def share_params(filters: Filters, page_params: dict[str, str | list[str]], now: pd.Timestamp) -> dict[str, list[str]]:
+    """Every filter made explicit, with absolute dates (and a freeze time if the window is still open, always for a
+    rolling window), so a link reopens the same numbers later; no `assets` is the whole market."""
     params = {
         "range": [f"{filters.first_day:%Y-%m-%d}", f"{filters.last_day:%Y-%m-%d}"],
         "assets": list(filters.selected),
@@ -138,10 +138,12 @@ def share_params(filters: Filters, page_params: dict[str, str], now: pd.Timestam
         "interval": [filters.interval_choice],
         "top": [str(filters.top)],
     }
+    if filters.window is not None:
+        params["window"] = [filters.window]
     until = share_until(filters, now)
     if until is not None:
         params["until"] = [until]
-    params.update({k: [v] for k, v in page_params.items()})
+    params.update({k: list(v) if isinstance(v, (list, tuple)) else [v] for k, v in page_params.items()})
     return params
 
 
@@ -165,13 +167,15 @@ def app_root(browser_url: str | None, page_path: str, base_url_path: str = "") -
     return origin + path
 
 
-def share_link(root: str, url_path: str, filters: Filters, page_params: dict[str, str], now: pd.Timestamp) -> str:
+def share_link(
+    root: str, url_path: str, filters: Filters, page_params: dict[str, str | list[str]], now: pd.Timestamp
+) -> str:
     """The absolute link for the current page and filters; `root` from `app_root`, `url_path` '' = overview."""
     query = urlencode(share_params(filters, page_params, now), doseq=True)
     return f"{root}/{url_path.strip('/')}?{query}"
 
 
-def share_control(url_path: str, filters: Filters, page_params: dict[str, str]) -> None:
+def share_control(url_path: str, filters: Filters, page_params: dict[str, str | list[str]]) -> None:
     """A 'Share' popover with the explicit link for this view."""
     root = app_root(st.context.url, url_path, st.get_option("server.baseUrlPath") or "")
     with st.popover("Share this view", icon=":material/link:", width="stretch"):

@@ -228,3 +228,38 @@ def test_a_corrected_range_is_the_range_in_the_url(server: str, page: object, qu
     page.get_by_text("the link").first.wait_for(timeout=30_000)
     url = wait_for_url(page, *shown)
     assert url.count("range=") == len(shown), url
+
+
+def test_a_rolling_window_preset_and_its_share_link(server: str, browser: object, page: object) -> None:
+    """The 4h preset puts `window=4h` in the address bar and ends at the demo's last minute; its share link pins
+    `until`, and a fresh page opened on it shows the same window and numbers."""
+    page.goto(f"{server}/?assets=BTC")
+    page.get_by_text("Total liquidations").first.wait_for(timeout=60_000)
+    page.get_by_test_id("stSidebar").get_by_text("4h", exact=True).click()
+    wait_for_url(page, "window=4h", "assets=BTC")
+    page.get_by_text("last 4 h: 2025-05-22 20:00 to 2025-05-23 00:00 (UTC)").first.wait_for(timeout=30_000)
+    link = share_link_of(page)
+    assert "window=4h" in link and "until=2025-05-23T00%3A00Z" in link, link
+    numbers = metric_values(page)
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    reopened = context.new_page()
+    reopened.goto(link)
+    reopened.get_by_text("last 4 h: 2025-05-22 20:00 to 2025-05-23 00:00 (UTC)").first.wait_for(timeout=60_000)
+    drawn_charts(reopened, 3)
+    assert metric_values(reopened) == numbers
+    context.close()
+
+
+def test_compare_share_link_reopens_both_days(server: str, browser: object, page: object) -> None:
+    """The compare page's share link carries both days and reopens the same tables."""
+    page.goto(f"{server}/compare?compare=2025-05-08&compare=2025-05-19")
+    page.get_by_role("heading", name="Compare two days").wait_for(timeout=60_000)
+    page.get_by_text("2025-05-08 vs 2025-05-19 (UTC days)").first.wait_for(timeout=60_000)
+    link = share_link_of(page)
+    assert link.startswith(f"{server}/compare?") and "compare=2025-05-08&compare=2025-05-19" in link, link
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    reopened = context.new_page()
+    reopened.goto(link)
+    reopened.get_by_text("2025-05-08 vs 2025-05-19 (UTC days)").first.wait_for(timeout=60_000)
+    assert href(reopened).startswith(f"{server}/compare?")
+    context.close()

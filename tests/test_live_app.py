@@ -233,3 +233,18 @@ def test_every_page_says_how_fresh_each_recorded_stream_is(
         assert "OKX: recorder silent for 14 min" in shown, page
         if not page.endswith("exchange.py"):
             assert "Binance: not recording: subscription refused (Invalid request)" in shown, page
+
+
+def test_a_rolling_window_ends_now_live_and_its_link_pins_that_minute(live: FakeExchanges) -> None:
+    """Live, `window=4h` ends at the current whole minute (crossing midnight when it must: the data layer reads
+    both days), counts OKX's recent liquidations, and its share link pins that end."""
+    from urllib.parse import parse_qs, urlsplit
+
+    before = pd.Timestamp.now(tz="UTC").floor("min")
+    at = run_live(live, window="4h", exchanges=["okx"])
+    ends = {before, pd.Timestamp.now(tz="UTC").floor("min")}  # the minute may turn during the run
+    query = parse_qs(urlsplit(at.code[0].value).query)
+    assert query["window"] == ["4h"] and query["until"][0] in {f"{end:%Y-%m-%dT%H:%MZ}" for end in ends}
+    end = pd.Timestamp(query["until"][0])
+    assert at.caption[0].value.startswith(f"last 4 h: {end - pd.Timedelta(hours=4):%Y-%m-%d %H:%M} to ")
+    assert {m.label: m.value for m in at.metric}["Total liquidations"] != "n/a"
