@@ -24,18 +24,19 @@ if linked and linked[-1] not in choices:
         f"{EXCHANGE_NAMES[linked[-1]]} from the link is not among the selected exchanges; it is shown anyway.",
         icon=":material/info:",
     )
-filters.adopt_link_case("exchange", choices, many=False)
+filters.adopt_link_case("exchange", choices, many=False, shown=filters.exchange_name)
 (everywhere,) = context.panels("liquidations", assets=liquidation_assets, exchanges=EXCHANGES)
 covered = [e for e in view.exchanges if e in everywhere.status.answered]
 exchange = st.selectbox(
     "Exchange",
     choices,
     index=choices.index(covered[0]) if covered else 0,
+    format_func=filters.exchange_name,
     key="exchange",
     bind="query-params",
     help="Opens on the first selected exchange whose liquidations cover the window.",
 )
-context.set_page_params({"exchange": exchange})
+context.set_page_params({"exchange": filters.exchange_name(exchange)})
 name = EXCHANGE_NAMES.get(exchange, exchange)
 liquidations, ratios = context.panels_each(
     ("liquidations", liquidation_assets),
