@@ -268,3 +268,14 @@ def test_largest_liquidations_keep_a_minimum_size_from_the_link() -> None:
     assert set(table["Exchange"]) <= {"Binance", "OKX", "Bybit"}
     assert at.button_group(key="asset_min_usd").value == 1_000_000
     assert "min_usd=1000000" in at.code[0].value
+
+
+@pytest.mark.parametrize("page", ["app_pages/overview.py", "app_pages/exchange.py"])
+def test_open_interest_change_and_annualised_funding(page: str) -> None:
+    """The overview and the exchange page show the open-interest change and annualised funding, and say how."""
+    at = run_app({}, page)
+    values = metrics(at)
+    assert values["Open interest change"].startswith(("+$", "-$"))
+    assert values["Funding, annualised (median)"].endswith("%")
+    assert any("x1,095" in caption.value for caption in at.caption)
+    assert not at.exception
