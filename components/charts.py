@@ -34,8 +34,8 @@ EXCHANGE_COLORS = {
 # 20 distinct colours for assets on dark ground, none the long/short red or teal (tests check): the majors take the
 # first seven slots in `ASSETS` order, any other coin the next free slot in the order a chart meets it.
 ASSET_PALETTE: tuple[str, ...] = (
-    "#f7931a", "#8c9eff", "#facc15", "#3b82f6", "#f472b6", "#a3e635", "#c084fc", "#e5e7eb", "#22d3ee", "#b45309",
-    "#fda4af", "#65a30d", "#7c3aed", "#fde68a", "#0ea5e9", "#be185d", "#94a3b8", "#84cc16", "#d8b4fe", "#ca8a04",
+    "#f7931a", "#8c9eff", "#facc15", "#3b82f6", "#f472b6", "#a3e635", "#c084fc", "#e5e7eb", "#22d3ee", "#be185d",
+    "#65a30d", "#fda4af", "#7c3aed", "#b45309", "#0ea5e9", "#fde68a", "#94a3b8", "#84cc16", "#d8b4fe", "#ca8a04",
 )  # fmt: skip
 SIDE_STYLE = (("long", "Longs liquidated", LONG_COLOR), ("short", "Shorts liquidated", SHORT_COLOR))
 USD_HOVER = "%{customdata}<extra>%{fullData.name}</extra>"
@@ -83,11 +83,13 @@ def usd_ticks(low: float, high: float, target: int = 5) -> tuple[list[float], li
     return values.tolist(), [tick_usd(v) for v in values]
 
 
-def _usd_axis(fig: go.Figure, values: Sequence[float] | pd.Series, axis: str = "y", **where: object) -> None:
-    """Round compact-USD ticks on `axis` ("x" or "y") for data spanning `values` (bars start at 0)."""
+def _usd_axis(
+    fig: go.Figure, values: Sequence[float] | pd.Series, axis: str = "y", target: int = 5, **where: object
+) -> None:
+    """About `target` round compact-USD ticks on `axis` ("x" or "y") for data spanning `values` (bars start at 0)."""
     finite = [float(v) for v in values if v is not None and np.isfinite(v)]
     low, high = min([0.0, *finite]), max([0.0, *finite])
-    tickvals, ticktext = usd_ticks(low, high)
+    tickvals, ticktext = usd_ticks(low, high, target)
     update = fig.update_xaxes if axis == "x" else fig.update_yaxes
     update(tickmode="array", tickvals=tickvals, ticktext=ticktext, **where)
 
@@ -160,7 +162,7 @@ def exchange_breakdown(table: pd.DataFrame) -> go.Figure:
     )
     top = table["total"].max()
     fig.update_xaxes(title_text="USD liquidated", range=[0, (top if top > 0 else 1) * 1.6])
-    _usd_axis(fig, table["total"], "x")
+    _usd_axis(fig, table["total"], "x", target=3)  # a narrow column: three ticks stay level
     fig.update_yaxes(autorange="reversed")
     return _layout(fig, 320, barmode="stack", hovermode="closest")
 
@@ -246,7 +248,9 @@ def liquidation_timeline(buckets: pd.DataFrame, price: pd.DataFrame | None = Non
             secondary_y=True,
             hovertemplate="$%{y:" + hover + "}",
         )
-        fig.update_yaxes(title_text=price_label, secondary_y=True, showgrid=False, tickprefix="$", tickformat=tick)
+        fig.update_yaxes(
+            title_text=price_label, secondary_y=True, showgrid=False, tickprefix="$", tickformat=tick, tickmode="auto"
+        )
     fig.update_yaxes(title_text="USD liquidated", secondary_y=False)
     _usd_axis(fig, buckets["long"] + buckets["short"], secondary_y=False)
     return _layout(fig, 380, barmode="stack", bargap=0.05)
@@ -473,5 +477,6 @@ def exchange_share(table: pd.DataFrame, exchange: str, denominator: str = "all e
             name=_exchange_name(exchange),
         )
     )
-    fig.update_yaxes(title_text=f"Share of {denominator}", ticksuffix="%", range=[0, 105])
+    # The axis names the denominator's kind only; which venues it holds is long (the page says it once).
+    fig.update_yaxes(title_text=f"Share of {denominator.split(' (')[0]}", ticksuffix="%", range=[0, 105])
     return _layout(fig, 340, hovermode="closest", showlegend=False)
