@@ -120,12 +120,18 @@ def leaderboard(moves: pd.DataFrame) -> go.Figure:
             orientation="h",
             marker_color=colors,
             text=[f"{c * 100:+.1f}%" for c in ordered["change"]],
-            textposition="auto",
+            textposition="outside",
+            textfont={"color": PRICE_COLOR, "size": 12},
+            cliponaxis=False,
             hovertemplate="%{y}: %{x:+.2f}%<extra></extra>",
             name="Price change",
         )
     )
-    fig.update_xaxes(title_text="Change over window (%)", ticksuffix="%")
+    low, high = min(0.0, ordered["change"].min() * 100), max(0.0, ordered["change"].max() * 100)
+    pad = (high - low or 1.0) * 0.18  # room for the labels outside the bars
+    fig.update_xaxes(
+        title_text="Change over window (%)", ticksuffix="%", range=[low - (pad if low < 0 else 0), high + pad]
+    )
     return _layout(fig, 320, hovermode="closest", showlegend=False)
 
 
