@@ -43,12 +43,12 @@ page = st.navigation(
 
 if choice.source.simulated:
     st.info(
-        f"**{panel.DEMO_LABEL}.** A seeded, simulated market (2025-04-24 to 2025-05-22) that replays "
-        "the shape of the 2025-05-08 short squeeze. No number here is a real trade.",
+        f"**{panel.DEMO_LABEL}**: a seeded replay of the 2025-05-08 squeeze; no number is a real trade.",
         icon=":material/science:",
     )
 if choice.banner:
-    st.warning(choice.banner, icon=":material/cloud_off:")
+    with st.expander(choice.banner.split(". ")[0], icon=":material/cloud_off:"):
+        st.warning(choice.banner)
 if empty_store := context.check_nothing_stored():
     st.info(empty_store, icon=":material/inventory_2:")
 for note in (*config.notes, *view.notes):

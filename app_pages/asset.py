@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from components import charts, context, filters, panel, summary
+from components import charts, context, filters, liquidation_table, panel, summary
 from data_sources.intervals import to_offset
 from data_sources.schema import EXCHANGE_NAMES
 
@@ -73,23 +73,15 @@ with left.container(border=True):
         )
 with right.container(border=True):
     st.subheader(f"Largest {asset} liquidations")
-    biggest = summary.largest(liquidations.frame, 20)
+    min_usd = liquidation_table.min_usd_filter("asset_min_usd")
+    if min_usd:
+        context.set_page_params({"asset": asset, liquidation_table.MIN_USD_PARAM: str(min_usd)})
+    biggest = liquidation_table.largest(liquidations.frame, min_usd, 20)
     if biggest.empty:
-        st.info(f"No {asset} liquidations in this window.")
+        at_least = f" of at least {summary.usd(min_usd)}" if min_usd else ""
+        st.info(f"No {asset} liquidations{at_least} in this window.")
     else:
-        st.dataframe(
-            biggest[["ts", "exchange", "side", "price", "qty", "usd"]],
-            hide_index=True,
-            height=350,
-            column_config={
-                "ts": st.column_config.DatetimeColumn("Time (UTC)", format="YYYY-MM-DD HH:mm:ss"),
-                "exchange": "Exchange",
-                "side": "Position",
-                "price": st.column_config.NumberColumn("Price", format="dollar"),
-                "qty": st.column_config.NumberColumn(f"Qty ({asset})", format="%.4f"),
-                "usd": st.column_config.NumberColumn("USD", format="dollar"),
-            },
-        )
+        liquidation_table.show(biggest, f"Qty ({asset})", height=350)
 
 with st.container(border=True):
     st.subheader("Long/short ratios per exchange")
@@ -127,16 +119,7 @@ def live_feed() -> None:
     if feed is None or feed.empty:
         st.info("Nothing recorded yet for this asset: run `python -m data_sources.recorder` beside the app.")
         return
-    st.dataframe(
-        feed[["ts", "exchange", "side", "price", "qty", "usd"]],
-        hide_index=True,
-        column_config={
-            "ts": st.column_config.DatetimeColumn("Time (UTC)", format="YYYY-MM-DD HH:mm:ss"),
-            "price": st.column_config.NumberColumn("Price", format="dollar"),
-            "qty": st.column_config.NumberColumn(f"Qty ({asset})", format="%.4f"),
-            "usd": st.column_config.NumberColumn("USD", format="dollar"),
-        },
-    )
+    liquidation_table.show(liquidation_table.newest(feed), f"Qty ({asset})")
 
 
 if context.recent_liquidations(asset, view.exchanges, 1) is not None:

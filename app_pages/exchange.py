@@ -6,7 +6,7 @@ charted); ratios are the top coins by open interest plus the selection, as on th
 
 import streamlit as st
 
-from components import cascades, charts, context, filters, panel, summary
+from components import cascades, charts, context, filters, panel, positioning, summary
 from data_sources.intervals import to_offset
 from data_sources.schema import EXCHANGE_NAMES, EXCHANGES
 
@@ -24,22 +24,26 @@ if linked and linked[-1] not in choices:
         f"{EXCHANGE_NAMES[linked[-1]]} from the link is not among the selected exchanges; it is shown anyway.",
         icon=":material/info:",
     )
-filters.adopt_link_case("exchange", choices, many=False)
+filters.adopt_link_case("exchange", choices, many=False, shown=filters.exchange_name)
 (everywhere,) = context.panels("liquidations", assets=liquidation_assets, exchanges=EXCHANGES)
 covered = [e for e in view.exchanges if e in everywhere.status.answered]
 exchange = st.selectbox(
     "Exchange",
     choices,
     index=choices.index(covered[0]) if covered else 0,
+    format_func=filters.exchange_name,
     key="exchange",
     bind="query-params",
     help="Opens on the first selected exchange whose liquidations cover the window.",
 )
-context.set_page_params({"exchange": exchange})
+context.set_page_params({"exchange": filters.exchange_name(exchange)})
 name = EXCHANGE_NAMES.get(exchange, exchange)
-liquidations, ratios = context.panels_each(
+series_assets = context.series_assets(context.top_assets())
+liquidations, ratios, open_interest, funding = context.panels_each(
     ("liquidations", liquidation_assets),
-    ("ratios", context.series_assets(context.top_assets())),
+    ("ratios", series_assets),
+    ("open_interest", series_assets),
+    ("funding", series_assets),
     exchanges=(exchange,),
 )
 if not covered and not context.nothing_stored():
@@ -145,3 +149,12 @@ with st.container(border=True):
             alt=f"Long/short ratios of every kind on {name}, one line per asset.",
             key="exchange_ratios",
         )
+
+with st.container(border=True):
+    st.subheader(f"{name} open interest and funding")
+    panel.status_line(open_interest.status)
+    held = summary.positioning(open_interest.frame, funding.frame)
+    if held.empty:
+        st.info(f"No open interest or funding on {name} for this selection.")
+    else:
+        positioning.show(held)

@@ -7,7 +7,7 @@ and the ratio snapshot fetch one series per coin, so they show the top N coins b
 
 import streamlit as st
 
-from components import cascades, charts, context, filters, panel, summary
+from components import cascades, charts, context, filters, panel, positioning, summary
 from data_sources.intervals import to_offset
 from data_sources.schema import EXCHANGE_NAMES, RATIO_KIND_LABELS, RATIO_KINDS
 
@@ -16,8 +16,12 @@ TOP_COINS = 20
 view = filters.current()
 ranking = context.top_assets()
 series_assets = context.series_assets(ranking)
-liquidations, candles, ratios = context.panels_each(
-    ("liquidations", context.liquidation_assets()), ("candles", series_assets), ("ratios", series_assets)
+liquidations, candles, ratios, open_interest, funding = context.panels_each(
+    ("liquidations", context.liquidation_assets()),
+    ("candles", series_assets),
+    ("ratios", series_assets),
+    ("open_interest", series_assets),
+    ("funding", series_assets),
 )
 moves = summary.price_moves(candles.frame)
 bursts = context.cascades(liquidations.frame, context.liquidation_assets())
@@ -169,3 +173,12 @@ with st.container(border=True):
             alt=f"{RATIO_KIND_LABELS[kind]} long/short ratio per asset and exchange at the end of the window.",
             key="overview_ratios",
         )
+
+with st.container(border=True):
+    st.subheader("Open interest and funding")
+    panel.status_line(open_interest.status)
+    held = summary.positioning(open_interest.frame, funding.frame)
+    if held.empty:
+        st.info("No open interest or funding for this selection.")
+    else:
+        positioning.show(held)

@@ -11,7 +11,7 @@ the place of the UTC days while it is selected; picking days ends it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -21,7 +21,7 @@ import streamlit as st
 
 from data_sources.intervals import INTERVALS, auto_interval, fit_interval, points
 from data_sources.registry import SourceChoice
-from data_sources.schema import ASSETS, EXCHANGES
+from data_sources.schema import ASSETS, EXCHANGE_NAMES, EXCHANGES
 from data_sources.universe import DEFAULT_TOP, MAX_TOP, Universe, order
 
 STATE_KEY = "liqscope_filters"
@@ -234,12 +234,19 @@ def link_values(key: str, options: Sequence[str]) -> tuple[list[str], list[str]]
     ]
 
 
-def adopt_link_case(key: str, options: Sequence[str], many: bool) -> None:
+def adopt_link_case(key: str, options: Sequence[str], many: bool, shown: Callable[[str], str] = str) -> None:
     """Give the `key` widget the options a link named in another letter case (the widget itself only
-    knows exact options and would drop them); a link already in the options' case is left to the widget."""
+    knows its exact labels, `shown(option)`, and would drop them); a link already in that form is left to
+    the widget. A widget showing venue names (`OKX`) thus still opens on a link's ids (`okx`)."""
     named = link_values(key, options)[0]
-    if named and named != [v for v in st.query_params.get_all(key) if v in named]:
+    folds = {v.casefold() for v in named}
+    if named and [shown(v) for v in named] != [v for v in st.query_params.get_all(key) if v.casefold() in folds]:
         st.session_state[key] = named if many else named[-1]
+
+
+def exchange_name(exchange: str) -> str:
+    """A venue's display name for pickers (`okx` -> `OKX`); the URL then holds the name, any letter case reads."""
+    return EXCHANGE_NAMES.get(exchange, exchange)
 
 
 def _apply_preset(days: int, anchor: date) -> None:
@@ -312,12 +319,12 @@ def fit_link_range(
 def sidebar(choice: SourceChoice) -> Filters:
     """Draw the shared filters in the sidebar and return the resolved view."""
     notes: list[str] = []
-    raw_venues = st.session_state.get(EXCHANGES_KEY) or st.query_params.get_all(EXCHANGES_KEY)
+    raw_venues = st.session_state.get(EXCHANGES_KEY) or link_values(EXCHANGES_KEY, EXCHANGES)[0]
     universe, options = asset_options(choice, resolve_selection(raw_venues, EXCHANGES))
     notes += universe.notes
     for key, valid, what in ((ASSETS_KEY, options, "asset"), (EXCHANGES_KEY, EXCHANGES, "exchange")):
         notes += [f"Ignored unknown {what} {v!r} from the link." for v in unknown_link_values(key, valid)]
-        adopt_link_case(key, valid, many=True)
+        adopt_link_case(key, valid, many=True, shown=exchange_name if key == EXCHANGES_KEY else str)
     notes += parse_top(st.query_params.get_all(TOP_KEY))
     notes += [f"Ignored invalid date {v!r} from the link; dates are YYYY-MM-DD." for v in _range_from_link()]
     fitted, fit_notes = fit_link_range(
@@ -388,6 +395,7 @@ def sidebar(choice: SourceChoice) -> Filters:
             "Exchanges",
             EXCHANGES,
             default=[],
+            format_func=exchange_name,
             key=EXCHANGES_KEY,
             bind="query-params",
             placeholder="All exchanges",

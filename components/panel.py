@@ -130,11 +130,12 @@ def chart(fig: go.Figure, frame: pd.DataFrame, *, name: str, alt: str, key: str)
 
 def share_params(filters: Filters, page_params: dict[str, str | list[str]], now: pd.Timestamp) -> dict[str, list[str]]:
     """Every filter made explicit, with absolute dates (and a freeze time if the window is still open, always for a
-    rolling window), so a link reopens the same numbers later; no `assets` is the whole market."""
+    rolling window), so a link reopens the same numbers later; no `assets` is the whole market. Venues are named
+    as the exchange pickers show them (`OKX`), so the opened link stays in the address bar."""
     params = {
         "range": [f"{filters.first_day:%Y-%m-%d}", f"{filters.last_day:%Y-%m-%d}"],
         "assets": list(filters.selected),
-        "exchanges": list(filters.exchanges),
+        "exchanges": [EXCHANGE_NAMES.get(e, e) for e in filters.exchanges],  # as the picker writes them
         "interval": [filters.interval_choice],
         "top": [str(filters.top)],
     }

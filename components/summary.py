@@ -266,3 +266,54 @@ def takeaways(
                 f"went from {row['first']:.2f} to {row['last']:.2f}."
             )
     return lines
+
+
+HOURS_PER_YEAR = 365 * 24
+# Each venue's usual funding interval (hours), for a series with a single funding in the window; a longer series
+# uses its own spacing (Binance, OKX and Bybit fund some symbols every 4 h or 1 h, Hyperliquid every hour).
+FUNDING_HOURS: dict[str, float] = {"hyperliquid": 1.0}
+DEFAULT_FUNDING_HOURS = 8.0
+POSITIONING_COLUMNS = (
+    "oi_start", "oi_end", "oi_change", "oi_change_pct", "funding_rate", "funding_hours", "funding_annualised",
+)  # fmt: skip
+
+
+def funding_hours(times: pd.Series, exchange: str) -> float:
+    """Hours between fundings: the median spacing of `times`, else the venue's usual interval."""
+    spacing = times.sort_values().diff().dropna()
+    if spacing.empty:
+        return FUNDING_HOURS.get(exchange, DEFAULT_FUNDING_HOURS)
+    return spacing.median().total_seconds() / 3600
+
+
+def positioning(open_interest: pd.DataFrame, funding: pd.DataFrame) -> pd.DataFrame:
+    """Per asset x exchange: open interest at the window's start and end (USD), its change (USD and fraction),
+    the last funding rate (fraction per period), the funding interval (hours) and that rate annualised
+    (rate x periods per year: x1,095 for 8-hourly funding; simple, not compounded). Missing parts are NaN."""
+    rows: dict[tuple[str, str], dict[str, float]] = {}
+    for (asset, exchange), series in open_interest.groupby(["asset", "exchange"], sort=False):
+        first, last = series["usd"].iloc[0], series["usd"].iloc[-1]
+        rows[(asset, exchange)] = {
+            "oi_start": first,
+            "oi_end": last,
+            "oi_change": last - first,
+            "oi_change_pct": last / first - 1 if first else float("nan"),
+        }
+    for (asset, exchange), series in funding.groupby(["asset", "exchange"], sort=False):
+        hours = funding_hours(series["ts"], exchange)
+        rate = series["rate"].iloc[-1]
+        rows.setdefault((asset, exchange), {}).update(
+            {"funding_rate": rate, "funding_hours": hours, "funding_annualised": rate * HOURS_PER_YEAR / hours}
+        )
+    if not rows:
+        return pd.DataFrame(columns=["asset", "exchange", *POSITIONING_COLUMNS])
+    table = pd.DataFrame.from_dict(rows, orient="index").reindex(columns=list(POSITIONING_COLUMNS))
+    table.index = pd.MultiIndex.from_tuples(table.index, names=["asset", "exchange"])
+    return table.reset_index()
+
+
+def open_interest_totals(table: pd.DataFrame) -> tuple[float, float]:
+    """The summed open-interest change of `positioning` rows with both ends: (USD, fraction of the start)."""
+    both = table.dropna(subset=["oi_start", "oi_end"])
+    start = both["oi_start"].sum()
+    return both["oi_change"].sum(), (both["oi_end"].sum() / start - 1) if start else float("nan")

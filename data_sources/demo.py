@@ -82,6 +82,13 @@ MEAN_EVENT_USD = {
     "BNB": 8_000,
 }
 EXCHANGE_LIQUIDATION_SHARE = {"binance": 0.38, "okx": 0.32, "bybit": 0.30}
+# Each day and asset the venues' liquidation shares wander around EXCHANGE_LIQUIDATION_SHARE: log-normal noise of
+# this scale, renormalized (the story day's noise is smaller so Binance and OKX still lead its shorts).
+SHARE_NOISE = 0.25
+SEED_DAY_SHARE_NOISE = 0.05
+# On the two story days this fraction of a side's liquidations follows the cascade (where the day's trend moves
+# fastest, see `_trend_shape`); the rest follows minute-by-minute price moves as on ordinary days.
+CASCADE_WEIGHT = 0.8
 # The venues the demo simulates: the original three. Every other registered venue reads NOT_IN_DEMO (not covered).
 DEMO_EXCHANGES: tuple[str, ...] = tuple(EXCHANGE_LIQUIDATION_SHARE)
 NOT_IN_DEMO = "{name} is not in the demo market (it simulates {venues} only)."
@@ -91,6 +98,8 @@ DAILY_VOLUME_USD = {"BTC": 12e9, "ETH": 8e9, "SOL": 2.5e9, "XRP": 1.5e9, "DOGE":
 OPEN_INTEREST_USD = {"BTC": 6e9, "ETH": 3.5e9, "SOL": 1.2e9, "XRP": 0.8e9, "DOGE": 0.7e9, "ADA": 0.3e9, "BNB": 0.25e9}
 ACCOUNT_LONG_SHARE = {"binance": 0.64, "okx": 0.56, "bybit": 0.60}
 RATIO_STEP = pd.Timedelta(minutes=5)
+# AR(1) coefficient of taker buy/sell imbalance per 5-minute step: flow imbalances last about half an hour.
+TAKER_PERSISTENCE = 0.85
 FUNDING_HOURS = (0, 8, 16)
 
 
@@ -181,17 +190,41 @@ def _day_returns(asset: str) -> np.ndarray:
     return returns
 
 
+# The story days' moves: (centre, width) of the logistic the day's trend follows, in fractions of a day
+# (2025-05-08: fastest around 14:53 UTC; 2025-05-19: around 09:36 UTC).
+STORY_MOVES: dict[pd.Timestamp, tuple[float, float]] = {SEED_DAY: (0.62, 0.07), SQUEEZE_DAY: (0.40, 0.05)}
+
+
 def _trend_shape(day: pd.Timestamp) -> np.ndarray:
     """How a day's move unfolds over its minutes: 0 at the open, 1 at the close."""
     t = np.arange(1, MINUTES_PER_DAY + 1) / MINUTES_PER_DAY
-    if day == SEED_DAY:
-        centre, width = 0.62, 0.07
-    elif day == SQUEEZE_DAY:
-        centre, width = 0.40, 0.05
-    else:
+    if day not in STORY_MOVES:
         return t
+    centre, width = STORY_MOVES[day]
     logistic = 1 / (1 + np.exp(-(t - centre) / width))
     return (logistic - logistic[0] * (1 - t)) / logistic[-1]
+
+
+def _cascade(day: pd.Timestamp) -> np.ndarray | None:
+    """A story day's liquidation cascade: a probability per minute, peaked where the trend moves fastest
+    (the square of the trend's slope, so most of the mass sits in a few hours); None on ordinary days."""
+    if day not in STORY_MOVES:
+        return None
+    slope = np.diff(_trend_shape(day), prepend=0.0) ** 2
+    return slope / slope.sum()
+
+
+@lru_cache(maxsize=len(UNIVERSE))
+def exchange_shares(asset: str) -> np.ndarray:
+    """Each venue's share of `asset`'s liquidations per demo day: shape (DAYS, len(DEMO_EXCHANGES)), rows sum to 1.
+
+    Seeded log-normal noise around EXCHANGE_LIQUIDATION_SHARE, so the split varies by day and by asset.
+    """
+    base = np.array([EXCHANGE_LIQUIDATION_SHARE[e] for e in DEMO_EXCHANGES])
+    scale = np.full((DAYS, 1), SHARE_NOISE)
+    scale[(SEED_DAY - START).days] = SEED_DAY_SHARE_NOISE
+    shares = base * np.exp(_rng(asset, "exchange_shares").normal(0.0, 1.0, (DAYS, base.size)) * scale)
+    return shares / shares.sum(axis=1, keepdims=True)
 
 
 @lru_cache(maxsize=len(UNIVERSE))
@@ -292,23 +325,29 @@ def day_flow(asset: str, day_index: int) -> DayFlow:
 def _all_liquidations(asset: str, exchange: str) -> pd.DataFrame:
     """Individual liquidation events of one asset on one exchange, whole period.
 
-    Events cluster in the minutes where price moved against the liquidated side;
-    their sizes are heavy-tailed and rescaled so each day hits its calibrated total.
+    Events cluster in the minutes where price moved against the liquidated side, and on the story days the
+    squeezed side's mostly in the cascade hours; the venue takes its day's share (`exchange_shares`); sizes are
+    heavy-tailed and rescaled so each day hits its calibrated total.
     """
     rng = _rng(asset, exchange, "liquidations")
     closes = minute_closes(asset) * (1 + EXCHANGE_BASIS[exchange])
     minute_returns = np.diff(np.log(closes), prepend=np.log(closes[0]))
     z = minute_returns / (DAILY_VOL[asset] / np.sqrt(MINUTES_PER_DAY))
     weights = {"long": 0.05 + np.clip(-z, 0, None) ** 2, "short": 0.05 + np.clip(z, 0, None) ** 2}
-    share = EXCHANGE_LIQUIDATION_SHARE[exchange]
+    shares = exchange_shares(asset)[:, DEMO_EXCHANGES.index(exchange)]
     minute_ms = _minute_index().asi8
     parts: list[pd.DataFrame] = []
     for day_index in range(DAYS):
         flow = day_flow(asset, day_index)
+        share = shares[day_index]
         day_slice = slice(day_index * MINUTES_PER_DAY, (day_index + 1) * MINUTES_PER_DAY)
+        cascade = _cascade(START + pd.Timedelta(days=day_index))
+        squeezed = "short" if flow.short_usd > flow.long_usd else "long"
         for side, target in (("long", flow.long_usd * share), ("short", flow.short_usd * share)):
             count = max(1, int(target / MEAN_EVENT_USD[asset]))
             p = weights[side][day_slice] / weights[side][day_slice].sum()
+            if cascade is not None and side == squeezed:
+                p = (1 - CASCADE_WEIGHT) * p + CASCADE_WEIGHT * cascade
             minutes = rng.choice(MINUTES_PER_DAY, size=count, p=p) + day_index * MINUTES_PER_DAY
             sizes = rng.lognormal(0, 1.1, count)
             usd = sizes * (target / sizes.sum())
@@ -346,7 +385,7 @@ def _all_ratios(asset: str, exchange: str) -> pd.DataFrame:
 
     Retail accounts lean long and fade rallies (their long share drops as price
     runs above its 3-day mean); top positions follow the trend; taker flow tracks
-    the 5-minute return.
+    the 5-minute return, with persistent (AR(1), `TAKER_PERSISTENCE` per 5 minutes) order-flow imbalance.
     """
     rng = _rng(asset, exchange, "ratios")
     index, closes = _five_minute_closes(asset, exchange)
@@ -359,7 +398,7 @@ def _all_ratios(asset: str, exchange: str) -> pd.DataFrame:
         "accounts": base - 1.1 * stretch + _ar1(rng, n, 0.995, 0.004),
         "top_accounts": base - 0.05 - 0.6 * stretch + _ar1(rng, n, 0.995, 0.004),
         "top_positions": 0.51 + 0.8 * stretch + _ar1(rng, n, 0.99, 0.006),
-        "taker": 0.5 + 8 * step_return + rng.normal(0, 0.03, n),
+        "taker": 0.5 + 8 * step_return + _ar1(rng, n, TAKER_PERSISTENCE, 0.018),
     }
     frames = []
     for kind in RATIO_KINDS:

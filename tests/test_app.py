@@ -134,7 +134,7 @@ def test_share_link_makes_every_filter_explicit() -> None:
     at = run_app({"asset": "ETH", "assets": ["ETH", "BNB"]}, "app_pages/asset.py")
     link = at.code[0].value
     assert link.startswith("http://localhost:8501/asset?range=2025-05-08&range=2025-05-08")
-    for part in ("assets=ETH", "assets=BNB", "exchanges=okx", "interval=auto", "top=10", "asset=ETH"):
+    for part in ("assets=ETH", "assets=BNB", "exchanges=OKX", "interval=auto", "top=10", "asset=ETH"):
         assert part in link
 
 
@@ -152,7 +152,7 @@ def test_asset_page_largest_liquidations_table() -> None:
     at = run_app({"asset": "ETH"}, "app_pages/asset.py")
     table = at.dataframe[0].value
     assert len(table) == 20
-    assert table["usd"].is_monotonic_decreasing
+    assert table["USD"].is_monotonic_decreasing
 
 
 def test_exchange_page_share_of_all_exchanges() -> None:
@@ -258,3 +258,24 @@ def test_a_range_reaching_past_the_data_shows_the_overlap() -> None:
     at = run_app({"range": ["2025-04-01", "2025-04-30"]})
     assert any(w.endswith("showing 2025-04-24 to 2025-04-30.") for w in warnings(at))
     assert at.caption[0].value.startswith("2025-04-24 to 2025-04-30 (UTC)")
+
+
+def test_largest_liquidations_keep_a_minimum_size_from_the_link() -> None:
+    """`min_usd=1000000` filters the table, selects the preset and goes into the share link."""
+    at = run_app({"asset": "ETH", "min_usd": "1000000"}, "app_pages/asset.py")
+    table = at.dataframe[0].value
+    assert not table.empty and (table["USD"] >= 1_000_000).all()
+    assert set(table["Exchange"]) <= {"Binance", "OKX", "Bybit"}
+    assert at.button_group(key="asset_min_usd").value == 1_000_000
+    assert "min_usd=1000000" in at.code[0].value
+
+
+@pytest.mark.parametrize("page", ["app_pages/overview.py", "app_pages/exchange.py"])
+def test_open_interest_change_and_annualised_funding(page: str) -> None:
+    """The overview and the exchange page show the open-interest change and annualised funding, and say how."""
+    at = run_app({}, page)
+    values = metrics(at)
+    assert values["Open interest change"].startswith(("+$", "-$"))
+    assert values["Funding, annualised (median)"].endswith("%")
+    assert any("x1,095" in caption.value for caption in at.caption)
+    assert not at.exception

@@ -72,15 +72,16 @@ def wait_for_url(page: object, *parts: str, timeout: float = 20) -> str:
 
 def test_cold_start_deep_link_to_the_asset_page(server: str, page: object) -> None:
     """The first visit after start, straight to /asset, runs inside the frame with the link's filters."""
-    page.goto(f"{server}/asset?assets=ETH&exchanges=okx&range=2025-05-07&range=2025-05-09")
+    page.goto(f"{server}/asset?assets=ETH&exchanges=OKX&range=2025-05-07&range=2025-05-09")
     page.get_by_role("heading", name="ETH perpetuals").wait_for(timeout=60_000)
     sidebar = page.get_by_test_id("stSidebar")
     assert sidebar.get_by_text("Filters").is_visible()
     assert sidebar.get_by_test_id("stMultiSelect").first.inner_text().find("ETH") >= 0
     assert page.get_by_text("2025-05-07 to 2025-05-09 (UTC)").first.is_visible()
     assert page.get_by_text("answered: OKX").first.is_visible()
+    assert "OKX" in sidebar.get_by_test_id("stMultiSelect").nth(1).inner_text()  # the venue's name, not its id
     url = href(page)
-    assert "/asset?" in url and "assets=ETH" in url and "exchanges=okx" in url
+    assert "/asset?" in url and "assets=ETH" in url and "exchanges=OKX" in url  # as the picker (and a share) writes
 
 
 def test_changing_a_filter_updates_the_url(server: str, page: object) -> None:
@@ -163,7 +164,7 @@ def assert_same_view(page: object, heading: str) -> None:
     sidebar.get_by_test_id("stMultiSelect").nth(1).wait_for(timeout=30_000)
     assets, exchanges = (box.inner_text() for box in sidebar.get_by_test_id("stMultiSelect").all()[:2])
     assert "ETH" in assets and "SOL" in assets and "BTC" not in assets
-    assert "okx" in exchanges and "bybit" in exchanges and "binance" not in exchanges
+    assert "OKX" in exchanges and "Bybit" in exchanges and "Binance" not in exchanges
     assert sidebar.get_by_test_id("stSelectbox").last.locator("input").input_value() == "1h"
     drawn_charts(page, 3)
 

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from components import summary
+from data_sources import demo
 from data_sources.cli import main
 from tests.fake_exchanges import FakeExchanges
 
@@ -35,7 +36,8 @@ def test_liquidations_csv_has_the_schema_and_the_overview_total(capsys: pytest.C
     assert list(frame.columns) == ["ts", "exchange", "asset", "side", "price", "qty", "usd"]
     assert set(frame["side"]) == {"long", "short"} and set(frame["exchange"]) == {"okx"}
     assert frame["ts"].iloc[0].startswith("2025-05-08T") and frame["ts"].iloc[0].endswith("Z")
-    assert frame["usd"].sum() == pytest.approx(310e6 * 0.32, rel=1e-6)
+    okx_share = demo.exchange_shares("ETH")[(demo.SEED_DAY - demo.START).days, demo.DEMO_EXCHANGES.index("okx")]
+    assert frame["usd"].sum() == pytest.approx(310e6 * okx_share, rel=1e-6)
 
 
 def test_candles_json_to_a_file_with_progress_on_stderr(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -143,3 +143,31 @@ class TestMarketLoad:
     def test_second_load_is_served_from_cache(self) -> None:
         first = market.load(SOURCE, "funding", ("BTC",), ("okx",), SEED_START, SEED_END, "1h")
         assert market.load(SOURCE, "funding", ("BTC",), ("okx",), SEED_START, SEED_END, "1h") is first
+
+
+class TestHonestDemo:
+    """The demo's texture: venue shares that vary, liquidation cascades, persistent taker flow."""
+
+    def test_venue_shares_vary_by_day_and_by_asset(self) -> None:
+        eth, btc = demo.exchange_shares("ETH"), demo.exchange_shares("BTC")
+        assert eth.shape == (demo.DAYS, len(demo.DEMO_EXCHANGES))
+        assert eth.sum(axis=1) == pytest.approx(1.0)
+        assert eth[:, 0].std() > 0.03  # Binance's share of ETH moves from day to day
+        assert abs(eth - btc).max() > 0.05  # and differs between coins on the same day
+        day = pd.Timestamp("2025-05-13", tz="UTC")
+        liquidations = market.load(SOURCE, "liquidations", ("ETH",), EXCHANGES, day, day + pd.Timedelta(days=1), "5m")
+        served = liquidations.frame.groupby("exchange")["usd"].sum()
+        expected = eth[(day - demo.START).days]
+        assert (served / served.sum())[list(demo.DEMO_EXCHANGES)].to_numpy() == pytest.approx(expected, rel=1e-6)
+
+    def test_the_squeeze_liquidates_most_shorts_in_a_few_hours(self) -> None:
+        liquidations = seed_day("liquidations")
+        shorts = liquidations[liquidations["side"] == "short"]
+        per_hour = shorts.groupby(shorts["ts"].dt.hour)["usd"].sum().sort_values(ascending=False)
+        assert per_hour.head(4).sum() / per_hour.sum() > 0.5
+        assert set(per_hour.head(4).index) <= set(range(12, 18))  # around the 14:53 UTC peak of the move
+
+    def test_taker_flow_persists(self) -> None:
+        ratios = SOURCE.fetch("ratios", Query("BTC", "binance", SEED_START - pd.Timedelta(days=3), SEED_START, "5m"))
+        taker = ratios.loc[ratios["kind"] == "taker", "long_share"]
+        assert taker.autocorr(lag=1) > 0.5

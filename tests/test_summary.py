@@ -183,3 +183,34 @@ def test_by_coin_keeps_the_top_and_sums_the_rest_as_others() -> None:
 def test_tiny_prices_keep_four_significant_digits() -> None:
     assert summary.price(0.0000112345) == "$0.00001123"
     assert summary.price(0.1971) == "$0.1971"
+
+
+class TestPositioning:
+    """Open-interest change and funding annualised by each series' own period."""
+
+    @staticmethod
+    def frames() -> tuple[pd.DataFrame, pd.DataFrame]:
+        ts = pd.to_datetime(["2025-05-08 00:00", "2025-05-08 08:00", "2025-05-08 16:00"], utc=True)
+        open_interest = pd.DataFrame({"ts": ts, "exchange": "binance", "asset": "BTC", "usd": [4.0e9, 4.2e9, 4.4e9]})
+        funding = pd.concat(
+            [
+                pd.DataFrame({"ts": ts, "exchange": "binance", "asset": "BTC", "rate": [0.0001, 0.0002, 0.0001]}),
+                pd.DataFrame({"ts": ts[:1], "exchange": "hyperliquid", "asset": "BTC", "rate": [0.0000125]}),
+            ]
+        )
+        return open_interest, funding
+
+    def test_open_interest_change_and_annualised_funding(self) -> None:
+        table = summary.positioning(*self.frames()).set_index("exchange")
+        assert table.loc["binance", "oi_change"] == pytest.approx(0.4e9)
+        assert table.loc["binance", "oi_change_pct"] == pytest.approx(0.1)
+        assert table.loc["binance", "funding_hours"] == 8
+        assert table.loc["binance", "funding_annualised"] == pytest.approx(0.0001 * 1095)  # 8-hourly: x1,095
+        assert table.loc["hyperliquid", "funding_hours"] == 1  # one funding: the venue's hourly period
+        assert table.loc["hyperliquid", "funding_annualised"] == pytest.approx(0.0000125 * 8760)
+        assert pd.isna(table.loc["hyperliquid", "oi_change"])
+        assert summary.open_interest_totals(table.reset_index()) == pytest.approx((0.4e9, 0.1))
+
+    def test_nothing_in_gives_an_empty_table(self) -> None:
+        open_interest, funding = self.frames()
+        assert summary.positioning(open_interest.iloc[0:0], funding.iloc[0:0]).empty
