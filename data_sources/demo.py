@@ -346,8 +346,9 @@ def _all_liquidations(asset: str, exchange: str) -> pd.DataFrame:
         for side, target in (("long", flow.long_usd * share), ("short", flow.short_usd * share)):
             count = max(1, int(target / MEAN_EVENT_USD[asset]))
             p = weights[side][day_slice] / weights[side][day_slice].sum()
-            if cascade is not None and side == squeezed:
-                p = (1 - CASCADE_WEIGHT) * p + CASCADE_WEIGHT * cascade
+            if cascade is not None and side == squeezed:  # the cascade hours, in bursts where price jumps
+                bursts = cascade * weights[side][day_slice]
+                p = (1 - CASCADE_WEIGHT) * p + CASCADE_WEIGHT * bursts / bursts.sum()
             minutes = rng.choice(MINUTES_PER_DAY, size=count, p=p) + day_index * MINUTES_PER_DAY
             sizes = rng.lognormal(0, 1.1, count)
             usd = sizes * (target / sizes.sum())

@@ -71,15 +71,15 @@ def test_the_overview_lists_and_shades_the_squeeze_day_cascades() -> None:
     at.run()
     assert not at.exception, at.exception
     lines = at.markdown[0].value.splitlines()
-    assert "- Cascade 00:35-01:00 UTC: $25.8M, 85% shorts (peak 21x the usual 5-minute pace)." in lines
+    assert "- Cascade 13:47-13:55 UTC: $32.2M, 96% shorts (peak 5x the usual 5-minute pace)." in lines
     timeline = next(json.loads(c.proto.spec)["layout"] for c in at.get("plotly_chart") if "cascade" in c.proto.spec)
     shaded = [(s["x0"], s["x1"]) for s in timeline["shapes"] if s["type"] == "rect"]
-    assert ("2025-05-08T00:35:00+00:00", "2025-05-08T01:00:00+00:00") in shaded
-    assert "cascade $25.8M" in [a["text"] for a in timeline["annotations"]]
+    assert ("2025-05-08T11:41:00+00:00", "2025-05-08T11:58:00+00:00") in shaded
+    assert "cascade $19.6M" in [a["text"] for a in timeline["annotations"]]
 
 
 def test_the_exchange_page_shades_and_lists_its_own_cascades() -> None:
-    """OKX alone bursts twice late on the squeeze day (its own baseline, its own events)."""
+    """OKX alone bursts twice in the squeeze hours (its own baseline, its own events)."""
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     at.query_params["range"] = "2025-05-08"
     at.query_params["exchange"] = "okx"
@@ -88,7 +88,7 @@ def test_the_exchange_page_shades_and_lists_its_own_cascades() -> None:
     assert not at.exception, at.exception
     listed = next(m.value for m in at.markdown if "Cascade" in m.value).splitlines()
     assert [line.split(" (peak")[0] for line in listed] == [
-        "- Cascade 17:37-17:42 UTC: $5.95M, 100% shorts",
-        "- Cascade 18:58-19:01 UTC: $5.21M, 98% shorts",
+        "- Cascade 13:46-14:08 UTC: $24.9M, 97% shorts",
+        "- Cascade 14:21-14:29 UTC: $14.6M, 90% shorts",
     ]
     assert cascades.legend() in [c.value for c in at.caption]

@@ -77,7 +77,7 @@ def test_a_4h_window_counts_only_its_hours_and_its_share_link_pins_them() -> Non
     picking UTC days then leaves the window."""
     at = run_app(window="4h", until="2025-05-08T18:00Z")
     values = metrics(at)
-    assert values["Total liquidations"] == "$233M"  # of the day's $1.10B
+    assert values["Total liquidations"] == "$572M"  # of the day's $1.10B: the 4 h around the squeeze's peak
     link = at.code[0].value
     assert "window=4h" in link and "until=2025-05-08T18%3A00Z" in link
     again = run_app(**parse_qs(urlsplit(link).query))
