@@ -3,8 +3,8 @@
 Same semantics as the embedded SQLite store (`data_sources.store`): raw events
 deduplicated by their natural key with `ON CONFLICT DO NOTHING`, minute and day
 rollups kept in the same transaction by triggers, coverage intervals, stream
-health, and the collector's market series (see `series`). A batch is COPied into a session temp table and moved with one
-`INSERT ... SELECT ... ON CONFLICT DO NOTHING`. Connections come from a
+health, and the collector's market series (see `series`). A batch is COPied (binary) into a session temp table and
+moved with one `INSERT ... SELECT ... ON CONFLICT DO NOTHING`. Connections come from a
 `psycopg_pool` pool, so reads from several app threads and the recorder's writes
 run side by side. Every message names the database by its masked URL.
 """
@@ -29,6 +29,7 @@ from data_sources.store import Event, StoreError, StreamHealth, merge_spans
 CONNECT_TIMEOUT = 5  # seconds to reach the server before the store reports it unreachable
 POOL_SIZE = 8
 COLUMNS = "exchange, symbol, asset, ts, side, price, qty, usd"
+COLUMN_TYPES = ("text", "text", "text", "int8", "text", "float8", "float8", "float8")  # binary COPY of COLUMNS
 EVENT_ORDER = "ts, exchange, symbol, side, price, qty"
 
 
@@ -79,7 +80,8 @@ class PostgresStore:
             return 0
         with self._errors("write to"), self._pool.connection() as connection, connection.cursor() as cursor:
             cursor.execute("CREATE TEMP TABLE IF NOT EXISTS incoming (LIKE liquidations) ON COMMIT DELETE ROWS")
-            with cursor.copy(f"COPY incoming ({COLUMNS}) FROM STDIN") as copy:
+            with cursor.copy(f"COPY incoming ({COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(COLUMN_TYPES)
                 for e in events:
                     copy.write_row((e.exchange, e.symbol, e.asset, e.ts, e.side, e.price, e.qty, e.usd))
             cursor.execute(
