@@ -24,7 +24,7 @@ from data_sources.base import from_ms, ms
 from data_sources.dburl import masked, scrub
 from data_sources.pg_migrations import current, migrate
 from data_sources.schema import conform, empty
-from data_sources.store import Event, StoreError, StreamHealth, merge_spans
+from data_sources.store import Event, StoreError, StreamHealth, merge_spans, rollup_sql
 
 CONNECT_TIMEOUT = 5  # seconds to reach the server before the store reports it unreachable
 POOL_SIZE = 8
@@ -196,11 +196,8 @@ class PostgresStore:
         Whole-day steps read the daily rollup; shorter steps the minute rollup. Rows
         are normalized liquidations with `usd` and `qty` set and no price.
         """
-        table, unit = ("liquidation_days", "day") if step_ms % 86_400_000 == 0 else ("liquidation_minutes", "minute")
         frame = self._read(
-            f"SELECT {unit} / %s * %s AS ts, side, SUM(qty) AS qty, SUM(usd) AS usd FROM {table} "
-            f"WHERE exchange = %s AND asset = %s AND {unit} >= %s AND {unit} < %s GROUP BY 1, 2 ORDER BY 1, 2",
-            (step_ms, step_ms, exchange, asset, ms(start), ms(end)),
+            rollup_sql(step_ms, "side", "exchange = %s AND asset = %s", "%s"), (exchange, asset, ms(start), ms(end))
         )
         if frame.empty:
             return empty("liquidations")
@@ -219,12 +216,7 @@ class PostgresStore:
     def market_buckets(self, exchange: str, start: pd.Timestamp, end: pd.Timestamp, step_ms: int) -> pd.DataFrame:
         """Every asset's recorded liquidations on one exchange per `step_ms` bucket, asset and side, from the
         rollups (see `buckets`)."""
-        table, unit = ("liquidation_days", "day") if step_ms % 86_400_000 == 0 else ("liquidation_minutes", "minute")
-        frame = self._read(
-            f"SELECT {unit} / %s * %s AS ts, asset, side, SUM(qty) AS qty, SUM(usd) AS usd FROM {table} "
-            f"WHERE exchange = %s AND {unit} >= %s AND {unit} < %s GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
-            (step_ms, step_ms, exchange, ms(start), ms(end)),
-        )
+        frame = self._read(rollup_sql(step_ms, "asset, side", "exchange = %s", "%s"), (exchange, ms(start), ms(end)))
         if frame.empty:
             return empty("liquidations")
         frame["exchange"], frame["price"] = exchange, float("nan")
