@@ -119,6 +119,7 @@ def window(fake: RemoteExchanges, days: int) -> list[str]:
 def run_page(fake: RemoteExchanges, page: str, days: int) -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
     at.query_params["range"] = window(fake, days)
+    at.query_params["exchanges"] = list(FAKED)
     at.run()
     if PAGES[page]:
         at.switch_page(PAGES[page]).run()
@@ -139,6 +140,7 @@ def warm_interpreter(fake: RemoteExchanges) -> None:
     for page in PAGES:
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
         at.query_params["range"] = [f"{today - pd.Timedelta(days=20):%Y-%m-%d}"]
+        at.query_params["exchanges"] = list(FAKED)
         at.run()
         if PAGES[page]:
             at.switch_page(PAGES[page]).run()
@@ -155,6 +157,7 @@ def page_rows(fake: RemoteExchanges, days_list: list[int], rtt: float) -> tuple[
             fake.reset()
             at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
             at.query_params["range"] = window(fake, days)
+            at.query_params["exchanges"] = list(FAKED)
             if PAGES[page]:
                 at.run()  # the frame registers pages; the page itself is timed cold below
                 fresh_caches()
@@ -267,7 +270,7 @@ def browser_rows(fake: RemoteExchanges, env: dict[str, str]) -> list[Row]:
         return [Row("overview in headless Chromium", "skipped: /usr/bin/chromium not installed")]
     from playwright.sync_api import sync_playwright
 
-    url_query = f"/?range={window(fake, 1)[0]}"
+    url_query = f"/?range={window(fake, 1)[0]}" + "".join(f"&exchanges={e}" for e in FAKED)
     with streamlit_server(env) as base:
         url = base + url_query
         rows = []
@@ -282,18 +285,25 @@ def browser_rows(fake: RemoteExchanges, env: dict[str, str]) -> list[Row]:
                     "--disable-sync",
                 ],
             )
-            for label in ("cold (first visit after server start)", "warm (second visit)"):
-                page = browser.new_page()
+            page = browser.new_page()
+            for label in ("cold (first visit after server start)", "warm reload (the same tab)"):
+                warm = bool(rows)
                 start = time.perf_counter()
-                page.goto(url)
+                if warm:
+                    page.reload()  # the browser keeps Streamlit's static files, as on a real reload
+                else:
+                    page.goto(url)
                 page.get_by_text("Total liquidations").first.wait_for(timeout=120_000)
+                elapsed = time.perf_counter() - start
                 rows.append(
                     Row(
                         f"overview in headless Chromium, {label}: KPIs visible",
-                        f"{(time.perf_counter() - start) * 1000:,.0f} ms",
+                        f"{elapsed * 1000:,.0f} ms",
+                        "<= 1,500 ms" if warm else "",
+                        elapsed <= 1.5 if warm else None,
                     )
                 )
-                page.close()
+            page.close()
             browser.close()
         return rows
 
@@ -463,6 +473,7 @@ def drill_rows(fake: RemoteExchanges, sessions: int, days: float) -> list[Row]:
             try:
                 at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
                 at.query_params["range"] = window(fake, 1)
+                at.query_params["exchanges"] = list(FAKED)
                 for page in PAGES.values():
                     elapsed, _ = timed(at.run if page is None else lambda page=page: at.switch_page(page).run())
                     if at.exception:
