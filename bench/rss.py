@@ -14,8 +14,8 @@ from pathlib import Path
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
-from data_sources.schema import ASSETS, EXCHANGES
-from tests.fake_exchanges import venue_urls
+from data_sources.schema import ASSETS
+from tests.fake_exchanges import FAKED, venue_urls
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,7 +30,7 @@ def combinations(n: int) -> list[dict[str, list[str]]]:
     """N distinct (range, assets, exchanges) filter sets within the fake market's 29 days."""
     today = pd.Timestamp.now(tz="UTC").floor("D")
     asset_sets = [list(ASSETS), ["BTC", "ETH"], ["SOL", "XRP", "DOGE"], ["ADA", "BNB"], ["ETH"]]
-    exchange_sets = [list(EXCHANGES), ["binance"], ["okx", "bybit"]]
+    exchange_sets = [list(FAKED), ["binance"], ["okx", "bybit"]]  # the venues the fake serves
     out = []
     for offset, length, assets, exchanges in itertools.product(range(0, 28, 3), (1, 3, 7), asset_sets, exchange_sets):
         first = today - pd.Timedelta(days=offset + length - 1)

@@ -135,7 +135,9 @@ def legend(rule: Rule = RULE) -> str:
 
 
 def mark(fig: go.Figure, cascades: pd.DataFrame) -> go.Figure:
-    """Shade each cascade on a time-axis figure, labelled with its size; its span, size and sides on hover."""
+    """A copy of `fig` with each cascade shaded, labelled with its size; its span, size and sides on hover.
+    `fig` itself is left alone (charts' figures are memoized and shared between reruns, `components.memo`)."""
+    fig = go.Figure(fig)
     for _, row in cascades.iterrows():
         fig.add_vrect(
             x0=row["start"],

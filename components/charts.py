@@ -16,6 +16,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from components.memo import of_frames
 from components.summary import usd
 from data_sources.schema import ASSETS, EXCHANGE_NAMES, RATIO_KIND_LABELS, RATIO_KINDS
 
@@ -109,6 +110,7 @@ def _usd_text(values: Iterable[float]) -> list[str]:
     return [usd(v) for v in values]
 
 
+@of_frames
 def leaderboard(moves: pd.DataFrame) -> go.Figure:
     """Horizontal bars of % change per asset, best on top, green up / red down."""
     ordered = moves.iloc[::-1]
@@ -135,6 +137,7 @@ def leaderboard(moves: pd.DataFrame) -> go.Figure:
     return _layout(fig, 320, hovermode="closest", showlegend=False)
 
 
+@of_frames
 def exchange_breakdown(table: pd.DataFrame) -> go.Figure:
     """Stacked long/short liquidation bars per exchange, labelled with each one's share.
 
@@ -173,6 +176,7 @@ def exchange_breakdown(table: pd.DataFrame) -> go.Figure:
     return _layout(fig, 320, barmode="stack", hovermode="closest")
 
 
+@of_frames
 def asset_breakdown(table: pd.DataFrame) -> go.Figure:
     """Stacked long/short liquidation bars per asset (vertical)."""
     fig = go.Figure()
@@ -190,6 +194,7 @@ def asset_breakdown(table: pd.DataFrame) -> go.Figure:
     return _layout(fig, 340, barmode="stack", hovermode="x")
 
 
+@of_frames
 def coin_ranking(table: pd.DataFrame) -> go.Figure:
     """`summary.by_coin` as horizontal stacked long/short bars, largest at the top, "Others" last."""
     fig = go.Figure()
@@ -209,6 +214,7 @@ def coin_ranking(table: pd.DataFrame) -> go.Figure:
     return _layout(fig, 80 + 22 * max(len(table), 1), barmode="stack", hovermode="closest")
 
 
+@of_frames
 def coin_treemap(table: pd.DataFrame) -> go.Figure:
     """`summary.by_coin` as a treemap: area = USD liquidated, colour = short share (green: shorts, red: longs)."""
     fig = go.Figure(
@@ -231,6 +237,7 @@ def coin_treemap(table: pd.DataFrame) -> go.Figure:
     return _layout(fig, 380, hovermode="closest")
 
 
+@of_frames
 def liquidation_timeline(buckets: pd.DataFrame, price: pd.DataFrame | None = None, price_label: str = "") -> go.Figure:
     """Long (red) and short (green) liquidations per bucket, stacked, with an optional price line."""
     fig = make_subplots(specs=[[{"secondary_y": True}]])
@@ -281,6 +288,7 @@ def ratio_color_range(values: Iterable[float]) -> tuple[float, float, list[list[
     return zmin, zmax, scale
 
 
+@of_frames
 def ratio_heatmap(snapshot: pd.DataFrame, assets: list[str], exchanges: list[str]) -> go.Figure:
     """Asset x exchange grid of the latest long/short ratio (>1: more longs), with its change.
 
@@ -315,6 +323,7 @@ def ratio_heatmap(snapshot: pd.DataFrame, assets: list[str], exchanges: list[str
     return _layout(fig, 60 + 44 * max(len(assets), 1), hovermode="closest")
 
 
+@of_frames
 def candles_with_liquidations(
     candles: pd.DataFrame, buckets: pd.DataFrame, title: str, covered: bool = True
 ) -> go.Figure:
@@ -385,6 +394,7 @@ def candles_with_liquidations(
     return _layout(fig, 640, barmode="stack", bargap=0.05)
 
 
+@of_frames
 def ratios_over_time(
     ratios: pd.DataFrame, kinds: tuple[str, ...] = RATIO_KINDS, color_by: str = "exchange"
 ) -> go.Figure:
@@ -419,6 +429,7 @@ def ratios_over_time(
     return _layout(fig, 190 * len(kinds) + 40)
 
 
+@of_frames
 def open_interest_and_funding(open_interest: pd.DataFrame, funding: pd.DataFrame) -> go.Figure:
     """Open interest (USD) per exchange above funding rates (% per period) per exchange."""
     fig = make_subplots(
@@ -467,6 +478,7 @@ def open_interest_and_funding(open_interest: pd.DataFrame, funding: pd.DataFrame
     return _layout(fig, 520)
 
 
+@of_frames
 def exchange_share(table: pd.DataFrame, exchange: str, denominator: str = "all exchanges") -> go.Figure:
     """Per asset: the exchange's share of that asset's liquidations across `denominator`.
 

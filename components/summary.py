@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from components.memo import of_frames
 from data_sources.schema import EXCHANGE_NAMES, EXCHANGES, RATIO_KIND_LABELS
 from data_sources.units import compact_usd as usd
 
@@ -60,6 +61,7 @@ class LiquidationTotals:
         return self.shorts / self.total if self.total else float("nan")
 
 
+@of_frames
 def liquidation_totals(liquidations: pd.DataFrame) -> LiquidationTotals:
     """Total USD of long and short liquidations in the frame."""
     by_side = liquidations.groupby("side")["usd"].sum()
@@ -78,6 +80,7 @@ def _side_table(liquidations: pd.DataFrame, by: str, order: list[str]) -> pd.Dat
     return table.reset_index()
 
 
+@of_frames
 def by_exchange(
     liquidations: pd.DataFrame, exchanges: tuple[str, ...], covered: Collection[str] | None = None
 ) -> pd.DataFrame:
@@ -92,6 +95,7 @@ def by_exchange(
     return table
 
 
+@of_frames
 def by_asset(liquidations: pd.DataFrame, assets: tuple[str, ...]) -> pd.DataFrame:
     """Per asset: long, short, total USD, share of all assets, short share; largest first."""
     return _side_table(liquidations, "asset", list(assets)).sort_values("total", ascending=False, kind="stable")
@@ -100,6 +104,7 @@ def by_asset(liquidations: pd.DataFrame, assets: tuple[str, ...]) -> pd.DataFram
 OTHERS = "Others"
 
 
+@of_frames
 def by_coin(liquidations: pd.DataFrame, top: int = 20) -> pd.DataFrame:
     """The `top` most liquidated coins (long, short, total USD, share of all, short share), largest first, then
     one "Others" row summing the rest (absent when nothing is left over)."""
@@ -120,6 +125,7 @@ def by_coin(liquidations: pd.DataFrame, top: int = 20) -> pd.DataFrame:
     return pd.concat([head, pd.DataFrame([others])], ignore_index=True)
 
 
+@of_frames
 def over_time(liquidations: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, step: pd.Timedelta) -> pd.DataFrame:
     """Long and short USD per time bucket of `step`, every bucket of [start, end) present."""
     buckets = pd.date_range(start, end, freq=step, inclusive="left", unit="ms")
@@ -130,6 +136,7 @@ def over_time(liquidations: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp
     return bucketed.reset_index()
 
 
+@of_frames
 def price_moves(candles: pd.DataFrame) -> pd.DataFrame:
     """% change per asset from the window's first open to its last close, best first.
 
@@ -197,6 +204,7 @@ def move_lines(moves: pd.DataFrame) -> list[str]:
     return [line for _, line in sorted(lines, key=lambda item: item[0], reverse=True)]
 
 
+@of_frames
 def reference_candles(candles: pd.DataFrame, asset: str) -> pd.DataFrame:
     """The candles of `asset` on its reference exchange (see `price_moves`)."""
     frame = candles[candles["asset"] == asset]
@@ -206,6 +214,7 @@ def reference_candles(candles: pd.DataFrame, asset: str) -> pd.DataFrame:
     return frame[frame["exchange"] == exchange]
 
 
+@of_frames
 def ratio_snapshot(ratios: pd.DataFrame, kind: str) -> pd.DataFrame:
     """Per asset x exchange: the ratio at the start and at the end of the window."""
     frame = ratios[ratios["kind"] == kind]
@@ -215,6 +224,7 @@ def ratio_snapshot(ratios: pd.DataFrame, kind: str) -> pd.DataFrame:
     return snapshot
 
 
+@of_frames
 def largest(liquidations: pd.DataFrame, n: int = 20) -> pd.DataFrame:
     """The `n` largest single liquidations, largest first (aggregated buckets, with no price, excluded)."""
     return liquidations.dropna(subset=["price"]).nlargest(n, "usd").reset_index(drop=True)
@@ -224,6 +234,7 @@ def _join(names: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
+@of_frames
 def takeaways(
     moves: pd.DataFrame,
     liquidations: pd.DataFrame,

@@ -10,9 +10,10 @@ logged once per kind.
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
+
+import orjson
 
 
 class Malformed(ValueError):
@@ -23,11 +24,12 @@ class Malformed(ValueError):
         self.kind = kind
 
 
-def load(raw: str) -> Any:
-    """The JSON value in `raw`; invalid JSON is Malformed."""
+def load(raw: str | bytes) -> Any:
+    """The JSON value in `raw` (parsed by orjson); invalid JSON, including NaN, lone surrogates and nesting
+    deeper than 1,024 levels, is Malformed."""
     try:
-        return json.loads(raw)
-    except (ValueError, RecursionError):  # JSONDecodeError; nesting deeper than the parser goes
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
         raise Malformed("invalid JSON") from None
 
 
@@ -64,13 +66,14 @@ def choice(mapping: dict[str, Any], key: str, allowed: tuple[str, ...], path: st
 def positive(mapping: dict[str, Any], key: str, path: str = "") -> float:
     """The finite number > 0 at `mapping[key]` (a JSON number or a numeric string, as venues send)."""
     value = mapping.get(key)
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+    kind = type(value)
+    if kind is not str and kind is not float and kind is not int:  # bool and None fall here too
         raise Malformed(f"'{path}{key}' is missing or not a number")
     try:
         number = float(value)
     except ValueError:
         raise Malformed(f"'{path}{key}' is not a number") from None
-    if not math.isfinite(number) or number <= 0:
+    if not 0 < number < math.inf:
         raise Malformed(f"'{path}{key}' is not a positive number")
     return number
 

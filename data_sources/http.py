@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import orjson
 import requests
 from cachetools import TTLCache
 from requests.adapters import HTTPAdapter
@@ -186,8 +187,8 @@ class Upstream:
         if response.status_code >= 400:
             raise self._fail(response)
         try:
-            return response.json()
-        except ValueError:
+            return orjson.loads(response.content)
+        except orjson.JSONDecodeError:
             raise BadPayload(f"{self.name} sent a malformed answer for {path} (not valid JSON).") from None
 
     def _send(self, method: str, path: str, **send: Any) -> requests.Response:

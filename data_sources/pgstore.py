@@ -3,8 +3,8 @@
 Same semantics as the embedded SQLite store (`data_sources.store`): raw events
 deduplicated by their natural key with `ON CONFLICT DO NOTHING`, minute and day
 rollups kept in the same transaction by triggers, coverage intervals, stream
-health, and the collector's market series (see `series`). A batch is COPied into a session temp table and moved with one
-`INSERT ... SELECT ... ON CONFLICT DO NOTHING`. Connections come from a
+health, and the collector's market series (see `series`). A batch is COPied (binary) into a session temp table and
+moved with one `INSERT ... SELECT ... ON CONFLICT DO NOTHING`. Connections come from a
 `psycopg_pool` pool, so reads from several app threads and the recorder's writes
 run side by side. Every message names the database by its masked URL.
 """
@@ -24,11 +24,21 @@ from data_sources.base import from_ms, ms
 from data_sources.dburl import masked, scrub
 from data_sources.pg_migrations import current, migrate
 from data_sources.schema import conform, empty
-from data_sources.store import ALERT_COLUMNS, Event, SentAlert, StoreError, StreamHealth, alerts_frame, merge_spans
+from data_sources.store import (
+    ALERT_COLUMNS,
+    Event,
+    SentAlert,
+    StoreError,
+    StreamHealth,
+    alerts_frame,
+    merge_spans,
+    rollup_sql,
+)
 
 CONNECT_TIMEOUT = 5  # seconds to reach the server before the store reports it unreachable
 POOL_SIZE = 8
 COLUMNS = "exchange, symbol, asset, ts, side, price, qty, usd"
+COLUMN_TYPES = ("text", "text", "text", "int8", "text", "float8", "float8", "float8")  # binary COPY of COLUMNS
 EVENT_ORDER = "ts, exchange, symbol, side, price, qty"
 
 
@@ -79,7 +89,8 @@ class PostgresStore:
             return 0
         with self._errors("write to"), self._pool.connection() as connection, connection.cursor() as cursor:
             cursor.execute("CREATE TEMP TABLE IF NOT EXISTS incoming (LIKE liquidations) ON COMMIT DELETE ROWS")
-            with cursor.copy(f"COPY incoming ({COLUMNS}) FROM STDIN") as copy:
+            with cursor.copy(f"COPY incoming ({COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(COLUMN_TYPES)
                 for e in events:
                     copy.write_row((e.exchange, e.symbol, e.asset, e.ts, e.side, e.price, e.qty, e.usd))
             cursor.execute(
@@ -209,11 +220,8 @@ class PostgresStore:
         Whole-day steps read the daily rollup; shorter steps the minute rollup. Rows
         are normalized liquidations with `usd` and `qty` set and no price.
         """
-        table, unit = ("liquidation_days", "day") if step_ms % 86_400_000 == 0 else ("liquidation_minutes", "minute")
         frame = self._read(
-            f"SELECT {unit} / %s * %s AS ts, side, SUM(qty) AS qty, SUM(usd) AS usd FROM {table} "
-            f"WHERE exchange = %s AND asset = %s AND {unit} >= %s AND {unit} < %s GROUP BY 1, 2 ORDER BY 1, 2",
-            (step_ms, step_ms, exchange, asset, ms(start), ms(end)),
+            rollup_sql(step_ms, "side", "exchange = %s AND asset = %s", "%s"), (exchange, asset, ms(start), ms(end))
         )
         if frame.empty:
             return empty("liquidations")
@@ -232,12 +240,7 @@ class PostgresStore:
     def market_buckets(self, exchange: str, start: pd.Timestamp, end: pd.Timestamp, step_ms: int) -> pd.DataFrame:
         """Every asset's recorded liquidations on one exchange per `step_ms` bucket, asset and side, from the
         rollups (see `buckets`)."""
-        table, unit = ("liquidation_days", "day") if step_ms % 86_400_000 == 0 else ("liquidation_minutes", "minute")
-        frame = self._read(
-            f"SELECT {unit} / %s * %s AS ts, asset, side, SUM(qty) AS qty, SUM(usd) AS usd FROM {table} "
-            f"WHERE exchange = %s AND {unit} >= %s AND {unit} < %s GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
-            (step_ms, step_ms, exchange, ms(start), ms(end)),
-        )
+        frame = self._read(rollup_sql(step_ms, "asset, side", "exchange = %s", "%s"), (exchange, ms(start), ms(end)))
         if frame.empty:
             return empty("liquidations")
         frame["exchange"], frame["price"] = exchange, float("nan")

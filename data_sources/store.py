@@ -435,11 +435,8 @@ class SqliteStore:
         Whole-day steps read the daily rollup; shorter steps the minute rollup. Rows
         are normalized liquidations with `usd` and `qty` set and no price.
         """
-        table, unit = ("liquidation_days", "day") if step_ms % 86_400_000 == 0 else ("liquidation_minutes", "minute")
         frame = self._read(
-            f"SELECT {unit} / ? * ? AS ts, side, SUM(qty) AS qty, SUM(usd) AS usd FROM {table} "
-            f"WHERE exchange = ? AND asset = ? AND {unit} >= ? AND {unit} < ? GROUP BY 1, 2 ORDER BY 1",
-            (step_ms, step_ms, exchange, asset, ms(start), ms(end)),
+            rollup_sql(step_ms, "side", "exchange = ? AND asset = ?", "?"), (exchange, asset, ms(start), ms(end))
         )
         if frame.empty:
             return empty("liquidations")
@@ -458,12 +455,7 @@ class SqliteStore:
     def market_buckets(self, exchange: str, start: pd.Timestamp, end: pd.Timestamp, step_ms: int) -> pd.DataFrame:
         """Every asset's recorded liquidations on one exchange per `step_ms` bucket, asset and side, from the
         rollups (see `buckets`)."""
-        table, unit = ("liquidation_days", "day") if step_ms % 86_400_000 == 0 else ("liquidation_minutes", "minute")
-        frame = self._read(
-            f"SELECT {unit} / ? * ? AS ts, asset, side, SUM(qty) AS qty, SUM(usd) AS usd FROM {table} "
-            f"WHERE exchange = ? AND {unit} >= ? AND {unit} < ? GROUP BY 1, 2, 3 ORDER BY 1",
-            (step_ms, step_ms, exchange, ms(start), ms(end)),
-        )
+        frame = self._read(rollup_sql(step_ms, "asset, side", "exchange = ?", "?"), (exchange, ms(start), ms(end)))
         if frame.empty:
             return empty("liquidations")
         frame["exchange"], frame["price"] = exchange, float("nan")
@@ -478,6 +470,28 @@ class SqliteStore:
             (exchange, ms(start), ms(end)),
         ).fetchall()
         return merge_spans(rows, ms(start), ms(end))
+
+
+def rollup_sql(step_ms: int, keys: str, where: str, marker: str) -> str:
+    """The query summing the rollups per `step_ms` bucket and `keys` ("side" or "asset, side") under `where`
+    and a [start, end) pair of `marker` parameters, ordered by bucket then keys.
+
+    Whole-day steps read the daily rollup, others the minute rollup; a step of exactly the rollup's own
+    unit reads its rows as they are (no grouping, which would sort a year of rows for nothing).
+    """
+    table, unit, size = (
+        ("liquidation_days", "day", 86_400_000)
+        if step_ms % 86_400_000 == 0
+        else ("liquidation_minutes", "minute", 60_000)
+    )
+    span = f"{where} AND {unit} >= {marker} AND {unit} < {marker}"
+    if step_ms == size:
+        return f"SELECT {unit} AS ts, {keys}, qty, usd FROM {table} WHERE {span} ORDER BY {unit}, {keys}"
+    bucket = f"{unit} / {int(step_ms)} * {int(step_ms)}"
+    return (
+        f"SELECT {bucket} AS ts, {keys}, SUM(qty) AS qty, SUM(usd) AS usd FROM {table} WHERE {span} "
+        f"GROUP BY {bucket}, {keys} ORDER BY {bucket}, {keys}"
+    )
 
 
 def merge_spans(rows: Sequence[tuple[int, int]], start_ms: int, end_ms: int) -> list[tuple[pd.Timestamp, pd.Timestamp]]:

@@ -34,7 +34,7 @@ import logging
 import random
 import socket as socket_module
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -98,7 +98,7 @@ class StreamStatus:
     last_event_ms: int | None = None
     last_alive_ms: int | None = None
     skipped: Counter[str] = field(default_factory=Counter)
-    recent: list[float] = field(default_factory=list)
+    recent: deque[tuple[float, int]] = field(default_factory=deque)  # (arrival epoch s, events), last minute
     logged: dict[str, float] = field(default_factory=dict)
 
     def set(self, state: str, message: str = "", connection: int | None = None) -> None:
@@ -130,7 +130,13 @@ class StreamStatus:
         """Count `count` events arriving at `now` (epoch seconds)."""
         self.events += count
         self.last_event_ms = int(now * 1000)
-        self.recent = [t for t in self.recent if now - t < 60] + [now] * count
+        self._forget(now)
+        self.recent.append((now, count))
+
+    def _forget(self, now: float) -> None:
+        """Drop arrivals a minute or more before `now` (one pop each: constant time per message)."""
+        while self.recent and now - self.recent[0][0] >= 60:
+            self.recent.popleft()
 
     def skip(self, kind: str, excerpt: str, now: float, count: int = 1, what: str = "a malformed message") -> None:
         """Count `count` skipped items of `kind`; log the kind at most once per LOG_EVERY s, with an excerpt."""
@@ -153,7 +159,7 @@ class StreamStatus:
     def line(self, now: float) -> str:
         """`binance   412 symbols  42 ev/min  total 120  last event 3 s ago  skipped 0  recording` (state last)."""
         state = self.state if not self.message else f"{self.state}: {self.message}"
-        per_minute = len([t for t in self.recent if now - t < 60])
+        per_minute = sum(count for t, count in self.recent if now - t < 60)
         age = f"{now - self.last_event_ms / 1000:.0f} s ago" if self.last_event_ms else "none yet"
         skipped = sum(self.skipped.values())
         return (

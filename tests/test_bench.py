@@ -16,8 +16,10 @@ SCENARIOS = (
     "concurrent identical overview sessions",
     "overview in headless Chromium",
     "peak RSS after 10 distinct filter combinations",
-    "recorder ingest, 5,000 events",
-    "store: overview aggregates over 7 days",
+    "recorder ingest, 5,000 events from a local WebSocket replay, SQLite",
+    "recorder ingest, 5,000 events from a local WebSocket replay, PostgreSQL",
+    "store: whole-market aggregates over 7 days of rollups, SQLite",
+    "store: whole-market aggregates over 7 days of rollups, PostgreSQL",
     "load drill, 5 concurrent store-only sessions x 3 pages, PostgreSQL: script time per view p50 / p95",
 )
 

@@ -7,8 +7,9 @@ import json
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
-from components import cascades
+from components import cascades, charts, summary
 from data_sources import market
+from data_sources.intervals import to_offset
 from data_sources.registry import demo_choice
 from data_sources.schema import ALL_ASSETS, EXCHANGES
 from tests.conftest import ROOT
@@ -92,3 +93,15 @@ def test_the_exchange_page_shades_and_lists_its_own_cascades() -> None:
         "- Cascade 14:21-14:29 UTC: $14.6M, 90% shorts",
     ]
     assert cascades.legend() in [c.value for c in at.caption]
+
+
+def test_marking_leaves_the_memoized_timeline_alone() -> None:
+    """`charts.liquidation_timeline` is memoized per frame: shading must not add to the shared figure."""
+    frame = demo_liquidations(DAY)
+    buckets = summary.over_time(frame, DAY, DAY + pd.Timedelta(days=1), to_offset("1h"))
+    found = cascades.detect(frame, DAY, DAY + pd.Timedelta(days=1))
+    shared = charts.liquidation_timeline(buckets)
+    first = cascades.mark(charts.liquidation_timeline(buckets), found)
+    second = cascades.mark(charts.liquidation_timeline(buckets), found)
+    assert charts.liquidation_timeline(buckets) is shared and not shared.layout.shapes
+    assert len(first.layout.shapes) == len(second.layout.shapes) == len(found) > 0

@@ -26,7 +26,7 @@ from data_sources.decode import Malformed
 from data_sources.recorder import Recorder
 from data_sources.store import SqliteStore, StreamHealth
 from data_sources.stream_health import describe, sentence
-from data_sources.stream_runner import classify_failure
+from data_sources.stream_runner import StreamStatus, classify_failure
 from data_sources.streams import Reading, StreamProtocol
 from data_sources.venues.binance import BinanceStream
 from data_sources.venues.bybit import BybitStream
@@ -410,3 +410,25 @@ def test_a_url_that_is_not_websocket_is_misconfigured(tmp_path: Path) -> None:
     state, message = seen[0]
     assert state == "misconfigured"
     assert message == "LIQSCOPE_BYBIT_WS is not a WebSocket URL ('http://127.0.0.1:9/v5/public/linear'): check the URL"
+
+
+class TestEventRate:
+    """The status line's events per minute, kept in time and memory per message, not per event."""
+
+    def test_counts_the_events_of_the_last_minute(self) -> None:
+        """Events older than a minute leave the rate; the total keeps them."""
+        status = StreamStatus("bybit")
+        status.saw(500, 1_000.0)
+        status.saw(300, 1_030.0)
+        assert " 800 ev/min" in status.line(1_059.0)
+        status.saw(100, 1_070.0)
+        assert " 400 ev/min" in status.line(1_070.0)
+        assert status.events == 900
+
+    def test_a_burst_is_remembered_as_one_arrival(self) -> None:
+        """100,000 events in one message cost one entry (one per event made each message slower than the last)."""
+        status = StreamStatus("bybit")
+        status.saw(100_000, 1_000.0)
+        status.saw(1, 1_001.0)
+        assert len(status.recent) == 2
+        assert "100001 ev/min" in status.line(1_001.0)
