@@ -39,6 +39,12 @@ NOW = pd.Timestamp.now(tz="UTC").floor("min") - pd.Timedelta(minutes=1)
 TODAY = f"{NOW:%Y-%m-%d}"
 
 
+def stored_days() -> list[str]:
+    """The UTC days the store holds: the series end at NOW, the recorded liquidations at the wall clock when the
+    module's store was filled, which is the next day when the run crosses midnight."""
+    return sorted({TODAY, f"{pd.Timestamp.now(tz='UTC'):%Y-%m-%d}"})
+
+
 def fill(target: str, url: str) -> None:
     """What a collector run leaves: one day of every series (no OKX open interest), and recorded liquidations."""
     store = storage.connect(target)
@@ -94,7 +100,7 @@ def captions(at: AppTest) -> str:
 
 def test_every_page_renders_from_the_store_and_no_exchange_is_called(store_mode: FakeExchanges, filled: str) -> None:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.query_params.update({"range": [TODAY], "interval": "1h"})
+    at.query_params.update({"range": stored_days(), "interval": "1h"})
     at.run()
     assert not at.exception, at.exception
     assert "Collector store (no exchange called)" in captions(at)
