@@ -58,8 +58,10 @@ for note in ranking.notes:
 
 with st.container(border=True):
     st.subheader("Key takeaways")
-    lines = summary.takeaways(moves, liquidations.frame, ratios.frame, view.exchanges)
-    lines += cascades.takeaway_lines(bursts)
+    lines = [  # a new list: `takeaways` is memoized and shared between reruns (components.memo)
+        *summary.takeaways(moves, liquidations.frame, ratios.frame, view.exchanges),
+        *cascades.takeaway_lines(bursts),
+    ]
     if lines:
         st.markdown("\n".join(f"- {line}" for line in lines))
     else:

@@ -18,7 +18,7 @@ import pytest
 from components import filters
 from data_sources import storage
 from data_sources.alerts import Alerts, Delivery, RuleError, evaluator
-from data_sources.alerts.rules import load, parse
+from data_sources.alerts.rules import load, mask, parse
 from data_sources.recorder import Recorder
 from data_sources.store import SentAlert
 from data_sources.venues.binance import BinanceStream
@@ -265,3 +265,23 @@ def test_a_reconnect_overlap_counts_once(tmp_path: Path) -> None:
     assert fake.connections == 2
     assert store.sent_alerts(5)[["rule", "usd"]].values.tolist() == [["over 190K", 200_000]]
     assert len(hooks.at("/a")) == 1 and not hooks.at("/b")
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("tgram://123456:ABCDEFSECRET/987654", "tgram://***"),  # Telegram's bot token holds a colon: no port
+        ("foo://bot:SECRETTOKEN/chat", "foo://***"),
+        ("https://user:pw@hooks.example:8443/T0/SECRET?x=1", "https://hooks.example:8443/***"),
+        ("no scheme at all", "***"),
+    ],
+)
+def test_masking_never_raises_and_keeps_no_secret(url: str, shown: str) -> None:
+    assert mask(url) == shown
+
+
+def test_an_apprise_url_it_rejects_is_refused_with_its_line_and_no_secret() -> None:
+    text = '[[rule]]\nname = "x"\nusd_over = 1\nwindow = "5m"\nnotify = "foo://bot:SECRETTOKEN/chat"\n'
+    with pytest.raises(RuleError) as refused:
+        parse(text, "alerts.toml")
+    assert "line 5" in str(refused.value) and "SECRETTOKEN" not in str(refused.value)

@@ -105,3 +105,14 @@ def test_marking_leaves_the_memoized_timeline_alone() -> None:
     second = cascades.mark(charts.liquidation_timeline(buckets), found)
     assert charts.liquidation_timeline(buckets) is shared and not shared.layout.shapes
     assert len(first.layout.shapes) == len(second.layout.shapes) == len(found) > 0
+
+
+def test_the_takeaways_list_each_cascade_once_on_every_rerun() -> None:
+    """`summary.takeaways` is memoized: adding the cascade lines to its list in place repeated them per rerun."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.query_params["range"] = "2025-05-08"
+    counts = []
+    for _ in range(3):
+        at.run()
+        counts.append(sum(line.startswith("- Cascade") for line in at.markdown[0].value.splitlines()))
+    assert counts[0] >= 1 and counts == [counts[0]] * 3

@@ -99,7 +99,12 @@ class Dispatcher:
 
     def _work(self) -> None:
         while (alert := self.queue.get()) is not None:
-            self._record(alert, self.deliver(alert))
+            try:
+                outcome = self.deliver(alert)
+            except Exception as error:  # the worker outlives any one alert; the text names the type, no URL
+                log.warning("alert %r not delivered: %s", alert.rule.name, type(error).__name__)
+                outcome = f"not delivered ({type(error).__name__})"
+            self._record(alert, outcome)
 
     def deliver(self, alert: Alert) -> str:
         """Send `alert` to its webhook and its notify URL; "" when every one took it, else why not (masked)."""

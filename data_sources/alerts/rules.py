@@ -59,13 +59,17 @@ class Rule:
 
 
 def mask(url: str | None) -> str:
-    """`https://hooks.example/***`: scheme and host only (paths, queries and user info carry the secret)."""
+    """`https://hooks.example/***` for a web URL (scheme and host; paths, queries and user info carry the
+    secret); `tgram://***` for any other Apprise URL, whose "host" is often the token itself. Never raises."""
     if not url:
         return ""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}/{MASK}" if parts.scheme else MASK
+    scheme, _, rest = url.partition("://")
+    if not rest:
+        return MASK
+    if scheme.lower() not in ("http", "https"):
+        return f"{scheme}://{MASK}"
+    host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
+    return f"{scheme}://{host}/{MASK}"
 
 
 def window_ms(text: str) -> int | None:
