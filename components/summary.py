@@ -15,6 +15,7 @@ import pandas as pd
 from components.memo import of_frames
 from data_sources.schema import EXCHANGE_NAMES, EXCHANGES, RATIO_KIND_LABELS
 from data_sources.units import compact_usd as usd
+from data_sources.venues import BY_ID
 
 REFERENCE_EXCHANGES = EXCHANGES
 
@@ -280,9 +281,8 @@ def takeaways(
 
 
 HOURS_PER_YEAR = 365 * 24
-# Each venue's usual funding interval (hours), for a series with a single funding in the window; a longer series
-# uses its own spacing (Binance, OKX and Bybit fund some symbols every 4 h or 1 h, Hyperliquid every hour).
-FUNDING_HOURS: dict[str, float] = {"hyperliquid": 1.0}
+# For a series with a single funding in the window, the venue's usual interval (`FUNDING_INTERVAL_HOURS` in its
+# module, else 8 h); a longer series uses its own spacing (Binance, OKX and Bybit fund some symbols every 4 h or 1 h).
 DEFAULT_FUNDING_HOURS = 8.0
 POSITIONING_COLUMNS = (
     "oi_start", "oi_end", "oi_change", "oi_change_pct", "funding_rate", "funding_hours", "funding_annualised",
@@ -293,7 +293,8 @@ def funding_hours(times: pd.Series, exchange: str) -> float:
     """Hours between fundings: the median spacing of `times`, else the venue's usual interval."""
     spacing = times.sort_values().diff().dropna()
     if spacing.empty:
-        return FUNDING_HOURS.get(exchange, DEFAULT_FUNDING_HOURS)
+        usual = BY_ID[exchange].get("FUNDING_INTERVAL_HOURS") if exchange in BY_ID else None
+        return float(usual) if isinstance(usual, (int, float)) else DEFAULT_FUNDING_HOURS
     return spacing.median().total_seconds() / 3600
 
 

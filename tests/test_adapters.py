@@ -197,12 +197,11 @@ class TestOkxAdapter:
         assert {p["period"] for _, p in exchanges.calls("/api/v5/rubik/")} == {"1H"}
 
     def test_recent_liquidations_in_coins_via_ct_val(self, exchanges: FakeExchanges) -> None:
-        today = pd.Timestamp.now(tz="UTC").floor("D")
-        frame = OkxAdapter(exchanges.url).fetch("liquidations", Query("ETH", "okx", today, today + DAY, "5m"))
+        end = pd.Timestamp.now(tz="UTC").floor("min")  # the last 23 h, inside the day OKX keeps (not "today",
+        start = end - pd.Timedelta(hours=23)  # which holds a few minutes just after midnight)
+        frame = OkxAdapter(exchanges.url).fetch("liquidations", Query("ETH", "okx", start, end, "5m"))
         assert not frame.empty and set(frame["side"]) <= {"long", "short"}
-        raw = exchanges.market.frame(
-            "liquidations", "ETH", "okx", today.value // 10**6, (today + DAY).value // 10**6, "1m"
-        )
+        raw = exchanges.market.frame("liquidations", "ETH", "okx", start.value // 10**6, end.value // 10**6, "1m")
         merged = frame.merge(raw[["ts", "qty"]], on="ts", suffixes=("", "_true"))
         assert merged["qty"].to_numpy() == pytest.approx(merged["qty_true"].to_numpy(), rel=1e-6)
         assert exchanges.calls("/api/v5/public/instruments")[0][1] == {"instType": "SWAP", "instId": "ETH-USDT-SWAP"}

@@ -93,13 +93,14 @@ def test_without_a_key_the_page_says_how_to_get_history(exchanges: FakeExchanges
 def test_okx_minutes_covered_by_rest_are_not_counted_again_from_coinalyze(
     exchanges: FakeExchanges, monkeypatch
 ) -> None:
-    today = pd.Timestamp.now(tz="UTC").floor("D")
+    end = pd.Timestamp.now(tz="UTC").floor("h")  # the last 23 h: OKX REST covers them at any hour ("today" holds
+    start = end - pd.Timedelta(hours=23)  # only minutes just after midnight)
     monkeypatch.setenv("LIQSCOPE_COINALYZE_KEY", COINALYZE_KEY)
     monkeypatch.setenv("LIQSCOPE_COINALYZE_URL", f"{exchanges.url}/v1")
     from data_sources import settings
     from data_sources.live import LiveSource
 
-    with_key = LiveSource(settings.load()).fetch("liquidations", Query("ETH", "okx", today, today + DAY, "1h"))
+    with_key = LiveSource(settings.load()).fetch("liquidations", Query("ETH", "okx", start, end, "1h"))
     assert exchanges.calls("/v1/liquidation-history"), "Coinalyze was asked"
     assert exchanges.calls("/api/v5/public/liquidation-orders"), "OKX REST was asked"
     assert not with_key.empty and with_key["price"].notna().all(), "no Coinalyze bucket inside REST-covered minutes"

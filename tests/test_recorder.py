@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from components import liquidation_table
 from data_sources import storage
 from data_sources.recorder import Recorder
 from data_sources.venues.binance import BinanceStream
@@ -283,7 +284,7 @@ def test_app_reading_a_recorded_store_matches_a_direct_sql_sum(
     assert "Binance: recorded" in notes and "lower bound" in notes
     at.switch_page("app_pages/asset.py").run()
     feed = at.dataframe[-1].value
-    assert len(feed) == 15 and feed["ts"].is_monotonic_decreasing
+    assert len(feed) == 15 and feed[liquidation_table.TIME].is_monotonic_decreasing
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])

@@ -74,6 +74,7 @@ CANDLE_LIMIT = 5000  # rows per candleSnapshot answer
 CANDLE_HISTORY = 5000  # "Only the most recent 5000 candles are available", per interval
 FUNDING_LIMIT = 500  # rows per fundingHistory answer
 FUNDING_STEP_MS = 3_600_000  # funding is hourly
+FUNDING_INTERVAL_HOURS = 1.0  # hourly funding: a rate annualises x8,760 (components.summary)
 K_MULTIPLIER = 1000.0
 CURRENT_SLACK = pd.Timedelta(minutes=1)  # a window ending this recently still asks for the current OI
 LISTING_SECONDS = 3600.0  # how long one `meta` answer is reused to map assets to coins
