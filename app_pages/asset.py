@@ -31,10 +31,10 @@ st.title(f"{asset} perpetuals")
 st.caption(f"{view.label} · {view.interval} bars")
 kpis = st.columns(4)
 if moves.empty:
-    kpis[0].metric("Price change", "n/a", border=True)
+    kpis[0].metric("Last price (change)", "n/a", border=True)
 else:
     move = moves.iloc[0]
-    kpis[0].metric("Price change", summary.price(move.close), summary.pct(move.change, signed=True), border=True)
+    kpis[0].metric("Last price (change)", summary.price(move.close), summary.pct(move.change, signed=True), border=True)
 totals = panel.liquidation_metrics(kpis[1:], liquidations)
 panel.liquidation_coverage((liquidations.status,), context.stream_freshness(view.exchanges))
 

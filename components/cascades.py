@@ -134,11 +134,14 @@ def legend(rule: Rule = RULE) -> str:
     )
 
 
-def mark(fig: go.Figure, cascades: pd.DataFrame) -> go.Figure:
-    """A copy of `fig` with each cascade shaded, labelled with its size; its span, size and sides on hover.
-    `fig` itself is left alone (charts' figures are memoized and shared between reruns, `components.memo`)."""
+def mark(fig: go.Figure, cascades: pd.DataFrame, labelled: int = 3) -> go.Figure:
+    """A copy of `fig` with each cascade shaded; the `labelled` largest carry their size as a label (more would
+    overlap), every one its span, size and sides on hover. `fig` itself is left alone (charts' figures are
+    memoized and shared between reruns, `components.memo`)."""
     fig = go.Figure(fig)
-    for _, row in cascades.iterrows():
+    largest = set(cascades.nlargest(labelled, "usd").index) if len(cascades) else set()
+    for index, row in cascades.iterrows():
+        label = {"annotation_text": f"cascade {usd(row['usd'])}"} if index in largest else {"annotation_text": ""}
         fig.add_vrect(
             x0=row["start"],
             x1=row["end"],
@@ -146,9 +149,9 @@ def mark(fig: go.Figure, cascades: pd.DataFrame) -> go.Figure:
             opacity=0.18,
             line_width=0,
             layer="below",
-            annotation_text=f"cascade {usd(row['usd'])}",
             annotation_position="top left",
             annotation_font_size=10,
             annotation_hovertext=describe(row),
+            **label,
         )
     return fig

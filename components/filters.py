@@ -68,6 +68,8 @@ class Filters:
         """'all 56 perpetuals (19 coins)' for the whole market, else '2 assets'."""
         if self.whole_market:
             coins = len(self.universe.assets)
+            if not self.universe.perpetuals:
+                return "no listed perpetual on the selected venues"
             return f"all {self.universe.perpetuals:,} perpetuals ({coins:,} coins)"
         return f"{len(self.selected)} asset{'s' if len(self.selected) != 1 else ''}"
 

@@ -149,7 +149,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"warning: {choice.banner}", file=sys.stderr)
     if choice.source.simulated:
         print(f"note: {SIMULATED}", file=sys.stderr)
-    if args.asset is not None and args.asset not in choice.source.universe((args.exchange,)).assets:
+    listed = choice.source.universe((args.exchange,)).assets  # empty: the source does not hold this venue at all
+    if args.asset is not None and listed and args.asset not in listed:
         print(
             f"error: {args.asset} is not listed on {EXCHANGE_NAMES[args.exchange]}; see "
             f"`python -m data_sources instruments --exchange {args.exchange}`",

@@ -499,6 +499,8 @@ class DemoSource:
     def top_assets(self, exchanges: tuple[str, ...], n: int) -> Ranking:
         """The `n` coins with the largest open interest summed over `exchanges`."""
         simulated = [e for e in exchanges if e in DEMO_EXCHANGES]
+        if not simulated:
+            return Ranking((), "open interest (none of the selected venues is in the demo market)")
         names = ", ".join(EXCHANGE_NAMES[e] for e in simulated)
         return Ranking(rank({e: self.open_interest_usd(e) for e in simulated}, n), f"open interest on {names}")
 

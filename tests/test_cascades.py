@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import plotly.graph_objects as go
 from streamlit.testing.v1 import AppTest
 
 from components import cascades, charts, summary
@@ -116,3 +117,12 @@ def test_the_takeaways_list_each_cascade_once_on_every_rerun() -> None:
         at.run()
         counts.append(sum(line.startswith("- Cascade") for line in at.markdown[0].value.splitlines()))
     assert counts[0] >= 1 and counts == [counts[0]] * 3
+
+
+def test_only_the_three_largest_cascades_carry_a_label() -> None:
+    """Six cascades within three hours: labels on all of them overlapped into unreadable text."""
+    found = cascades.detect(demo_liquidations(DAY), DAY, DAY + pd.Timedelta(days=1))
+    figure = cascades.mark(go.Figure(), found)
+    labels = [a.text for a in figure.layout.annotations if a.text]
+    assert len(found) > 3 and len(figure.layout.shapes) == len(found)
+    assert sorted(labels) == sorted(f"cascade {summary.usd(v)}" for v in found.nlargest(3, "usd")["usd"])

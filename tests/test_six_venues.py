@@ -144,3 +144,24 @@ def test_top_coins_rank_by_open_interest_summed_over_six_venues_one_request_each
         assert len([p for p, _ in bitget.requests if p.endswith("/tickers")]) == 1
         assert len(hyperliquid.calls("metaAndAssetCtxs")) == 1
         assert not three.calls("/fapi/v1/ticker/24hr")
+
+
+def test_a_demo_export_of_a_venue_outside_the_demo_says_so_with_exit_1(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not "BTC is not listed on Hyperliquid" (exit 2): the demo does not hold the venue at all."""
+    monkeypatch.setenv("LIQSCOPE_DATA", "demo")
+    window = ["--start", "2025-05-08", "--end", "2025-05-09"]
+    assert main(["export", "liquidations", "--exchange", "hyperliquid", "--asset", "BTC", *window]) == 1
+    error = capsys.readouterr().err
+    assert "Hyperliquid is not in the demo market" in error and "not listed" not in error
+
+
+def test_the_demo_overview_of_only_venues_outside_it_reads_plainly() -> None:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.query_params.update({"range": ["2025-05-08"], "exchanges": ["Gate"]})
+    at.run()
+    assert not at.exception, at.exception
+    written = " ".join(texts(at)) + " ".join(m.value for m in at.markdown)
+    assert "all 0 perpetuals" not in written and "on ." not in written
+    assert "not in the demo market" in written

@@ -144,7 +144,7 @@ class TestDemoAssetPage:
         assert at.title[0].value == "PEPE perpetuals"
         closes = values(figure(at, "asset_candles")["data"][0]["close"])
         assert 0.000009 < closes[0] < 0.000013
-        assert metrics(at)["Price change"].startswith("$0.0000")
+        assert metrics(at)["Last price (change)"].startswith("$0.0000")
 
     def test_a_coin_a_venue_does_not_list_reads_not_listed(self) -> None:
         at = run_app({"asset": "POPCAT"}, "app_pages/asset.py")
