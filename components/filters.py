@@ -345,7 +345,7 @@ def sidebar(choice: SourceChoice) -> Filters:
     with st.sidebar:
         st.markdown("### Filters")
         window = st.segmented_control(
-            "Rolling window (ending now)",
+            "Rolling window",
             tuple(WINDOWS),
             key=WINDOW_KEY,
             bind="query-params",
