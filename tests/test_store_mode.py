@@ -36,13 +36,13 @@ from tests.live_helpers import settings_for
 from tests.postgres import PostgresServer
 
 NOW = pd.Timestamp.now(tz="UTC").floor("min") - pd.Timedelta(minutes=1)
-TODAY = f"{NOW:%Y-%m-%d}"
 
 
 def stored_days() -> list[str]:
-    """The UTC days the store holds: the series end at NOW, the recorded liquidations at the wall clock when the
-    module's store was filled, which is the next day when the run crosses midnight."""
-    return sorted({TODAY, f"{pd.Timestamp.now(tz='UTC'):%Y-%m-%d}"})
+    """The first and last UTC day the store holds: the collector's series cover the day before NOW, the recorded
+    liquidations end at the wall clock when the module's store was filled (the next day if the run crossed
+    midnight); a page of "today" alone would miss the part of the backfill before midnight."""
+    return [f"{NOW - pd.Timedelta(days=1):%Y-%m-%d}", f"{pd.Timestamp.now(tz='UTC'):%Y-%m-%d}"]
 
 
 def fill(target: str, url: str) -> None:
