@@ -110,6 +110,23 @@ def _usd_text(values: Iterable[float]) -> list[str]:
     return [usd(v) for v in values]
 
 
+def _side_bars(categories: pd.Series | list[str], table: pd.DataFrame, horizontal: bool = False) -> list[go.Bar]:
+    """One bar trace per liquidated side (`table["long"]`, `table["short"]` USD) over `categories`, compact USD
+    on hover; horizontal bars name the category in the hover."""
+    bars = []
+    for side, label, color in SIDE_STYLE:
+        axes = (
+            {"y": categories, "x": table[side], "orientation": "h"}
+            if horizontal
+            else {"x": categories, "y": table[side]}
+        )
+        hover = "%{y}: %{customdata}<extra>" + label + "</extra>" if horizontal else USD_HOVER
+        bars.append(
+            go.Bar(**axes, name=label, marker_color=color, customdata=_usd_text(table[side]), hovertemplate=hover)
+        )
+    return bars
+
+
 @of_frames
 def leaderboard(moves: pd.DataFrame) -> go.Figure:
     """Horizontal bars of % change per asset, best on top, green up / red down."""
@@ -146,16 +163,7 @@ def exchange_breakdown(table: pd.DataFrame) -> go.Figure:
     """
     names = [_exchange_name(e) for e in table["exchange"]]
     fig = go.Figure()
-    for side, label, color in SIDE_STYLE:
-        fig.add_bar(
-            y=names,
-            x=table[side],
-            orientation="h",
-            name=label,
-            marker_color=color,
-            customdata=_usd_text(table[side]),
-            hovertemplate="%{y}: %{customdata}<extra>" + label + "</extra>",
-        )
+    fig.add_traces(_side_bars(names, table, horizontal=True))
     of = "of all" if table["covered"].all() else "of covered"
     fig.add_scatter(
         y=names,
@@ -180,15 +188,7 @@ def exchange_breakdown(table: pd.DataFrame) -> go.Figure:
 def asset_breakdown(table: pd.DataFrame) -> go.Figure:
     """Stacked long/short liquidation bars per asset (vertical)."""
     fig = go.Figure()
-    for side, label, color in SIDE_STYLE:
-        fig.add_bar(
-            x=table["asset"],
-            y=table[side],
-            name=label,
-            marker_color=color,
-            customdata=_usd_text(table[side]),
-            hovertemplate=USD_HOVER,
-        )
+    fig.add_traces(_side_bars(table["asset"], table))
     fig.update_yaxes(title_text="USD liquidated")
     _usd_axis(fig, table["total"])
     return _layout(fig, 340, barmode="stack", hovermode="x")
@@ -198,16 +198,7 @@ def asset_breakdown(table: pd.DataFrame) -> go.Figure:
 def coin_ranking(table: pd.DataFrame) -> go.Figure:
     """`summary.by_coin` as horizontal stacked long/short bars, largest at the top, "Others" last."""
     fig = go.Figure()
-    for side, label, color in SIDE_STYLE:
-        fig.add_bar(
-            y=table["asset"],
-            x=table[side],
-            orientation="h",
-            name=label,
-            marker_color=color,
-            customdata=_usd_text(table[side]),
-            hovertemplate="%{y}: %{customdata}<extra>" + label + "</extra>",
-        )
+    fig.add_traces(_side_bars(table["asset"], table, horizontal=True))
     fig.update_xaxes(title_text="USD liquidated")
     _usd_axis(fig, table["total"], "x")
     fig.update_yaxes(autorange="reversed")
@@ -241,15 +232,7 @@ def coin_treemap(table: pd.DataFrame) -> go.Figure:
 def liquidation_timeline(buckets: pd.DataFrame, price: pd.DataFrame | None = None, price_label: str = "") -> go.Figure:
     """Long (red) and short (green) liquidations per bucket, stacked, with an optional price line."""
     fig = make_subplots(specs=[[{"secondary_y": True}]])
-    for side, label, color in SIDE_STYLE:
-        fig.add_bar(
-            x=buckets["ts"],
-            y=buckets[side],
-            name=label,
-            marker_color=color,
-            customdata=_usd_text(buckets[side]),
-            hovertemplate=USD_HOVER,
-        )
+    fig.add_traces(_side_bars(buckets["ts"], buckets))
     if price is not None and not price.empty:
         tick, hover = _price_formats(price["close"])
         fig.add_scatter(
@@ -360,19 +343,8 @@ def candles_with_liquidations(
         col=1,
     )
     if covered:
-        for side, label, color in SIDE_STYLE:
-            fig.add_trace(
-                go.Bar(
-                    x=buckets["ts"],
-                    y=buckets[side],
-                    name=label,
-                    marker_color=color,
-                    customdata=_usd_text(buckets[side]),
-                    hovertemplate=USD_HOVER,
-                ),
-                row=3,
-                col=1,
-            )
+        for bar in _side_bars(buckets["ts"], buckets):
+            fig.add_trace(bar, row=3, col=1)
     else:
         fig.add_annotation(
             text="Liquidations: not covered for this window",
