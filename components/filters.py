@@ -114,6 +114,18 @@ def parse_until(values: list[str]) -> tuple[pd.Timestamp | None, list[str]]:
         return None, [f"Ignored invalid until {values[-1]!r} from the link; it is YYYY-MM-DDTHH:MMZ."]
 
 
+def freezing_until(
+    until: pd.Timestamp | None, start: pd.Timestamp, end: pd.Timestamp
+) -> tuple[pd.Timestamp | None, list[str]]:
+    """A link's `until` for the days [start, end): kept when it falls inside them (it freezes the view there),
+    else None with a note (after the last day it freezes nothing; before the first it would leave no window)."""
+    if until is None or start < until < end:
+        return until, []
+    where = "after the range ends" if until >= end else "before the range starts"
+    days = f"{start:%Y-%m-%d} to {end:%Y-%m-%d %H:%M} UTC"
+    return None, [f"Ignored until {until:%Y-%m-%d %H:%M} UTC from the link: it is {where} ({days})."]
+
+
 def share_until(filters: Filters, now: pd.Timestamp) -> str | None:
     """The freeze a share link needs: a rolling window's end (always pinned), the link's own, or now when the
     window's last day is still open."""
@@ -423,6 +435,8 @@ def sidebar(choice: SourceChoice) -> Filters:
     if end is None:
         notes += range_notes
         start, end = pd.Timestamp(first_day, tz="UTC"), pd.Timestamp(last_day, tz="UTC") + pd.Timedelta(days=1)
+        until, ignored = freezing_until(until, start, end)
+        notes += ignored
     else:
         start = end - pd.Timedelta(hours=WINDOWS[window])
     interval, interval_notes = bar_interval(interval_choice, start, end)
@@ -444,6 +458,8 @@ def sidebar(choice: SourceChoice) -> Filters:
         window=window,
         window_end=end if window is not None else None,
     )
+    if until is None and UNTIL_KEY in st.query_params:
+        del st.query_params[UNTIL_KEY]  # a malformed or ignored `until` leaves the link (its note said why)
     if until is not None:
         with st.sidebar:
             st.caption(f":material/lock_clock: Frozen by a shared link: data until {until:%Y-%m-%d %H:%M} UTC.")

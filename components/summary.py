@@ -191,10 +191,12 @@ def move_lines(moves: pd.DataFrame) -> list[str]:
     """
     if moves.empty:
         return []
-    gainers = moves[moves["change"] > 0].sort_values("change", ascending=False, kind="stable")
-    losers = moves[moves["change"] < 0].sort_values("change", ascending=True, kind="stable")
+    shown = (moves["change"] * 100).round(1)  # what `pct` prints: a move shown as +0.0% or -0.0% is flat
+    gainers = moves[shown > 0].sort_values("change", ascending=False, kind="stable")
+    losers = moves[shown < 0].sort_values("change", ascending=True, kind="stable")
     if gainers.empty and losers.empty:
-        return [f"No asset moved: {_join(list(moves['asset']))} closed where they opened."]
+        where = "where" if (moves["change"] == 0).all() else "within 0.05% of where"
+        return [f"No asset moved: {_join(list(moves['asset']))} closed {where} they opened."]
     lines: list[tuple[float, str]] = []
     if not gainers.empty:
         best = gainers.iloc[0]
