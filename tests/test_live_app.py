@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import socket
+import time
 
 import pandas as pd
 import pytest
@@ -142,7 +143,11 @@ def test_share_link_freezes_an_open_window_and_reopening_it_keeps_the_numbers(li
     at = run_live(live, range=[today], interval="1h", exchanges=["okx"])
     query = parse_qs(urlsplit(at.code[0].value).query)
     assert query["until"] == [pd.Timestamp.now(tz="UTC").floor("min").strftime("%Y-%m-%dT%H:%MZ")]
-    earlier = (pd.Timestamp.now(tz="UTC") - pd.Timedelta(hours=3)).strftime("%Y-%m-%dT%H:%MZ")
+    now = pd.Timestamp.now(tz="UTC")  # an earlier minute of today at any hour (3 h ago is yesterday before 03:00)
+    if now - now.floor("D") < pd.Timedelta(minutes=2):  # today has no earlier whole minute yet
+        time.sleep((now.floor("D") + pd.Timedelta(minutes=2) - now).total_seconds())
+        now = pd.Timestamp.now(tz="UTC")
+    earlier = (now.floor("D") + (now - now.floor("D")) / 2).floor("min").strftime("%Y-%m-%dT%H:%MZ")
     frozen = run_live(live, **{**query, "until": [earlier]})
     assert frozen.caption[0].value.startswith(f"{today} (UTC, data until ")
     latest = {m.label: m.value for m in at.metric}["Total liquidations"]
