@@ -104,6 +104,8 @@ def min_usd_filter(key: str) -> int:
     linked, notes = parse_min_usd(st.query_params.get_all(MIN_USD_PARAM))
     for note in notes:
         st.caption(f":material/info: {note}")
+    if notes and not linked:
+        del st.query_params[MIN_USD_PARAM]  # the ignored value leaves the link (the note says why)
     options = tuple(sorted({*MIN_USD_PRESETS, linked}))
     if key not in st.session_state or st.session_state[key] not in (*options, None):
         st.session_state[key] = linked

@@ -74,3 +74,15 @@ def test_a_link_until_after_its_days_shows_the_whole_day_and_leaves_the_link() -
     assert "until" not in late.query_params
     garbage = run(range="2025-05-08", until="soon")
     assert "until" not in garbage.query_params
+
+
+def test_an_ignored_min_usd_is_noted_and_leaves_the_link() -> None:
+    """Asset page, `min_usd=-5` (demo): the note says why it is ignored and the address bar drops it."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.query_params["range"] = "2025-05-08"
+    at.run()
+    at.query_params["min_usd"] = "-5"
+    at.switch_page("app_pages/asset.py").run()
+    assert not at.exception, at.exception
+    assert any("Ignored minimum size '-5' from the link" in c.value for c in at.caption)
+    assert "min_usd" not in at.query_params
