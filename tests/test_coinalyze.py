@@ -135,12 +135,16 @@ def test_coinalyze_fills_in_where_binance_history_ends(
 
 
 def test_a_page_asks_for_its_symbols_in_batches_of_at_most_20(exchanges: FakeExchanges) -> None:
-    """7 assets x 3 exchanges: 21 symbols in 2 requests (Coinalyze counts each symbol as a call, 20 per request)."""
+    """7 assets x 3 exchanges: 21 symbols, each asked once, in a few requests of at most 20 (Coinalyze counts each
+    symbol as a call, 20 per request). Requests gather for a moment, so a loaded machine may split 21 as 1 + 20
+    or 3 + 18, never one request per symbol."""
     settings = replace(settings_for(exchanges.url), coinalyze_url=f"{exchanges.url}/v1", coinalyze_key=COINALYZE_KEY)
     start = exchanges.market.seed_day
     panel = market.load(LiveSource(settings), "liquidations", ASSETS, EXCHANGES, start, start + DAY, "1h")
     sizes = [len(params["symbols"].split(",")) for _, params in exchanges.calls("/v1/liquidation-history")]
-    assert sorted(sizes) == [1, 20]
+    asked = [s for _, params in exchanges.calls("/v1/liquidation-history") for s in params["symbols"].split(",")]
+    assert max(sizes) <= 20 and len(asked) == len(set(asked)) == 21
+    assert len(sizes) <= 4, sizes
     totals = panel.frame.groupby(["exchange", "asset"])["usd"].sum()
     for exchange in EXCHANGES:
         for asset in ASSETS:
