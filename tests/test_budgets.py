@@ -269,7 +269,9 @@ def test_a_page_that_does_not_wait_draws_nothing_extra() -> None:
 
 
 def test_the_enforcing_fake_reports_binance_weight_and_rejects_like_each_venue(exchanges: FakeExchanges) -> None:
-    exchanges.limits = FakeLimits(SQUEEZED)  # Binance weight 48 per 0.75 s; Bybit 12 per 0.75 s
+    # Binance weight 48 and Bybit 12 per window; a 30 s window (not SQUEEZED's 0.75 s), so a loaded machine's
+    # slow sequential requests cannot age out of it before the fifth one.
+    exchanges.limits = FakeLimits(squeezed(TABLE, seconds=30))
     try:
         klines = {"symbol": "BTCUSDT", "interval": "1m", "limit": 1500}
         used = [requests.get(f"{exchanges.url}/fapi/v1/klines", params=klines, timeout=5) for _ in range(5)]
