@@ -8,6 +8,7 @@ from streamlit.testing.v1 import AppTest
 from components import summary
 from components.filters import freezing_until
 from tests.conftest import ROOT
+from tests.test_windows import run_app
 
 DAY = pd.Timestamp("2025-05-08", tz="UTC")
 NEXT = DAY + pd.Timedelta(days=1)
@@ -57,22 +58,14 @@ def test_a_link_until_after_its_days_shows_the_whole_day_and_leaves_the_link() -
     """`range=2025-05-08&until=2030-01-01T00:00Z` (demo): the day's own numbers, a note instead of
     'data until 2030', no frozen caption, and `until` gone from the address bar; a malformed `until` goes too."""
 
-    def run(**params: str) -> AppTest:
-        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-        for key, value in params.items():
-            at.query_params[key] = value
-        at.run()
-        assert not at.exception, at.exception
-        return at
-
-    plain = run(range="2025-05-08")
-    late = run(range="2025-05-08", until="2030-01-01T00:00Z")
+    plain = run_app(range="2025-05-08")
+    late = run_app(range="2025-05-08", until="2030-01-01T00:00Z")
     assert {m.label: m.value for m in late.metric} == {m.label: m.value for m in plain.metric}
     assert any("Ignored until 2030-01-01 00:00 UTC" in w.value for w in late.warning)
     assert not any("2030" in c.value for c in late.caption)
     assert not any("Frozen by a shared link" in c.value for c in late.sidebar.caption)
     assert "until" not in late.query_params
-    garbage = run(range="2025-05-08", until="soon")
+    garbage = run_app(range="2025-05-08", until="soon")
     assert "until" not in garbage.query_params
 
 
