@@ -15,12 +15,12 @@ import psycopg
 import pytest
 
 from data_sources import storage
-from data_sources.base import Query
+from data_sources.base import Query, from_ms
 from data_sources.demo import SEED_DAY, DemoSource
 from data_sources.pg_migrations import MIGRATIONS as PG_MIGRATIONS
 from data_sources.pg_migrations import migrate
-from data_sources.schema import empty
-from data_sources.store import MIGRATIONS, Event, LiquidationStore, SqliteStore, StreamHealth
+from data_sources.schema import conform, empty
+from data_sources.store import MIGRATIONS, Event, LiquidationStore, SqliteStore, StreamHealth, rollup_sql
 from tests.conftest import ROOT
 from tests.db import frame, scalar
 from tests.postgres import PostgresServer
@@ -164,6 +164,34 @@ def test_a_version_5_sqlite_store_keeps_exact_rollups_and_rolls_up_new_inserts(t
     assert store.insert(mixed_events(300, 250)) == 150
     store.close()
     assert_rollups_match_the_events(str(path), 550)
+
+
+@pytest.mark.parametrize("step", [60_000, 3_600_000, DAY, 7 * DAY])
+def test_the_whole_market_per_bucket_frame_is_the_events_summed(store: LiquidationStore, step: int) -> None:
+    """`market_buckets` is the normalized frame the pages read: one row per bucket x asset x side with a
+    rollup row, ordered by bucket, asset, side; schema dtypes; no price; sums equal to the events'."""
+    store.insert(mixed_events(900))
+    events = store.market_events("okx", *EVERYTHING)
+    bucket = events["ts"].astype("int64") // step * step
+    sums = events.assign(ts=bucket).groupby(["ts", "asset", "side"], as_index=False)[["qty", "usd"]].sum()
+    expected = conform("liquidations", sums.assign(ts=from_ms(sums["ts"]), exchange="okx", price=float("nan")))
+    pd.testing.assert_frame_equal(store.market_buckets("okx", *EVERYTHING, step), expected, rtol=1e-9)
+
+
+def test_a_year_of_the_whole_market_reads_the_day_rollup_in_index_order(db_target: str) -> None:
+    """The whole market's daily read walks an index in its ORDER BY (no sort of a year of rows)."""
+    storage.connect(db_target).close()
+    if db_target.startswith("postgresql://"):
+        with psycopg.connect(db_target) as connection:
+            connection.execute("SET enable_seqscan = off")  # an empty table would be scanned and sorted
+            sql = rollup_sql(DAY, "asset, side", "exchange = %s", "%s")
+            plan = [row[0] for row in connection.execute(f"EXPLAIN {sql}", ("okx", 0, T0))]
+        assert "Sort" not in " ".join(plan) and "liquidation_days_by_day" in " ".join(plan), plan
+        return
+    with sqlite3.connect(db_target) as connection:
+        sql = rollup_sql(DAY, "asset, side", "exchange = ?", "?")
+        plan = " ".join(row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {sql}", ("okx", 0, T0)))
+    assert "TEMP B-TREE" not in plan and "COVERING INDEX liquidation_days_by_day" in plan, plan
 
 
 def test_a_version_1_sqlite_store_is_migrated_with_its_days_backfilled(tmp_path: Path) -> None:
