@@ -99,6 +99,11 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX alerts_sent_by_time ON alerts_sent (fired_ms);
     """,
+    # 6 (SQLite's 6 also drops its per-row rollup triggers; the statement-level ones here stay): the day rollup
+    # indexed in the whole market's read order (`rollup_sql`), covering its values (an index-only scan, no sort).
+    """
+    CREATE INDEX liquidation_days_by_day ON liquidation_days (exchange, day, asset, side) INCLUDE (qty, usd);
+    """,
 )
 
 

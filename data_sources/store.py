@@ -1,9 +1,10 @@
 """The embedded liquidation store: SQLite in WAL mode, shared by the recorder and the app.
 
 Raw events carry a natural key (exchange, symbol, ts, side, price, qty), so a
-replay or a reconnect overlap never counts an event twice. A trigger keeps a
-per-minute rollup (exchange x asset x side: count, qty, usd) in step with every
-inserted event, so aggregates over a year read minutes, not events. Coverage
+replay or a reconnect overlap never counts an event twice. Each insert rolls its
+new events up per minute and per day (exchange x asset x side: count, qty, usd) in
+the same transaction, set-based (see `SqliteStore.insert`), so aggregates over a
+year read days or minutes, not events. Coverage
 intervals record when each exchange's stream was recording, and `stream_health`
 what each stream is doing now (written by the recorder every flush). The schema is
 versioned (`PRAGMA user_version`) and migrated on open. The collector's market series
@@ -109,9 +110,44 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX alerts_sent_by_time ON alerts_sent (fired_ms);
     """,
+    # 6: the rollups are kept per batch by `SqliteStore.insert` (one grouped upsert per table), no longer by
+    # per-row triggers (three writes per event); the day rollup is also indexed in the whole market's read
+    # order (`rollup_sql`: exchange, then day, asset, side), covering its values, so a year is read without a sort.
+    """
+    DROP TRIGGER liquidations_rollup;
+    DROP TRIGGER liquidations_daily;
+    CREATE INDEX liquidation_days_by_day ON liquidation_days (exchange, day, asset, side, qty, usd);
+    """,
 )
 ALERT_COLUMNS = "rule, fired_ms, usd, side, time_window, exchanges, assets, status, error"
-ROLLUP_WRITES_PER_EVENT = 3  # the event row, its minute row, its day row
+NATURAL_KEY = ("exchange", "symbol", "ts", "side", "price", "qty")  # liquidations' primary key
+# Per-connection scratch tables of `SqliteStore.insert`: the batch keyed by the natural key (a duplicate inside
+# the batch is ignored on the way in), and its new events summed per minute.
+STAGING = """
+CREATE TEMP TABLE incoming (
+    exchange TEXT NOT NULL, symbol TEXT NOT NULL, asset TEXT NOT NULL, ts INTEGER NOT NULL, side TEXT NOT NULL,
+    price REAL NOT NULL, qty REAL NOT NULL, usd REAL NOT NULL,
+    PRIMARY KEY (exchange, symbol, ts, side, price, qty)
+) WITHOUT ROWID;
+CREATE TEMP TABLE incoming_minutes (
+    exchange TEXT NOT NULL, asset TEXT NOT NULL, side TEXT NOT NULL, minute INTEGER NOT NULL,
+    count INTEGER NOT NULL, qty REAL NOT NULL, usd REAL NOT NULL
+);
+"""
+DROP_STORED = (  # from the staged batch, the events stored already
+    "DELETE FROM incoming WHERE EXISTS (SELECT 1 FROM main.liquidations l WHERE "
+    f"{' AND '.join(f'l.{c} = incoming.{c}' for c in NATURAL_KEY)})"
+)
+ADD_COUNTS = "count = count + excluded.count, qty = qty + excluded.qty, usd = usd + excluded.usd"
+ROLLUP_BATCH = (  # the staged new events into both rollups (one grouped upsert each), then clear the staging
+    "INSERT INTO incoming_minutes SELECT exchange, asset, side, ts / 60000 * 60000, COUNT(*), SUM(qty), SUM(usd) "
+    "FROM incoming GROUP BY 1, 2, 3, 4",
+    f"INSERT INTO liquidation_minutes SELECT * FROM incoming_minutes WHERE true ON CONFLICT DO UPDATE SET {ADD_COUNTS}",
+    "INSERT INTO liquidation_days SELECT exchange, asset, side, minute / 86400000 * 86400000, SUM(count), SUM(qty), "
+    f"SUM(usd) FROM incoming_minutes GROUP BY 1, 2, 3, 4 ON CONFLICT DO UPDATE SET {ADD_COUNTS}",
+    "DELETE FROM incoming",
+    "DELETE FROM incoming_minutes",
+)
 
 
 @dataclass(frozen=True)
@@ -277,6 +313,7 @@ class SqliteStore:
             self._connection.execute("PRAGMA journal_mode=WAL")
             self._connection.execute("PRAGMA synchronous=NORMAL")
             self._migrate()
+            self._connection.executescript(STAGING)
         except (OSError, sqlite3.Error) as error:
             raise StoreError(f"Cannot open the liquidation store at {self.path}: {error}. Set LIQSCOPE_DB.") from None
         self._lock = threading.Lock()
@@ -296,23 +333,29 @@ class SqliteStore:
         self._connection.close()
 
     def insert(self, events: Sequence[Event]) -> int:
-        """Insert events in one transaction; duplicates by natural key are ignored. Returns new rows."""
+        """Insert events in one transaction; duplicates by natural key (stored already, or twice in the batch)
+        are ignored. Returns new rows.
+
+        Set-based, like PostgreSQL's statement-level triggers: the batch is staged in a temp table, the
+        events stored already are dropped from it (`DROP_STORED`), the rest are inserted and added to the
+        minute and day rollups with one grouped upsert each (`ROLLUP_BATCH`).
+        """
+        if not events:
+            return 0
         rows = [(e.exchange, e.symbol, e.asset, e.ts, e.side, e.price, e.qty, e.usd) for e in events]
         with self._lock:
-            before = self._connection.total_changes
             try:
                 self._connection.execute("BEGIN IMMEDIATE")
-                self._connection.executemany(
-                    "INSERT OR IGNORE INTO liquidations (exchange, symbol, asset, ts, side, price, qty, usd) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    rows,
-                )
+                self._connection.executemany("INSERT OR IGNORE INTO incoming VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                self._connection.execute(DROP_STORED)
+                inserted = self._connection.execute("INSERT INTO main.liquidations SELECT * FROM incoming").rowcount
+                for statement in ROLLUP_BATCH:
+                    self._connection.execute(statement)
                 self._connection.execute("COMMIT")
             except sqlite3.Error as error:
                 self._connection.execute("ROLLBACK")
                 raise StoreError(f"Cannot write to the liquidation store at {self.path}: {error}.") from None
-            inserted = self._connection.total_changes - before
-        return inserted // ROLLUP_WRITES_PER_EVENT
+        return inserted
 
     def open_interval(self, exchange: str, start_ms: int) -> None:
         """Record that the exchange's stream connected at `start_ms`."""

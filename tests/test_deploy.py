@@ -54,7 +54,7 @@ def test_migrate_and_collector_commands_run_as_compose_gives_them(postgres: Post
     db = postgres.database()
     migrate = [sys.executable, *SERVICES["migrate"]["command"][1:]]
     migrated = _run(migrate, db)
-    assert migrated.returncode == 0 and migrated.stdout.endswith("schema version 5\n"), migrated.stderr
+    assert migrated.returncode == 0 and migrated.stdout.endswith("schema version 6\n"), migrated.stderr
     collector = _run([sys.executable, *SERVICES["collector"]["command"][1:], "--help"], db)
     assert collector.returncode == 0 and "postgresql:// URL" in collector.stdout
 

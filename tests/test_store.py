@@ -15,12 +15,12 @@ import psycopg
 import pytest
 
 from data_sources import storage
-from data_sources.base import Query
+from data_sources.base import Query, from_ms
 from data_sources.demo import SEED_DAY, DemoSource
 from data_sources.pg_migrations import MIGRATIONS as PG_MIGRATIONS
 from data_sources.pg_migrations import migrate
-from data_sources.schema import empty
-from data_sources.store import MIGRATIONS, Event, LiquidationStore, SqliteStore, StreamHealth
+from data_sources.schema import conform, empty
+from data_sources.store import MIGRATIONS, Event, LiquidationStore, SqliteStore, StreamHealth, rollup_sql
 from tests.conftest import ROOT
 from tests.db import frame, scalar
 from tests.postgres import PostgresServer
@@ -103,6 +103,97 @@ def test_the_whole_market_reads_every_asset_of_one_exchange(store: LiquidationSt
             assert sums[sums["asset"] == coin]["usd"].sum() == pytest.approx(one["usd"].sum())
 
 
+def mixed_events(n: int, offset: int = 0) -> list[Event]:
+    """`n` events from index `offset` on: two venues, three coins, both sides, four at a time every ~22 min."""
+    coins = ("BTC", "ETH", "PEPE")
+    return [
+        Event(
+            ("okx", "bybit")[i % 2],
+            f"{coins[i % 3]}USDT",
+            coins[i % 3],
+            T0 + i // 4 * 1_337_000 + i % 4 * 7_000,
+            "long" if i % 7 < 4 else "short",
+            1.5 + (i % 11) * 0.1,
+            0.01 * (i % 13 + 1),
+        )
+        for i in range(offset, offset + n)
+    ]
+
+
+ROLLUP_OF_EVENTS = {
+    "liquidation_minutes": "SELECT exchange, asset, side, ts / 60000 * 60000 AS minute, COUNT(*) AS count, "
+    "SUM(qty) AS qty, SUM(usd) AS usd FROM liquidations GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
+    "liquidation_days": "SELECT exchange, asset, side, ts / 86400000 * 86400000 AS day, COUNT(*) AS count, "
+    "SUM(qty) AS qty, SUM(usd) AS usd FROM liquidations GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
+}
+
+
+def assert_rollups_match_the_events(target: str, events: int) -> None:
+    """Both rollup tables equal a GROUP BY of the stored events (counts exactly, sums to rounding)."""
+    assert scalar(target, "SELECT COUNT(*) FROM liquidations") == events
+    for table, sql in ROLLUP_OF_EVENTS.items():
+        unit = "minute" if table == "liquidation_minutes" else "day"
+        stored = frame(
+            target, f"SELECT exchange, asset, side, {unit}, count, qty, usd FROM {table} ORDER BY 1, 2, 3, 4"
+        )
+        pd.testing.assert_frame_equal(stored, frame(target, sql), check_dtype=False, rtol=1e-9)
+
+
+def test_rollups_equal_a_group_by_of_the_events_after_mixed_batches(store: LiquidationStore, db_target: str) -> None:
+    """New, replayed and in-batch duplicate events: each stored event is counted once in both rollups."""
+    assert store.insert(mixed_events(500)) == 500
+    assert store.insert([*mixed_events(300, 400), *mixed_events(300, 400)]) == 200  # 100 stored, each one twice
+    assert store.insert(mixed_events(700)) == 0  # a replay of everything
+    assert store.insert([mixed_events(1, 900)[0]] * 5) == 1
+    assert_rollups_match_the_events(db_target, 701)
+
+
+def test_a_version_5_sqlite_store_keeps_exact_rollups_and_rolls_up_new_inserts(tmp_path: Path) -> None:
+    """A store written by the per-row triggers (before migration 6) migrates with its rollups intact; the
+    inserts after it are rolled up by the store, once (the triggers are gone)."""
+    path = tmp_path / "v5.db"
+    with sqlite3.connect(path) as connection:
+        connection.executescript(f"BEGIN; {' '.join(MIGRATIONS[:5])} PRAGMA user_version = 5; COMMIT;")
+        connection.executemany(
+            "INSERT OR IGNORE INTO liquidations VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(e.exchange, e.symbol, e.asset, e.ts, e.side, e.price, e.qty, e.usd) for e in mixed_events(400)],
+        )
+    store = SqliteStore(path)
+    assert store.version == len(MIGRATIONS) == 6
+    assert_rollups_match_the_events(str(path), 400)
+    assert store.insert(mixed_events(300, 250)) == 150
+    store.close()
+    assert_rollups_match_the_events(str(path), 550)
+
+
+@pytest.mark.parametrize("step", [60_000, 3_600_000, DAY, 7 * DAY])
+def test_the_whole_market_per_bucket_frame_is_the_events_summed(store: LiquidationStore, step: int) -> None:
+    """`market_buckets` is the normalized frame the pages read: one row per bucket x asset x side with a
+    rollup row, ordered by bucket, asset, side; schema dtypes; no price; sums equal to the events'."""
+    store.insert(mixed_events(900))
+    events = store.market_events("okx", *EVERYTHING)
+    bucket = events["ts"].astype("int64") // step * step
+    sums = events.assign(ts=bucket).groupby(["ts", "asset", "side"], as_index=False)[["qty", "usd"]].sum()
+    expected = conform("liquidations", sums.assign(ts=from_ms(sums["ts"]), exchange="okx", price=float("nan")))
+    pd.testing.assert_frame_equal(store.market_buckets("okx", *EVERYTHING, step), expected, rtol=1e-9)
+
+
+def test_a_year_of_the_whole_market_reads_the_day_rollup_in_index_order(db_target: str) -> None:
+    """The whole market's daily read walks an index in its ORDER BY (no sort of a year of rows)."""
+    storage.connect(db_target).close()
+    if db_target.startswith("postgresql://"):
+        with psycopg.connect(db_target) as connection:
+            connection.execute("SET enable_seqscan = off")  # an empty table would be scanned and sorted
+            sql = rollup_sql(DAY, "asset, side", "exchange = %s", "%s")
+            plan = [row[0] for row in connection.execute(f"EXPLAIN {sql}", ("okx", 0, T0))]
+        assert "Sort" not in " ".join(plan) and "liquidation_days_by_day" in " ".join(plan), plan
+        return
+    with sqlite3.connect(db_target) as connection:
+        sql = rollup_sql(DAY, "asset, side", "exchange = ?", "?")
+        plan = " ".join(row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {sql}", ("okx", 0, T0)))
+    assert "TEMP B-TREE" not in plan and "COVERING INDEX liquidation_days_by_day" in plan, plan
+
+
 def test_a_version_1_sqlite_store_is_migrated_with_its_days_backfilled(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     with sqlite3.connect(path) as connection:
@@ -127,7 +218,7 @@ def test_a_version_1_postgres_store_is_migrated_with_its_days_backfilled(postgre
                 [(e.exchange, e.symbol, e.asset, e.ts, e.side, e.price, e.qty, e.usd) for e in events(50)],
             )
     store = storage.connect(url)
-    assert store.version == len(PG_MIGRATIONS) == len(MIGRATIONS) == 5
+    assert store.version == len(PG_MIGRATIONS) == len(MIGRATIONS) == 6
     days = store.buckets("ETH", "okx", utc(T0), utc(T0 + 10 * DAY), DAY)
     assert days["usd"].sum() == pytest.approx(sum(e.usd for e in events(50) if e.ts < T0 + 10 * DAY))
     store.close()

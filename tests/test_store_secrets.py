@@ -84,7 +84,7 @@ def _run(*args: str) -> subprocess.CompletedProcess:
 def test_migrate_and_recorder_commands_print_a_masked_error(postgres: PostgresServer) -> None:
     url = postgres.database()
     done = _run("-m", "data_sources", "migrate", "--db", url)
-    assert done.returncode == 0 and done.stdout == f"liquidation store at {masked(url)}: schema version 5\n"
+    assert done.returncode == 0 and done.stdout == f"liquidation store at {masked(url)}: schema version 6\n"
     refused = _run("-m", "data_sources", "migrate", "--db", postgres.url(password=WRONG))
     assert refused.returncode == 1 and "password authentication failed" in refused.stderr
     assert "Traceback" not in refused.stderr
@@ -108,7 +108,7 @@ def test_libpq_keyword_connection_strings_are_postgresql_and_masked(postgres: Po
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout == f"liquidation store at {keywords.replace(PASSWORD, '***')}: schema version 5\n"
+    assert done.stdout == f"liquidation store at {keywords.replace(PASSWORD, '***')}: schema version 6\n"
     wrong = _run("-m", "data_sources", "migrate", "--db", keywords.replace(PASSWORD, WRONG))
     assert wrong.returncode == 1 and "password authentication failed" in wrong.stderr
     assert list(tmp_path.iterdir()) == []
