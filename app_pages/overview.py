@@ -3,33 +3,41 @@
 Liquidations count the whole market (every asset recorded) when no asset is selected; price moves
 and the ratio snapshot fetch one series per coin, so they show the top N coins by open interest
 (`top`) plus every selected coin.
+
+First screen: the KPIs, key takeaways, price moves and liquidations by exchange; they need only the
+liquidations and candles (and the ranking), so they draw as soon as those arrive. Every load starts at
+the top; the ratios, open interest and funding are asked for once the first screen's data is in (so its
+requests never queue behind theirs), and each lower panel waits for its own data where it is drawn. The
+takeaways' ratio line is filled in when the ratios arrive.
 """
 
+import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from components import cascades, charts, context, filters, panel, positioning, summary
 from data_sources.intervals import to_offset
-from data_sources.schema import EXCHANGE_NAMES, RATIO_KIND_LABELS, RATIO_KINDS
+from data_sources.schema import EXCHANGE_NAMES, RATIO_KIND_LABELS, RATIO_KINDS, empty
 
 TOP_COINS = 20
 
 view = filters.current()
-ranking = context.top_assets()
-series_assets = context.series_assets(ranking)
-liquidations, candles, ratios, open_interest, funding = context.panels_each(
-    ("liquidations", context.liquidation_assets()),
-    ("candles", series_assets),
-    ("ratios", series_assets),
-    ("open_interest", series_assets),
-    ("funding", series_assets),
-)
-moves = summary.price_moves(candles.frame)
-bursts = context.cascades(liquidations.frame, context.liquidation_assets())
-
 st.title("Market overview")
 st.caption(
     f"{view.label} · {view.market_label} · {summary.count(len(view.exchanges), 'exchange')} · {view.interval} bars"
 )
+ranking = context.top_assets()
+series_assets = context.series_assets(ranking)
+liquidations_load, candles_load = first_screen = context.start_each(
+    ("liquidations", context.liquidation_assets()), ("candles", series_assets)
+)
+ratios_load, open_interest_load, funding_load = context.start_each(
+    ("ratios", series_assets), ("open_interest", series_assets), ("funding", series_assets), after=first_screen
+)
+liquidations = context.wait(liquidations_load, "Loading liquidations ...")
+candles = context.wait(candles_load, "Loading prices ...")
+moves = summary.price_moves(candles.frame)
+bursts = context.cascades(liquidations.frame, context.liquidation_assets())
 
 kpis = st.columns(5)
 totals = panel.liquidation_metrics(kpis[:3], liquidations)
@@ -56,16 +64,27 @@ if view.whole_market:
 for note in ranking.notes:
     st.caption(f":material/warning: {note}")
 
-with st.container(border=True):
-    st.subheader("Key takeaways")
+
+def show_takeaways(box: DeltaGenerator, ratios: pd.DataFrame | None) -> None:
+    """The key takeaways into `box`; while the ratios load (`ratios` None), every line but the ratio line."""
     lines = [  # a new list: `takeaways` is memoized and shared between reruns (components.memo)
-        *summary.takeaways(moves, liquidations.frame, ratios.frame, view.exchanges),
+        *summary.takeaways(moves, liquidations.frame, empty("ratios") if ratios is None else ratios, view.exchanges),
         *cascades.takeaway_lines(bursts),
     ]
-    if lines:
-        st.markdown("\n".join(f"- {line}" for line in lines))
-    else:
-        st.info("No data for this window and selection.")
+    with box.container():
+        if lines:
+            st.markdown("\n".join(f"- {line}" for line in lines))
+        else:
+            st.info("No data for this window and selection.")
+        if ratios is None:
+            st.caption(":material/progress_activity: Loading long/short ratios for the top mover's line ...")
+
+
+with st.container(border=True):
+    st.subheader("Key takeaways")
+    takeaways = st.empty()
+    if not ratios_load.done():
+        show_takeaways(takeaways, None)
 
 left, right = st.columns(2)
 with left.container(border=True):
@@ -162,6 +181,8 @@ with st.container(border=True):
         )
         or "accounts"
     )
+    ratios = context.wait(ratios_load, "Loading long/short ratios ...")
+    show_takeaways(takeaways, ratios.frame)
     panel.status_line(ratios.status)
     snapshot = summary.ratio_snapshot(ratios.frame, kind)
     if snapshot.empty:
@@ -178,6 +199,8 @@ with st.container(border=True):
 
 with st.container(border=True):
     st.subheader("Open interest and funding")
+    open_interest = context.wait(open_interest_load, "Loading open interest ...")
+    funding = context.wait(funding_load, "Loading funding ...")
     panel.status_line(open_interest.status)
     held = summary.positioning(open_interest.frame, funding.frame)
     if held.empty:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future
+
 import pandas as pd
 import streamlit as st
 
 from components import cascades as bursts
 from components.filters import current
-from components.progress import showing_waits
+from components.progress import awaiting
 from data_sources import market, stream_health
 from data_sources.base import SourceError
 from data_sources.registry import SourceChoice
@@ -49,23 +51,24 @@ def recent_liquidations(asset: str, exchanges: tuple[str, ...], limit: int) -> p
     return recent(asset, exchanges, limit) if recent else None
 
 
-def panels(
-    *datasets: Dataset, assets: tuple[str, ...] | None = None, exchanges: tuple[str, ...] | None = None
-) -> tuple[market.Panel, ...]:
-    """Several datasets for the current filters, fetched concurrently (saying so when a budget makes them wait)."""
-    filters, active = current(), source().source
-    args = (assets or filters.assets, exchanges or filters.exchanges, filters.start, filters.end, filters.interval)
-    return showing_waits(lambda: market.load_many(active, datasets, *args))
-
-
-def panels_each(
-    *jobs: tuple[Dataset, tuple[str, ...]], exchanges: tuple[str, ...] | None = None
-) -> tuple[market.Panel, ...]:
-    """(dataset, assets) panels for the current filters (or `exchanges`), fetched concurrently."""
+def start_each(
+    *jobs: tuple[Dataset, tuple[str, ...]],
+    exchanges: tuple[str, ...] | None = None,
+    after: tuple[Future, ...] = (),
+) -> tuple[Future, ...]:
+    """Handles of (dataset, assets) panels for the current filters (or `exchanges`), their loads begun now (or
+    once every handle in `after` is done): a page starts every load at its top and waits for each (`wait`) only
+    where the panel that needs it is drawn."""
     filters = current()
-    return market.load_each(
-        source().source, jobs, exchanges or filters.exchanges, filters.start, filters.end, filters.interval
+    return market.start(
+        source().source, jobs, exchanges or filters.exchanges, filters.start, filters.end, filters.interval, after
     )
+
+
+def wait(handle: Future, loading: str | None = None) -> market.Panel:
+    """A started panel, drawn where it is called: "`loading`" while it loads, and which request budgets it
+    waits for (`progress.awaiting`); nothing when it is already there."""
+    return awaiting(handle, loading)
 
 
 def cascades(
@@ -83,12 +86,16 @@ def cascades(
     return bursts.detect(pd.concat([before.frame, liquidations]), filters.start, filters.end)
 
 
-def panels_between(
-    start: pd.Timestamp, end: pd.Timestamp, interval: str, *jobs: tuple[Dataset, tuple[str, ...]]
-) -> tuple[market.Panel, ...]:
-    """(dataset, assets) panels over [start, end) instead of the sidebar's window (the compare page), for the
-    current exchanges, fetched concurrently."""
-    return market.load_each(source().source, jobs, current().exchanges, start, end, interval)
+def start_between(
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    interval: str,
+    *jobs: tuple[Dataset, tuple[str, ...]],
+    after: tuple[Future, ...] = (),
+) -> tuple[Future, ...]:
+    """Handles of (dataset, assets) panels over [start, end) instead of the sidebar's window (the compare page),
+    for the current exchanges, begun now (or once every handle in `after` is done)."""
+    return market.start(source().source, jobs, current().exchanges, start, end, interval, after)
 
 
 def liquidation_assets() -> tuple[str, ...]:
