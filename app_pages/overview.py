@@ -65,26 +65,24 @@ for note in ranking.notes:
     st.caption(f":material/warning: {note}")
 
 
-def show_takeaways(box: DeltaGenerator, ratios: pd.DataFrame | None) -> None:
-    """The key takeaways into `box`; while the ratios load (`ratios` None), every line but the ratio line."""
+def show_takeaways(box: DeltaGenerator, ratios: pd.DataFrame) -> None:
+    """The key takeaways into `box` (an `st.empty`); with no ratios yet, every line but the ratio line."""
     lines = [  # a new list: `takeaways` is memoized and shared between reruns (components.memo)
-        *summary.takeaways(moves, liquidations.frame, empty("ratios") if ratios is None else ratios, view.exchanges),
+        *summary.takeaways(moves, liquidations.frame, ratios, view.exchanges),
         *cascades.takeaway_lines(bursts),
     ]
-    with box.container():
-        if lines:
-            st.markdown("\n".join(f"- {line}" for line in lines))
-        else:
-            st.info("No data for this window and selection.")
-        if ratios is None:
-            st.caption(":material/progress_activity: Loading long/short ratios for the top mover's line ...")
+    if lines:
+        box.markdown("\n".join(f"- {line}" for line in lines))
+    else:
+        box.info("No data for this window and selection.")
 
 
 with st.container(border=True):
     st.subheader("Key takeaways")
-    takeaways = st.empty()
+    takeaways, takeaways_note = st.empty(), st.empty()
     if not ratios_load.done():
-        show_takeaways(takeaways, None)
+        show_takeaways(takeaways, empty("ratios"))
+        takeaways_note.caption(":material/progress_activity: Loading long/short ratios for the top mover's line ...")
 
 left, right = st.columns(2)
 with left.container(border=True):
@@ -183,6 +181,7 @@ with st.container(border=True):
     )
     ratios = context.wait(ratios_load, "Loading long/short ratios ...")
     show_takeaways(takeaways, ratios.frame)
+    takeaways_note.empty()
     panel.status_line(ratios.status)
     snapshot = summary.ratio_snapshot(ratios.frame, kind)
     if snapshot.empty:
