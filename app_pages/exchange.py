@@ -45,12 +45,13 @@ context.set_page_params({"exchange": filters.exchange_name(exchange)})
 name = EXCHANGE_NAMES.get(exchange, exchange)
 series_assets = context.series_assets(context.top_assets())
 first_screen = (liquidations_load,) = context.start_each(("liquidations", liquidation_assets), exchanges=(exchange,))
+baseline = context.start_baseline(liquidations_load, liquidation_assets, exchanges=(exchange,))
 ratios_load, open_interest_load, funding_load = context.start_each(
     ("ratios", series_assets),
     ("open_interest", series_assets),
     ("funding", series_assets),
     exchanges=(exchange,),
-    after=first_screen,
+    after=(*first_screen, baseline),
 )
 NO_COVER = "No selected exchange's liquidations cover this window (see the notes below)"
 no_cover = st.empty() if not covered and not context.nothing_stored() else None
@@ -128,7 +129,7 @@ with st.container(border=True):
     if not liquidations.status.ok:
         st.info(f"{name}'s liquidations are not covered for this window.")
     else:
-        bursts = context.cascades(liquidations.frame, liquidation_assets, exchanges=(exchange,))
+        bursts = context.cascades(liquidations.frame, baseline)
         panel.chart(
             cascades.mark(charts.liquidation_timeline(buckets), bursts),
             buckets,

@@ -8,12 +8,11 @@ First screen: the KPIs, key takeaways, price moves and liquidations by exchange;
 liquidations and candles (and the ranking), so they draw as soon as those arrive. Every load starts at
 the top; the ratios, open interest and funding are asked for once the first screen's data is in (so its
 requests never queue behind theirs), and each lower panel waits for its own data where it is drawn. The
-takeaways' ratio line is filled in when the ratios arrive.
+takeaways' cascade and ratio lines are filled in when the hours before the window (the cascades' baseline)
+and the ratios arrive.
 """
 
-import pandas as pd
 import streamlit as st
-from streamlit.delta_generator import DeltaGenerator
 
 from components import cascades, charts, context, filters, panel, positioning, summary
 from data_sources.intervals import to_offset
@@ -31,13 +30,16 @@ series_assets = context.series_assets(ranking)
 liquidations_load, candles_load = first_screen = context.start_each(
     ("liquidations", context.liquidation_assets()), ("candles", series_assets)
 )
+baseline = context.start_baseline(liquidations_load, context.liquidation_assets())
 ratios_load, open_interest_load, funding_load = context.start_each(
-    ("ratios", series_assets), ("open_interest", series_assets), ("funding", series_assets), after=first_screen
+    ("ratios", series_assets),
+    ("open_interest", series_assets),
+    ("funding", series_assets),
+    after=(*first_screen, baseline),
 )
 liquidations = context.wait(liquidations_load, "Loading liquidations ...")
 candles = context.wait(candles_load, "Loading prices ...")
 moves = summary.price_moves(candles.frame)
-bursts = context.cascades(liquidations.frame, context.liquidation_assets())
 
 kpis = st.columns(5)
 totals = panel.liquidation_metrics(kpis[:3], liquidations)
@@ -65,24 +67,31 @@ for note in ranking.notes:
     st.caption(f":material/warning: {note}")
 
 
-def show_takeaways(box: DeltaGenerator, ratios: pd.DataFrame) -> None:
-    """The key takeaways into `box` (an `st.empty`); with no ratios yet, every line but the ratio line."""
+def fill_takeaways() -> bool:
+    """The key takeaways so far: while the cascades' baseline hours or the ratios load, every line that needs
+    neither, and a note saying which lines follow. True once every line is there."""
+    ratios = ratios_load.result().frame if ratios_load.done() else None
     lines = [  # a new list: `takeaways` is memoized and shared between reruns (components.memo)
-        *summary.takeaways(moves, liquidations.frame, ratios, view.exchanges),
-        *cascades.takeaway_lines(bursts),
+        *summary.takeaways(moves, liquidations.frame, empty("ratios") if ratios is None else ratios, view.exchanges),
+        *(cascades.takeaway_lines(bursts) if bursts is not None else []),
     ]
     if lines:
-        box.markdown("\n".join(f"- {line}" for line in lines))
+        takeaways.markdown("\n".join(f"- {line}" for line in lines))
     else:
-        box.info("No data for this window and selection.")
+        takeaways.info("No data for this window and selection.")
+    missing = [name for name, frame in (("cascade", bursts), ("long/short ratio", ratios)) if frame is None]
+    if missing:
+        takeaways_note.caption(f":material/progress_activity: Loading the {' and '.join(missing)} lines ...")
+    else:
+        takeaways_note.empty()
+    return not missing
 
 
 with st.container(border=True):
     st.subheader("Key takeaways")
     takeaways, takeaways_note = st.empty(), st.empty()
-    if not ratios_load.done():
-        show_takeaways(takeaways, empty("ratios"))
-        takeaways_note.caption(":material/progress_activity: Loading long/short ratios for the top mover's line ...")
+    bursts = context.cascades(liquidations.frame, baseline) if baseline.done() else None
+    takeaways_done = fill_takeaways()
 
 left, right = st.columns(2)
 with left.container(border=True):
@@ -160,6 +169,9 @@ with st.container(border=True):
         )
         buckets = summary.over_time(liquidations.frame, view.start, view.end, to_offset(view.interval))
         price = summary.reference_candles(candles.frame, price_asset)
+        if bursts is None:
+            bursts = context.cascades(liquidations.frame, baseline)
+            takeaways_done = fill_takeaways()
         panel.chart(
             cascades.mark(charts.liquidation_timeline(buckets, price, f"{price_asset} price"), bursts),
             buckets,
@@ -180,8 +192,8 @@ with st.container(border=True):
         or "accounts"
     )
     ratios = context.wait(ratios_load, "Loading long/short ratios ...")
-    show_takeaways(takeaways, ratios.frame)
-    takeaways_note.empty()
+    if not takeaways_done:
+        takeaways_done = fill_takeaways()
     panel.status_line(ratios.status)
     snapshot = summary.ratio_snapshot(ratios.frame, kind)
     if snapshot.empty:

@@ -65,24 +65,35 @@ def start_each(
     )
 
 
-def wait(handle: Future, loading: str | None = None) -> market.Panel:
+def wait(handle: Future, loading: str | None = None) -> market.Panel | None:
     """A started panel, drawn where it is called: "`loading`" while it loads, and which request budgets it
     waits for (`progress.awaiting`); nothing when it is already there."""
     return awaiting(handle, loading)
 
 
-def cascades(
-    liquidations: pd.DataFrame, assets: tuple[str, ...], exchanges: tuple[str, ...] | None = None
-) -> pd.DataFrame:
-    """The cascades (`components.cascades.detect`) in the current window's `liquidations` of `assets` on the
-    current exchanges (or `exchanges`), measured against the hours before the window, which are read only when
-    the window holds individual events (aggregated buckets never count as a burst)."""
+def start_baseline(liquidations: Future, assets: tuple[str, ...], exchanges: tuple[str, ...] | None = None) -> Future:
+    """Handle of the liquidations of `assets` in the hours before the current window that cascades are measured
+    against (`components.cascades.RULE.baseline`), on the current exchanges (or `exchanges`), begun as soon as
+    the window's `liquidations` handle is in; its result is None when those hold no individual events
+    (aggregated buckets never count as a burst)."""
+    filters, active = current(), source().source
+    window = (exchanges or filters.exchanges, filters.start - bursts.RULE.baseline, filters.start, filters.interval)
+
+    def begin(panel: market.Panel) -> Future | None:
+        if not panel.frame["price"].notna().any():
+            return None
+        return market.start(active, (("liquidations", assets),), *window)[0]
+
+    return market.then(liquidations, begin)
+
+
+def cascades(liquidations: pd.DataFrame, baseline: Future) -> pd.DataFrame:
+    """The cascades (`components.cascades.detect`) in the current window's `liquidations`, measured against the
+    hours before it (`start_baseline`; waited for here, saying so while it loads)."""
     filters = current()
-    if not liquidations["price"].notna().any():
+    before = wait(baseline, "Loading the hours before the window, to find cascades ...")
+    if before is None:
         return bursts.detect(liquidations, filters.start, filters.end)
-    span = bursts.RULE.baseline
-    args = (exchanges or filters.exchanges, filters.start - span, filters.start, filters.interval)
-    before = market.load(source().source, "liquidations", assets, *args)
     return bursts.detect(pd.concat([before.frame, liquidations]), filters.start, filters.end)
 
 

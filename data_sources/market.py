@@ -221,6 +221,26 @@ def start(
     return tuple(handles)
 
 
+def then(handle: Future, begin: Callable[[Panel], Future | None]) -> Future:
+    """A handle of what `begin(panel)` starts once `handle`'s panel is in (a load that depends on another's
+    answer); its result is None when `begin` starts nothing."""
+    outer: Future = Future()
+
+    def begun(done: Future) -> None:
+        try:
+            inner = begin(done.result())
+        except BaseException as error:  # handed to whoever waits on the handle, not lost on a callback thread
+            outer.set_exception(error)
+            return
+        if inner is None:
+            outer.set_result(None)
+        else:
+            _chain(outer, inner)
+
+    handle.add_done_callback(begun)
+    return outer
+
+
 def _when_done(futures: tuple[Future, ...], then: Callable[[], None]) -> None:
     """Call `then` (on the thread finishing the last of `futures`, or now when none is pending): never blocks."""
     pending = [future for future in futures if not future.done()]
