@@ -241,11 +241,11 @@ def then(handle: Future, begin: Callable[[Panel], Future | None]) -> Future:
     return outer
 
 
-def _when_done(futures: tuple[Future, ...], then: Callable[[], None]) -> None:
-    """Call `then` (on the thread finishing the last of `futures`, or now when none is pending): never blocks."""
+def _when_done(futures: tuple[Future, ...], call: Callable[[], None]) -> None:
+    """`call()` on the thread finishing the last of `futures`, or now when none is pending: never blocks."""
     pending = [future for future in futures if not future.done()]
     if not pending:
-        then()
+        call()
         return
     left = [len(pending)]
     lock = threading.Lock()
@@ -255,7 +255,7 @@ def _when_done(futures: tuple[Future, ...], then: Callable[[], None]) -> None:
             left[0] -= 1
             last = left[0] == 0
         if last:
-            then()
+            call()
 
     for future in pending:
         future.add_done_callback(one_done)
