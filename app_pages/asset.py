@@ -1,4 +1,9 @@
-"""Per asset (any listed coin): price, volume and liquidations on one time axis; ratios, OI and funding."""
+"""Per asset (any listed coin): price, volume and liquidations on one time axis; ratios, OI and funding.
+
+First screen: the KPIs (last price, liquidations) and the price, volume and liquidations chart; they need only
+the candles and liquidations, so they draw as soon as those arrive. The ratios, open interest and funding are
+asked for once those are in and waited for where their panels are drawn.
+"""
 
 import streamlit as st
 
@@ -22,13 +27,16 @@ asset = st.selectbox(
 )
 context.set_page_params({"asset": asset})
 
-liquidations, candles, ratios, open_interest, funding = context.panels(
-    "liquidations", "candles", "ratios", "open_interest", "funding", assets=(asset,)
+first_screen = liquidations_load, candles_load = context.start_each(("liquidations", (asset,)), ("candles", (asset,)))
+ratios_load, open_interest_load, funding_load = context.start_each(
+    ("ratios", (asset,)), ("open_interest", (asset,)), ("funding", (asset,)), after=first_screen
 )
-moves = summary.price_moves(candles.frame)
 
 st.title(f"{asset} perpetuals")
 st.caption(f"{view.label} · {view.interval} bars")
+liquidations = context.wait(liquidations_load, "Loading liquidations ...")
+candles = context.wait(candles_load, "Loading prices ...")
+moves = summary.price_moves(candles.frame)
 kpis = st.columns(4)
 if moves.empty:
     kpis[0].metric("Last price (change)", "n/a", border=True)
@@ -85,6 +93,7 @@ with right.container(border=True):
 
 with st.container(border=True):
     st.subheader("Long/short ratios per exchange")
+    ratios = context.wait(ratios_load, "Loading long/short ratios ...")
     panel.status_line(ratios.status)
     if ratios.frame.empty:
         st.info("No long/short ratios for this selection.")
@@ -99,6 +108,8 @@ with st.container(border=True):
 
 with st.container(border=True):
     st.subheader("Open interest and funding")
+    open_interest = context.wait(open_interest_load, "Loading open interest ...")
+    funding = context.wait(funding_load, "Loading funding ...")
     panel.status_line(open_interest.status)
     if open_interest.frame.empty and funding.frame.empty:
         st.info("No open interest or funding for this selection.")

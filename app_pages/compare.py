@@ -3,6 +3,10 @@
 Each day is read exactly as the overview reads it on its own (same assets, exchanges, top coins and bar interval
 choice), so every figure here equals that day's single view. The sidebar's date range and rolling window do not
 apply on this page.
+
+First screen: the liquidation tables (totals, long share, by exchange, by coin); they need only both days'
+liquidations, so they draw as soon as those arrive. Both days' candles (the price moves, at the bottom) are asked
+for once those are in and waited for where their table is drawn.
 """
 
 from datetime import timedelta
@@ -37,14 +41,22 @@ context.set_page_params({KEY: days})
 
 ranking = context.top_assets()
 series_assets = context.series_assets(ranking)
-loaded = []
+windows = []
 for day in (day_a, day_b):
     start = pd.Timestamp(day, tz="UTC")
     end = start + pd.Timedelta(days=1)
-    interval = filters.bar_interval(view.interval_choice, start, end)[0]
-    jobs = (("liquidations", context.liquidation_assets()), ("candles", series_assets))
-    loaded.append(context.panels_between(start, end, interval, *jobs))
-(liq_a, candles_a), (liq_b, candles_b) = loaded
+    windows.append((start, end, filters.bar_interval(view.interval_choice, start, end)[0]))
+first_screen = tuple(
+    load
+    for window in windows
+    for load in context.start_between(*window, ("liquidations", context.liquidation_assets()))
+)
+candles_loads = tuple(
+    load
+    for window in windows
+    for load in context.start_between(*window, ("candles", series_assets), after=first_screen)
+)
+liq_a, liq_b = (context.wait(load, "Loading liquidations ...") for load in first_screen)
 
 st.caption(
     f"{days[0]} vs {days[1]} (UTC days) · {view.market_label} · {summary.count(len(view.exchanges), 'exchange')} · "
@@ -96,6 +108,7 @@ with right:
         "Coin",
         "by-coin",
     )
+candles_a, candles_b = (context.wait(load, "Loading prices ...") for load in candles_loads)
 show(
     f"Price moves (top {len(ranking.assets)} coins by {ranking.basis})",
     compare.price_moves(candles_a.frame, candles_b.frame),

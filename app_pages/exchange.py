@@ -2,6 +2,10 @@
 
 With no asset selected the liquidations are the whole market's (the 20 most liquidated coins are
 charted); ratios are the top coins by open interest plus the selection, as on the overview.
+
+First screen: the KPIs, liquidations by asset and the share of each asset's liquidations; they need only the
+liquidations (everywhere, then this exchange's), so they draw as soon as those arrive. The ratios, open interest
+and funding are asked for once those are in and waited for where their panels are drawn.
 """
 
 import streamlit as st
@@ -25,7 +29,8 @@ if linked and linked[-1] not in choices:
         icon=":material/info:",
     )
 filters.adopt_link_case("exchange", choices, many=False, shown=filters.exchange_name)
-(everywhere,) = context.panels("liquidations", assets=liquidation_assets, exchanges=EXCHANGES)
+(everywhere_load,) = context.start_each(("liquidations", liquidation_assets), exchanges=EXCHANGES)
+everywhere = context.wait(everywhere_load, "Loading liquidations ...")
 covered = [e for e in view.exchanges if e in everywhere.status.answered]
 exchange = st.selectbox(
     "Exchange",
@@ -39,19 +44,20 @@ exchange = st.selectbox(
 context.set_page_params({"exchange": filters.exchange_name(exchange)})
 name = EXCHANGE_NAMES.get(exchange, exchange)
 series_assets = context.series_assets(context.top_assets())
-liquidations, ratios, open_interest, funding = context.panels_each(
-    ("liquidations", liquidation_assets),
+first_screen = (liquidations_load,) = context.start_each(("liquidations", liquidation_assets), exchanges=(exchange,))
+baseline = context.start_baseline(liquidations_load, liquidation_assets, exchanges=(exchange,))
+ratios_load, open_interest_load, funding_load = context.start_each(
     ("ratios", series_assets),
     ("open_interest", series_assets),
     ("funding", series_assets),
     exchanges=(exchange,),
+    after=(*first_screen, baseline),
 )
-if not covered and not context.nothing_stored():
-    still = f"; {name}'s long/short ratios are still shown" if not ratios.frame.empty else ""
-    st.info(
-        f"No selected exchange's liquidations cover this window (see the notes below){still}.",
-        icon=":material/block:",
-    )
+NO_COVER = "No selected exchange's liquidations cover this window (see the notes below)"
+no_cover = st.empty() if not covered and not context.nothing_stored() else None
+if no_cover is not None:
+    no_cover.info(f"{NO_COVER}.", icon=":material/block:")
+liquidations = context.wait(liquidations_load, "Loading liquidations ...")
 all_totals = summary.liquidation_totals(everywhere.frame)
 others = [e for e in EXCHANGES if e != exchange]
 others_covered = [e for e in others if e in everywhere.status.answered]
@@ -123,7 +129,7 @@ with st.container(border=True):
     if not liquidations.status.ok:
         st.info(f"{name}'s liquidations are not covered for this window.")
     else:
-        bursts = context.cascades(liquidations.frame, liquidation_assets, exchanges=(exchange,))
+        bursts = context.cascades(liquidations.frame, baseline)
         panel.chart(
             cascades.mark(charts.liquidation_timeline(buckets), bursts),
             buckets,
@@ -138,6 +144,9 @@ with st.container(border=True):
 
 with st.container(border=True):
     st.subheader(f"{name} long/short ratios per asset")
+    ratios = context.wait(ratios_load, "Loading long/short ratios ...")
+    if no_cover is not None and not ratios.frame.empty:
+        no_cover.info(f"{NO_COVER}; {name}'s long/short ratios are still shown.", icon=":material/block:")
     panel.status_line(ratios.status)
     if ratios.frame.empty:
         st.info("No long/short ratios for this selection.")
@@ -152,6 +161,8 @@ with st.container(border=True):
 
 with st.container(border=True):
     st.subheader(f"{name} open interest and funding")
+    open_interest = context.wait(open_interest_load, "Loading open interest ...")
+    funding = context.wait(funding_load, "Loading funding ...")
     panel.status_line(open_interest.status)
     held = summary.positioning(open_interest.frame, funding.frame)
     if held.empty:

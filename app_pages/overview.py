@@ -3,33 +3,43 @@
 Liquidations count the whole market (every asset recorded) when no asset is selected; price moves
 and the ratio snapshot fetch one series per coin, so they show the top N coins by open interest
 (`top`) plus every selected coin.
+
+First screen: the KPIs, key takeaways, price moves and liquidations by exchange; they need only the
+liquidations and candles (and the ranking), so they draw as soon as those arrive. Every load starts at
+the top; the ratios, open interest and funding are asked for once the first screen's data is in (so its
+requests never queue behind theirs), and each lower panel waits for its own data where it is drawn. The
+takeaways' cascade and ratio lines are filled in when the hours before the window (the cascades' baseline)
+and the ratios arrive.
 """
 
 import streamlit as st
 
 from components import cascades, charts, context, filters, panel, positioning, summary
 from data_sources.intervals import to_offset
-from data_sources.schema import EXCHANGE_NAMES, RATIO_KIND_LABELS, RATIO_KINDS
+from data_sources.schema import EXCHANGE_NAMES, RATIO_KIND_LABELS, RATIO_KINDS, empty
 
 TOP_COINS = 20
 
 view = filters.current()
-ranking = context.top_assets()
-series_assets = context.series_assets(ranking)
-liquidations, candles, ratios, open_interest, funding = context.panels_each(
-    ("liquidations", context.liquidation_assets()),
-    ("candles", series_assets),
-    ("ratios", series_assets),
-    ("open_interest", series_assets),
-    ("funding", series_assets),
-)
-moves = summary.price_moves(candles.frame)
-bursts = context.cascades(liquidations.frame, context.liquidation_assets())
-
 st.title("Market overview")
 st.caption(
     f"{view.label} · {view.market_label} · {summary.count(len(view.exchanges), 'exchange')} · {view.interval} bars"
 )
+ranking = context.top_assets()
+series_assets = context.series_assets(ranking)
+liquidations_load, candles_load = first_screen = context.start_each(
+    ("liquidations", context.liquidation_assets()), ("candles", series_assets)
+)
+baseline = context.start_baseline(liquidations_load, context.liquidation_assets())
+ratios_load, open_interest_load, funding_load = context.start_each(
+    ("ratios", series_assets),
+    ("open_interest", series_assets),
+    ("funding", series_assets),
+    after=(*first_screen, baseline),
+)
+liquidations = context.wait(liquidations_load, "Loading liquidations ...")
+candles = context.wait(candles_load, "Loading prices ...")
+moves = summary.price_moves(candles.frame)
 
 kpis = st.columns(5)
 totals = panel.liquidation_metrics(kpis[:3], liquidations)
@@ -56,16 +66,32 @@ if view.whole_market:
 for note in ranking.notes:
     st.caption(f":material/warning: {note}")
 
-with st.container(border=True):
-    st.subheader("Key takeaways")
+
+def fill_takeaways() -> bool:
+    """The key takeaways so far: while the cascades' baseline hours or the ratios load, every line that needs
+    neither, and a note saying which lines follow. True once every line is there."""
+    ratios = ratios_load.result().frame if ratios_load.done() else None
     lines = [  # a new list: `takeaways` is memoized and shared between reruns (components.memo)
-        *summary.takeaways(moves, liquidations.frame, ratios.frame, view.exchanges),
-        *cascades.takeaway_lines(bursts),
+        *summary.takeaways(moves, liquidations.frame, empty("ratios") if ratios is None else ratios, view.exchanges),
+        *(cascades.takeaway_lines(bursts) if bursts is not None else []),
     ]
     if lines:
-        st.markdown("\n".join(f"- {line}" for line in lines))
+        takeaways.markdown("\n".join(f"- {line}" for line in lines))
     else:
-        st.info("No data for this window and selection.")
+        takeaways.info("No data for this window and selection.")
+    missing = [name for name, frame in (("cascade", bursts), ("long/short ratio", ratios)) if frame is None]
+    if missing:
+        takeaways_note.caption(f":material/progress_activity: Loading the {' and '.join(missing)} lines ...")
+    else:
+        takeaways_note.empty()
+    return not missing
+
+
+with st.container(border=True):
+    st.subheader("Key takeaways")
+    takeaways, takeaways_note = st.empty(), st.empty()
+    bursts = context.cascades(liquidations.frame, baseline) if baseline.done() else None
+    takeaways_done = fill_takeaways()
 
 left, right = st.columns(2)
 with left.container(border=True):
@@ -143,6 +169,9 @@ with st.container(border=True):
         )
         buckets = summary.over_time(liquidations.frame, view.start, view.end, to_offset(view.interval))
         price = summary.reference_candles(candles.frame, price_asset)
+        if bursts is None:
+            bursts = context.cascades(liquidations.frame, baseline)
+            takeaways_done = fill_takeaways()
         panel.chart(
             cascades.mark(charts.liquidation_timeline(buckets, price, f"{price_asset} price"), bursts),
             buckets,
@@ -162,6 +191,9 @@ with st.container(border=True):
         )
         or "accounts"
     )
+    ratios = context.wait(ratios_load, "Loading long/short ratios ...")
+    if not takeaways_done:
+        takeaways_done = fill_takeaways()
     panel.status_line(ratios.status)
     snapshot = summary.ratio_snapshot(ratios.frame, kind)
     if snapshot.empty:
@@ -178,6 +210,8 @@ with st.container(border=True):
 
 with st.container(border=True):
     st.subheader("Open interest and funding")
+    open_interest = context.wait(open_interest_load, "Loading open interest ...")
+    funding = context.wait(funding_load, "Loading funding ...")
     panel.status_line(open_interest.status)
     held = summary.positioning(open_interest.frame, funding.frame)
     if held.empty:

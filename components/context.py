@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future
+
 import pandas as pd
 import streamlit as st
 
 from components import cascades as bursts
 from components.filters import current
-from components.progress import showing_waits
+from components.progress import awaiting
 from data_sources import market, stream_health
 from data_sources.base import SourceError
 from data_sources.registry import SourceChoice
@@ -49,46 +51,62 @@ def recent_liquidations(asset: str, exchanges: tuple[str, ...], limit: int) -> p
     return recent(asset, exchanges, limit) if recent else None
 
 
-def panels(
-    *datasets: Dataset, assets: tuple[str, ...] | None = None, exchanges: tuple[str, ...] | None = None
-) -> tuple[market.Panel, ...]:
-    """Several datasets for the current filters, fetched concurrently (saying so when a budget makes them wait)."""
-    filters, active = current(), source().source
-    args = (assets or filters.assets, exchanges or filters.exchanges, filters.start, filters.end, filters.interval)
-    return showing_waits(lambda: market.load_many(active, datasets, *args))
-
-
-def panels_each(
-    *jobs: tuple[Dataset, tuple[str, ...]], exchanges: tuple[str, ...] | None = None
-) -> tuple[market.Panel, ...]:
-    """(dataset, assets) panels for the current filters (or `exchanges`), fetched concurrently."""
+def start_each(
+    *jobs: tuple[Dataset, tuple[str, ...]],
+    exchanges: tuple[str, ...] | None = None,
+    after: tuple[Future, ...] = (),
+) -> tuple[Future, ...]:
+    """Handles of (dataset, assets) panels for the current filters (or `exchanges`), their loads begun now (or
+    once every handle in `after` is done): a page starts every load at its top and waits for each (`wait`) only
+    where the panel that needs it is drawn."""
     filters = current()
-    return market.load_each(
-        source().source, jobs, exchanges or filters.exchanges, filters.start, filters.end, filters.interval
+    return market.start(
+        source().source, jobs, exchanges or filters.exchanges, filters.start, filters.end, filters.interval, after
     )
 
 
-def cascades(
-    liquidations: pd.DataFrame, assets: tuple[str, ...], exchanges: tuple[str, ...] | None = None
-) -> pd.DataFrame:
-    """The cascades (`components.cascades.detect`) in the current window's `liquidations` of `assets` on the
-    current exchanges (or `exchanges`), measured against the hours before the window, which are read only when
-    the window holds individual events (aggregated buckets never count as a burst)."""
+def wait(handle: Future, loading: str | None = None) -> market.Panel | None:
+    """A started panel, drawn where it is called: "`loading`" while it loads, and which request budgets it
+    waits for (`progress.awaiting`); nothing when it is already there."""
+    return awaiting(handle, loading)
+
+
+def start_baseline(liquidations: Future, assets: tuple[str, ...], exchanges: tuple[str, ...] | None = None) -> Future:
+    """Handle of the liquidations of `assets` in the hours before the current window that cascades are measured
+    against (`components.cascades.RULE.baseline`), on the current exchanges (or `exchanges`), begun as soon as
+    the window's `liquidations` handle is in; its result is None when those hold no individual events
+    (aggregated buckets never count as a burst)."""
+    filters, active = current(), source().source
+    window = (exchanges or filters.exchanges, filters.start - bursts.RULE.baseline, filters.start, filters.interval)
+
+    def begin(panel: market.Panel) -> Future | None:
+        if not panel.frame["price"].notna().any():
+            return None
+        return market.start(active, (("liquidations", assets),), *window)[0]
+
+    return market.then(liquidations, begin)
+
+
+def cascades(liquidations: pd.DataFrame, baseline: Future) -> pd.DataFrame:
+    """The cascades (`components.cascades.detect`) in the current window's `liquidations`, measured against the
+    hours before it (`start_baseline`; waited for here, saying so while it loads)."""
     filters = current()
-    if not liquidations["price"].notna().any():
+    before = wait(baseline, "Loading the hours before the window, to find cascades ...")
+    if before is None:
         return bursts.detect(liquidations, filters.start, filters.end)
-    span = bursts.RULE.baseline
-    args = (exchanges or filters.exchanges, filters.start - span, filters.start, filters.interval)
-    before = market.load(source().source, "liquidations", assets, *args)
     return bursts.detect(pd.concat([before.frame, liquidations]), filters.start, filters.end)
 
 
-def panels_between(
-    start: pd.Timestamp, end: pd.Timestamp, interval: str, *jobs: tuple[Dataset, tuple[str, ...]]
-) -> tuple[market.Panel, ...]:
-    """(dataset, assets) panels over [start, end) instead of the sidebar's window (the compare page), for the
-    current exchanges, fetched concurrently."""
-    return market.load_each(source().source, jobs, current().exchanges, start, end, interval)
+def start_between(
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    interval: str,
+    *jobs: tuple[Dataset, tuple[str, ...]],
+    after: tuple[Future, ...] = (),
+) -> tuple[Future, ...]:
+    """Handles of (dataset, assets) panels over [start, end) instead of the sidebar's window (the compare page),
+    for the current exchanges, begun now (or once every handle in `after` is done)."""
+    return market.start(source().source, jobs, current().exchanges, start, end, interval, after)
 
 
 def liquidation_assets() -> tuple[str, ...]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -190,17 +191,87 @@ def load_many(
     return tuple(_page_pool.map(lambda d: load(source, d, assets, exchanges, start, end, interval), datasets))
 
 
-def load_each(
+Job = tuple[Dataset, tuple[str, ...]]
+
+
+def start(
     source: MarketSource,
-    jobs: tuple[tuple[Dataset, tuple[str, ...]], ...],
+    jobs: tuple[Job, ...],
     exchanges: tuple[str, ...],
     start: pd.Timestamp,
     end: pd.Timestamp,
     interval: str,
-) -> tuple[Panel, ...]:
-    """Several (dataset, assets) panels for the same window at once (the whole market's liquidations beside
-    the top coins' candles)."""
-    return tuple(_page_pool.map(lambda job: load(source, job[0], job[1], exchanges, start, end, interval), jobs))
+    after: tuple[Future, ...] = (),
+) -> tuple[Future, ...]:
+    """Handles (`Future[Panel]`, `.result()` waits) of (dataset, assets) panels for the same window, their loads
+    begun on the page pool at once, or once every handle in `after` is done (so a page's first screen is not
+    queued behind its lower panels' requests). A panel memoized for this view is a done handle at once."""
+    handles = []
+    for dataset, assets in jobs:
+        key = (source.name, dataset, assets, exchanges, start, end, interval)
+        with _panels_lock:
+            cached = _panels.get(key)
+        handle: Future = Future()
+        if cached is not None:
+            handle.set_result(cached)
+        else:
+            job = (source, dataset, assets, exchanges, start, end, interval)
+            _when_done(after, lambda handle=handle, job=job: _chain(handle, _page_pool.submit(load, *job)))
+        handles.append(handle)
+    return tuple(handles)
+
+
+def then(handle: Future, begin: Callable[[Panel], Future | None]) -> Future:
+    """A handle of what `begin(panel)` starts once `handle`'s panel is in (a load that depends on another's
+    answer); its result is None when `begin` starts nothing."""
+    outer: Future = Future()
+
+    def begun(done: Future) -> None:
+        try:
+            inner = begin(done.result())
+        except BaseException as error:  # handed to whoever waits on the handle, not lost on a callback thread
+            outer.set_exception(error)
+            return
+        if inner is None:
+            outer.set_result(None)
+        else:
+            _chain(outer, inner)
+
+    handle.add_done_callback(begun)
+    return outer
+
+
+def _when_done(futures: tuple[Future, ...], call: Callable[[], None]) -> None:
+    """`call()` on the thread finishing the last of `futures`, or now when none is pending: never blocks."""
+    pending = [future for future in futures if not future.done()]
+    if not pending:
+        call()
+        return
+    left = [len(pending)]
+    lock = threading.Lock()
+
+    def one_done(_: Future) -> None:
+        with lock:
+            left[0] -= 1
+            last = left[0] == 0
+        if last:
+            call()
+
+    for future in pending:
+        future.add_done_callback(one_done)
+
+
+def _chain(handle: Future, inner: Future) -> None:
+    """Complete `handle` with `inner`'s outcome."""
+
+    def copy(done: Future) -> None:
+        error = done.exception()
+        if error is None:
+            handle.set_result(done.result())
+        else:
+            handle.set_exception(error)
+
+    inner.add_done_callback(copy)
 
 
 def refresh() -> None:

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 FAKED = ("binance", "okx", "bybit")  # the venues this server speaks (the others have `tests/fakes/<venue>.py`)
 UNREACHABLE = "http://127.0.0.1:9"  # the discard port: nothing listens, so a request is refused at once
+HOLD_SECONDS = 60.0  # the longest a held request waits for its release (`FakeExchanges.hold`)
 
 
 def venue_urls(url: str) -> dict[str, str]:
@@ -166,6 +167,7 @@ class FakeExchanges:
         self.faults: list[Fault] = []
         self.fill = "start"  # which end of an over-full range a page holds: "start" or "end"
         self.limits: FakeLimits | None = None  # set to enforce request limits (tests/fake_limits.py)
+        self.holds: list[tuple[tuple[str, ...], threading.Event]] = []  # see `hold`
         self._lock = threading.Lock()
         handler = _handler(self)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -186,6 +188,20 @@ class FakeExchanges:
         with self._lock:
             self.faults.append(Fault(prefix, **kwargs))
 
+    def hold(self, *prefixes: str) -> threading.Event:
+        """Hold every request whose path starts with one of `prefixes` (each recorded on arrival) until the
+        returned event is set, then answer it as usual; `reset` releases every hold (at most HOLD_SECONDS)."""
+        released = threading.Event()
+        with self._lock:
+            self.holds.append((prefixes, released))
+        return released
+
+    def _held(self, path: str) -> None:
+        with self._lock:
+            events = [released for prefixes, released in self.holds if path.startswith(prefixes)]
+        for released in events:
+            released.wait(HOLD_SECONDS)
+
     def calls(self, prefix: str = "") -> list[tuple[str, dict[str, str]]]:
         """Requests received so far whose path starts with `prefix`."""
         with self._lock:
@@ -196,6 +212,9 @@ class FakeExchanges:
         with self._lock:
             self.requests.clear()
             self.faults.clear()
+            for _, released in self.holds:
+                released.set()
+            self.holds.clear()
 
     def _page(self, rows: pd.DataFrame, limit: int, offset: int = 0) -> pd.DataFrame:
         """One page of `rows` (already in the endpoint's sort order): the `offset`-th `limit` rows
@@ -922,6 +941,7 @@ def _handler(exchanges: FakeExchanges) -> type[BaseHTTPRequestHandler]:
                 exchanges.requests.append((parts.path, params))
             if exchanges.delay and not parts.path.startswith("/_fake/"):
                 time.sleep(exchanges.delay)
+            exchanges._held(parts.path)
             fault = exchanges._take_fault(parts.path, params)
             if fault is not None:
                 time.sleep(fault.delay)
