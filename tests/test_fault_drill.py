@@ -196,7 +196,6 @@ def test_no_secret_appears_in_any_rendered_element(
     monkeypatch.setenv("LIQSCOPE_COINALYZE_URL", f"{exchanges.url}/v1")
     at = live_app(exchanges, hyperliquid, monkeypatch)
     at.secrets["LIQSCOPE_COINALYZE_KEY"] = secret
-    at.run()
     for page in ("app_pages/asset.py", "app_pages/exchange.py", "app_pages/overview.py"):
         at.switch_page(page).run()
         assert not at.exception
