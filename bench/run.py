@@ -481,7 +481,8 @@ def collect_into(url: str, fake: RemoteExchanges, days: float) -> None:
 
 
 def drill_rows(fake: RemoteExchanges, sessions: int, days: float) -> list[Row]:
-    """`sessions` concurrent viewers of a store-only app on PostgreSQL, each opening the three pages."""
+    """`sessions` concurrent viewers of a store-only app on PostgreSQL, each opening the three pages, after the
+    collector backfilled `days` days into it."""
     bin_dir = binaries()
     if bin_dir is None:
         return [Row("load drill", "skipped: PostgreSQL not installed")]
@@ -552,32 +553,52 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({cpu}), {memory:,.0f} GiB, Python {sys.version.split()[0]}"
 
 
+@dataclass(frozen=True)
+class Sizes:
+    """How big each scenario is: the full benchmark, or `--quick` (what CI runs: every scenario and code path,
+    PostgreSQL included, at a size that only proves it still runs; its timings mean little)."""
+
+    days: tuple[int, ...]  # page windows, days
+    sessions: int  # concurrent identical overview sessions
+    drill_sessions: int  # concurrent store-only viewers in the load drill
+    drill_backfill: float  # days the load drill's collector backfills
+    combinations: int  # filter combinations rendered for peak RSS
+    events: int  # liquidations replayed into the recorder
+    rollup_days: int  # days of minute rollups the store aggregates over
+
+
+FULL = Sizes(
+    days=(7, 30), sessions=10, drill_sessions=20, drill_backfill=1.0, combinations=100, events=100_000, rollup_days=365
+)
+QUICK = Sizes(days=(1,), sessions=2, drill_sessions=2, drill_backfill=0.1, combinations=3, events=1_000, rollup_days=2)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run every scenario and print the table."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="small version (CI): 1-day pages, fewer combinations")
+    parser.add_argument("--quick", action="store_true", help="small version (CI): every scenario, small sizes")
     parser.add_argument("--delay", type=float, default=0.1, help="injected round trip, seconds (default 0.1)")
     args = parser.parse_args(argv)
-    days_list = [1] if args.quick else [7, 30]
+    size = QUICK if args.quick else FULL
     rows: list[Row] = []
     fake = RemoteExchanges(args.delay)
     try:
         with live_env(fake) as env:
-            page, facts = page_rows(fake, days_list, args.delay)
+            page, facts = page_rows(fake, list(size.days), args.delay)
             rows += page
-            first = days_list[0]
+            first = size.days[0]
             rows += baseline_rows(first, facts[("overview_cold", first)], facts[("naive", first)])
             single = facts.get(("overview", 1)) or _single_cold(fake)
-            rows += concurrent_rows(fake, 3 if args.quick else 10, single)
+            rows += concurrent_rows(fake, size.sessions, single)
             rows += browser_rows(fake, env, args.delay, facts[("overview_cold", first)])
-        rows += drill_rows(fake, 5 if args.quick else 20, 1.0)
+        rows += drill_rows(fake, size.drill_sessions, size.drill_backfill)
     finally:
         fake.close()
-    rows += rss_rows(10 if args.quick else 100)
+    rows += rss_rows(size.combinations)
     bin_dir = binaries()
     with postgres_server(bin_dir) if bin_dir else nullcontext() as server:
-        rows += ingest_rows(5_000 if args.quick else 100_000, server.database() if server else None)
-        rows += store_rows(7 if args.quick else 365, server.database() if server else None)
+        rows += ingest_rows(size.events, server.database() if server else None)
+        rows += store_rows(size.rollup_days, server.database() if server else None)
     print_table(rows, args.delay)
     return 0
 

@@ -21,10 +21,9 @@ def run_app(params: dict[str, str | list[str]] | None = None, page: str | None =
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     for key, value in (params or {}).items():
         at.query_params[key] = value
-    at.run()
     if page:
-        at.switch_page(page).run()
-    return at
+        at.switch_page(page)  # opened straight from the link, as a deep link is (url_path = file name)
+    return at.run()
 
 
 def metrics(at: AppTest) -> dict[str, str]:

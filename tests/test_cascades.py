@@ -85,7 +85,6 @@ def test_the_exchange_page_shades_and_lists_its_own_cascades() -> None:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     at.query_params["range"] = "2025-05-08"
     at.query_params["exchange"] = "okx"
-    at.run()
     at.switch_page("app_pages/exchange.py").run()
     assert not at.exception, at.exception
     listed = next(m.value for m in at.markdown if "Cascade" in m.value).splitlines()

@@ -17,9 +17,7 @@ def run(params: dict[str, str | list[str]], page: str) -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     for key, value in params.items():
         at.query_params[key] = value
-    at.run()
-    if page != "app_pages/overview.py":
-        at.switch_page(page).run()
+    at.switch_page(page).run()  # opened straight from the link, as a deep link is (url_path = file name)
     assert not at.exception, at.exception
     return at
 

@@ -36,9 +36,7 @@ def store_path(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pyte
 def test_an_empty_store_is_said_once_per_page_and_never_created(store_path: Path, page: str) -> None:
     existed = store_path.exists()
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.run()
-    if page != PAGES[0]:
-        at.switch_page(page).run()
+    at.switch_page(page).run()  # opened straight from a link to it (url_path = file name)
     assert not at.exception, at.exception
     assert store_path.exists() == existed, "store mode must never create the store"
     said = [t for t in texts(at, "info") + texts(at, "warning") if "holds nothing yet" in t]

@@ -17,14 +17,15 @@ from tests.fake_exchanges import FakeExchanges
 
 
 def run_live(fake: FakeExchanges, page: str | None = None, **params: object) -> AppTest:
+    """`page` (the overview by default) opened straight from a link with `params`, as a deep link opens it: one run
+    (each page's `url_path` is its file name, so AppTest finds it before the first run)."""
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.query_params["range"] = [fake.market.seed_day.strftime("%Y-%m-%d")]
     for key, value in params.items():
         at.query_params[key] = value
-    at.run()
     if page:
-        at.switch_page(page).run()
-    return at
+        at.switch_page(page)
+    return at.run()
 
 
 @pytest.fixture()
@@ -37,8 +38,9 @@ def captions(at: AppTest) -> list[str]:
     return [c.value for c in at.caption]
 
 
-@pytest.mark.parametrize("page", ["app_pages/overview.py", "app_pages/asset.py", "app_pages/exchange.py"])
+@pytest.mark.parametrize("page", ["app_pages/asset.py", "app_pages/exchange.py"])
 def test_pages_render_live_data(live: FakeExchanges, page: str) -> None:
+    """The asset and exchange pages on live data (the overview: the next test)."""
     at = run_live(live, page, interval="1h")
     assert not at.exception, at.exception
     assert not any("Demo data" in info.value for info in at.info)
@@ -46,8 +48,15 @@ def test_pages_render_live_data(live: FakeExchanges, page: str) -> None:
     assert any(c.startswith(f"Live exchange APIs · answered: {expected}") for c in captions(at))
 
 
-def test_overview_prices_match_the_exchanges_and_liquidation_coverage_is_explicit(live: FakeExchanges) -> None:
+def test_overview_prices_match_the_exchanges_coverage_is_explicit_and_a_warm_rerun_asks_nothing(
+    live: FakeExchanges,
+) -> None:
+    """One cold live overview: every venue answered, prices as the exchanges give them, liquidation coverage
+    stated; then the same view again makes no upstream request."""
     at = run_live(live, interval="1h")
+    assert not at.exception, at.exception
+    assert not any("Demo data" in info.value for info in at.info)
+    assert any(c.startswith("Live exchange APIs · answered: Binance, OKX, Bybit") for c in captions(at))
     metrics = {m.label: m for m in at.metric}
     assert metrics["Top mover"].value == "ETH" and metrics["Top mover"].delta == "+20.4%"
     assert metrics["Total liquidations"].value == "n/a"
@@ -55,10 +64,7 @@ def test_overview_prices_match_the_exchanges_and_liquidation_coverage_is_explici
     assert "Binance liquidations were not recorded in this window" in notes
     assert "Run `python -m data_sources.recorder` beside the app" in notes
     assert "OKX's public liquidation endpoint keeps about the last day only" in notes
-
-
-def test_warm_rerun_makes_no_upstream_request(live: FakeExchanges) -> None:
-    at = run_live(live, interval="1h")
+    assert "until=" not in at.code[0].value  # a past window's share link needs no freeze
     sent = len(live.calls())
     at.run()
     assert sent > 0 and len(live.calls()) == sent
@@ -158,9 +164,8 @@ def test_share_link_freezes_an_open_window_and_reopening_it_keeps_the_numbers(li
     assert {m.label: m.value for m in frozen.metric}["Total liquidations"] == latest
 
 
-def test_a_past_window_needs_no_freeze_and_a_bad_until_is_noted(live: FakeExchanges) -> None:
-    at = run_live(live, interval="1h")
-    assert "until=" not in at.code[0].value
+def test_a_bad_until_is_noted(live: FakeExchanges) -> None:
+    """(A past window needing no freeze: the overview test above.)"""
     noted = run_live(live, interval="1h", until="yesterday-ish")
     assert "Ignored invalid until 'yesterday-ish' from the link; it is YYYY-MM-DDTHH:MMZ." in [
         w.value for w in noted.warning

@@ -51,7 +51,7 @@ CASES = {
     "okx-history-candles": Case("okx", "candles", "5m", 20, 18, okx.CANDLE_LIMIT),
     "okx-ratios": Case("okx", "ratios", "5m", 4, 0, okx.RUBIK_LIMIT),
     "okx-open-interest": Case("okx", "open_interest", "5m", 4, 0, okx.RUBIK_LIMIT),
-    "okx-funding": Case("okx", "funding", "1h", 27, 0, 10, ("FUNDING_LIMIT", 10)),
+    "okx-funding": Case("okx", "funding", "1h", 4, 0, 10, ("FUNDING_LIMIT", 10)),  # 1 h windows: 10 h a page
     "bybit-candles": Case("bybit", "candles", "1m", 3, 1, bybit.KLINE_LIMIT),
     "bybit-ratios": Case("bybit", "ratios", "5m", 27, 0, bybit.RATIO_LIMIT),
     "bybit-open-interest": Case("bybit", "open_interest", "5m", 27, 0, bybit.OI_LIMIT),

@@ -129,7 +129,6 @@ def test_pages_with_an_unreachable_store_show_no_password(
     monkeypatch.setenv("LIQSCOPE_DB", postgres.url(password=WRONG))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.query_params.update({"range": [f"{exchanges.market.seed_day:%Y-%m-%d}"], "assets": ["ETH"], "interval": "4h"})
-    at.run()
     for page in ("app_pages/overview.py", "app_pages/asset.py", "app_pages/exchange.py"):
         at.switch_page(page).run()
         assert not at.exception
