@@ -36,6 +36,7 @@ CONNECT_TIMEOUT_SECONDS = 3.05
 PER_HOST_CONCURRENCY = 16
 REQUEST_WORKERS = 48
 UNREACHABLE_PAUSE_SECONDS = 30.0
+REFUSED_KEY_PAUSE_SECONDS = 300.0
 
 
 class UpstreamError(SourceError):
@@ -60,6 +61,10 @@ class Unavailable(UpstreamError):
 
 class Unreachable(Unavailable):
     """No connection at all (refused, unresolvable host, connect timeout): the host is skipped for a while."""
+
+
+class KeyRefused(UpstreamError):
+    """HTTP 401: the upstream refused this server's API key; the key is not sent again for a while."""
 
 
 class BadPayload(UpstreamError):
@@ -132,6 +137,9 @@ class Upstream:
     _unreachable: TTLCache[str, str] = field(
         default_factory=lambda: TTLCache(maxsize=1, ttl=UNREACHABLE_PAUSE_SECONDS), repr=False
     )
+    _refused_key: TTLCache[str, str] = field(
+        default_factory=lambda: TTLCache(maxsize=1, ttl=REFUSED_KEY_PAUSE_SECONDS), repr=False
+    )
     _gate: threading.BoundedSemaphore = field(default_factory=lambda: threading.BoundedSemaphore(PER_HOST_CONCURRENCY))
     _count_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -158,6 +166,8 @@ class Upstream:
             )
         if status >= 500:
             return Unavailable(f"{self.name} is having trouble (HTTP {status}); try again shortly.")
+        if status == 401:
+            return KeyRefused(f"{self.name} rejected the request (HTTP 401): {_brief(response.text)}")
         return UpstreamError(f"{self.name} rejected the request (HTTP {status}): {_brief(response.text)}")
 
     def get_json(self, path: str, params: dict[str, Any]) -> Any:
@@ -175,17 +185,24 @@ class Upstream:
     def _json(self, method: str, path: str, **send: Any) -> Any:
         """One request (`send` is `params=` or `json=`) with the typed error handling both verbs share.
 
-        A host that could not be reached at all is not asked again for `UNREACHABLE_PAUSE_SECONDS`: the
-        requests in between fail at once with the same reason (a cachetools TTLCache holds it), so a venue that
-        is down costs a page one connection attempt, not one per request.
+        A host that could not be reached at all is not asked again for `UNREACHABLE_PAUSE_SECONDS`, and a key it
+        refused (HTTP 401) is not sent again for `REFUSED_KEY_PAUSE_SECONDS`: the requests in between fail at once
+        with the same reason (cachetools TTLCaches hold it), so a venue that is down or a wrong key costs a page
+        one request, not one per request (nor a wait for the budget those would spend).
         """
         with self._count_lock:
-            reason = self._unreachable.get("reason")
+            reason, refused = self._unreachable.get("reason"), self._refused_key.get("reason")
         if reason is not None:
             raise Unreachable(f"{reason} (not retried for {UNREACHABLE_PAUSE_SECONDS:g} s)")
+        if refused is not None:
+            raise KeyRefused(f"{refused} (the key is not sent again for {REFUSED_KEY_PAUSE_SECONDS:g} s)")
         response = self._send(method, path, **send)
         if response.status_code >= 400:
-            raise self._fail(response)
+            error = self._fail(response)
+            if isinstance(error, KeyRefused):
+                with self._count_lock:
+                    self._refused_key["reason"] = str(error)
+            raise error
         try:
             return orjson.loads(response.content)
         except orjson.JSONDecodeError:

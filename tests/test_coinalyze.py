@@ -55,10 +55,17 @@ def test_429_with_retry_after_is_retried(exchanges: FakeExchanges) -> None:
     assert not frame.empty and len(exchanges.calls("/v1/liquidation-history")) == 2
 
 
-def test_bad_key_is_a_clear_error(exchanges: FakeExchanges) -> None:
+def test_bad_key_is_a_clear_error_and_is_not_sent_again(exchanges: FakeExchanges) -> None:
+    """A refused key costs one request: the next queries fail at once with the same reason (before, every query
+    asked `/exchanges` again, 77 times over four page views, and waited for Coinalyze's 40-a-minute budget)."""
     start = exchanges.market.seed_day
-    with pytest.raises(http.UpstreamError, match="Coinalyze rejected the request \\(HTTP 401\\)"):
-        client(exchanges, key="wrong").liquidations(Query("BTC", "binance", start, start + DAY, "1h"))
+    wrong = client(exchanges, key="wrong")
+    with pytest.raises(http.KeyRefused, match="Coinalyze rejected the request \\(HTTP 401\\)"):
+        wrong.liquidations(Query("BTC", "binance", start, start + DAY, "1h"))
+    for asset in ("ETH", "SOL", "XRP"):
+        with pytest.raises(http.KeyRefused, match=r"HTTP 401.*not sent again for 300 s"):
+            wrong.liquidations(Query(asset, "okx", start, start + DAY, "1h"))
+    assert len(exchanges.calls("/v1/")) == 1
 
 
 def run_live(fake: FakeExchanges, monkeypatch: pytest.MonkeyPatch, day: pd.Timestamp, key: str | None) -> AppTest:
