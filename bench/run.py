@@ -36,7 +36,7 @@ from bench.ingest import naive_rate, recorder_rate
 from bench.naive import naive_overview
 from components.positioning import ASSUMPTION
 from data_sources import market, registry, storage
-from data_sources.schema import ASSETS
+from data_sources.schema import ASSETS, EXCHANGE_NAMES
 from tests.fake_exchanges import FAKED, venue_urls
 from tests.fake_streams import FakeStream, FakeStreams, bybit_message
 from tests.postgres import binaries, postgres_server
@@ -271,7 +271,7 @@ def browser_rows(fake: RemoteExchanges, env: dict[str, str], rtt: float, cold_sc
         return [Row("overview in headless Chromium", "skipped: /usr/bin/chromium not installed")]
     from playwright.sync_api import sync_playwright
 
-    venues = "".join(f"&exchanges={e}" for e in FAKED)
+    venues = "".join(f"&exchanges={EXCHANGE_NAMES[e]}" for e in FAKED)  # names, as the app writes them (see README)
     url_query = f"/?range={window(fake, 1)[0]}" + venues
     with streamlit_server(env) as base:
         url = base + url_query

@@ -270,5 +270,16 @@ def fan_out(request: Callable[[T], R], items: Iterable[T]) -> list[R]:
     return list(_requests_pool.map(request, items))
 
 
+def each_venue(read: Callable[[str], R], exchanges: Iterable[str]) -> list[R]:
+    """`read(exchange)` for every venue at once, one thread each, results in order (first error raised): per-venue
+    reads a page makes (listings, ticker snapshots), which may fan out on the request pool themselves, so a venue
+    that is slow or down costs the page one wait, not one per venue in turn."""
+    venues = list(exchanges)
+    if len(venues) <= 1:
+        return [read(exchange) for exchange in venues]
+    with ThreadPoolExecutor(max_workers=len(venues), thread_name_prefix="liqscope-venue") as pool:
+        return list(pool.map(read, venues))
+
+
 def _brief(text: str, limit: int = 160) -> str:
     return " ".join(text.split())[:limit]

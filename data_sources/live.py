@@ -10,6 +10,7 @@ listed perpetuals); `coverage_note` says so.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -19,7 +20,7 @@ from cachetools import TTLCache
 from data_sources import storage
 from data_sources.base import Instrument, NoCoverage, Query, SourceError
 from data_sources.coinalyze import CoinalyzeClient
-from data_sources.http import Upstream
+from data_sources.http import Upstream, each_venue
 from data_sources.instruments import InstrumentRegistry, Listing, not_listed, pick
 from data_sources.intervals import INTERVAL_SECONDS
 from data_sources.schema import ALL_ASSETS, ASSETS, EXCHANGE_NAMES, Dataset, conform
@@ -87,6 +88,7 @@ class LiveSource:
         self.db = settings.db_path
         self.instruments = InstrumentRegistry(urls, timeout)
         self._unlisted: TTLCache[str, SourceError] = TTLCache(maxsize=8, ttl=LISTING_RETRY_SECONDS)
+        self._unlisted_lock = threading.Lock()  # venues' listings are read at once (`each_venue`)
         self.adapters = {
             exchange: BY_ID[exchange].module.adapter(urls[exchange], timeout, self.resolver(exchange))
             for exchange in urls
@@ -98,13 +100,15 @@ class LiveSource:
     def listing(self, exchange: str) -> Listing:
         """The venue's instrument listing; a failure with no last good copy is remembered for
         LISTING_RETRY_SECONDS, so a venue that is down costs one listing request per minute, not one per read."""
-        failed = self._unlisted.get(exchange)
+        with self._unlisted_lock:
+            failed = self._unlisted.get(exchange)
         if failed is not None:
             raise failed
         try:
             return self.instruments.listing(exchange)
         except SourceError as error:
-            self._unlisted[exchange] = error
+            with self._unlisted_lock:
+                self._unlisted[exchange] = error
             raise
 
     def resolver(self, exchange: str) -> Callable[[str], Instrument]:
@@ -139,10 +143,8 @@ class LiveSource:
         assets: list[str] = []
         perpetuals = 0
         notes = []
-        for exchange in exchanges:
-            try:
-                trading = [i for i in self.listing(exchange).instruments if i.trading]
-            except SourceError as error:
+        for exchange, (trading, error) in zip(exchanges, each_venue(self._trading, exchanges), strict=True):
+            if error is not None:
                 notes.append(
                     f"{EXCHANGE_NAMES[exchange]}'s instrument list is unavailable, so only the majors are "
                     f"offered there: {error}"
@@ -152,6 +154,13 @@ class LiveSource:
             assets += [i.asset for i in trading]
             perpetuals += len(trading)
         return Universe(order(assets), perpetuals, tuple(notes))
+
+    def _trading(self, exchange: str) -> tuple[list[Instrument], SourceError | None]:
+        """The venue's trading perpetuals, or the error that kept its listing from being read."""
+        try:
+            return [i for i in self.listing(exchange).instruments if i.trading], None
+        except SourceError as error:
+            return [], error
 
     def top_assets(self, exchanges: tuple[str, ...], n: int) -> Ranking:
         """The `n` coins with the most open interest across `exchanges` (`tickers.TickerBoard.top`)."""

@@ -24,7 +24,7 @@ from typing import Any
 from cachetools import TTLCache
 
 from data_sources.base import Instrument, SourceError
-from data_sources.http import Upstream
+from data_sources.http import Upstream, each_venue
 from data_sources.instruments import Listing
 from data_sources.schema import ASSETS, EXCHANGE_NAMES
 from data_sources.units import to_usd_units
@@ -133,6 +133,13 @@ class TickerBoard:
                 self._last_good[exchange] = values
             return values
 
+    def _measured(self, exchange: str) -> tuple[dict[str, float], SourceError | None]:
+        """`measures(exchange)`, or the error that kept it from being read."""
+        try:
+            return self.measures(exchange), None
+        except SourceError as error:
+            return {}, error
+
     def _cached(self, exchange: str) -> dict[str, float] | None:
         with self._lock:
             return self._fresh.get(exchange)
@@ -145,10 +152,10 @@ class TickerBoard:
         venues = [e for e, t in snapshots.items() if t.measure == OPEN_INTEREST] or list(snapshots)
         measures: dict[str, dict[str, float]] = {}
         notes: list[str] = []
-        for exchange in venues:
-            try:
-                measures[exchange] = self.measures(exchange)
-            except SourceError as error:
+        for exchange, (values, error) in zip(venues, each_venue(self._measured, venues), strict=True):
+            if error is None:
+                measures[exchange] = values
+            else:
                 notes.append(f"{EXCHANGE_NAMES[exchange]}'s tickers did not answer: {error}")
         if not measures:
             return Ranking(ASSETS[:n], "the majors (no venue's tickers answered)", tuple(notes))

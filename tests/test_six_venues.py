@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 
 import pandas as pd
 import pytest
@@ -165,3 +167,26 @@ def test_the_demo_overview_of_only_venues_outside_it_reads_plainly() -> None:
     written = " ".join(texts(at)) + " ".join(m.value for m in at.markdown)
     assert "all 0 perpetuals" not in written and "on ." not in written
     assert "not in the demo market" in written
+
+
+def test_the_ranking_asks_every_venue_at_once() -> None:
+    """OKX's and Bybit's snapshots are both requested while the first is still unanswered (a venue that is slow or
+    down costs the page one wait, not one per venue in turn): the fake holds both until both have arrived."""
+    with FakeExchanges() as three:
+        urls = dict.fromkeys(FAKED, three.url)
+        listings = InstrumentRegistry(urls, 5.0)
+        upstreams = {e: Upstream(EXCHANGE_NAMES[e], url, "LIQSCOPE_TEST_URL", 5.0) for e, url in urls.items()}
+        board = TickerBoard(upstreams, listings.listing)
+        paths = ("/api/v5/public/open-interest", "/v5/market/tickers")
+        released = three.hold(*paths)
+        ranked: list = []
+        ranking = threading.Thread(target=lambda: ranked.append(board.top(("okx", "bybit"), 3)))
+        ranking.start()
+        deadline = time.monotonic() + 3  # well inside the upstream's 5 s timeout and the fake's longest hold
+        while time.monotonic() < deadline and not all(three.calls(path) for path in paths):
+            time.sleep(0.05)
+        arrived = [path for path in paths if three.calls(path)]
+        released.set()
+        ranking.join(timeout=30)
+    assert arrived == list(paths)
+    assert ranked[0].basis.startswith("open interest on OKX, Bybit") and not ranked[0].notes
