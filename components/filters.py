@@ -263,8 +263,15 @@ def exchange_name(exchange: str) -> str:
     return EXCHANGE_NAMES.get(exchange, exchange)
 
 
-def _apply_preset(days: int, anchor: date) -> None:
-    st.session_state[RANGE_KEY] = (anchor - timedelta(days=days - 1), anchor)
+def preset_range(days: int, first: date | None, last: date) -> tuple[date, date]:
+    """The last `days` UTC days ending `last`, starting no earlier than the data's `first` day (the date widget
+    drops a range that starts before its minimum: a 30-day preset on 29 days of data showed the default day)."""
+    start = last - timedelta(days=days - 1)
+    return (max(start, first) if first is not None else start, last)
+
+
+def _apply_preset(days: int, first: date | None, last: date) -> None:
+    st.session_state[RANGE_KEY] = preset_range(days, first, last)
     _leave_window()
 
 
@@ -390,7 +397,7 @@ def sidebar(choice: SourceChoice) -> Filters:
                 label,
                 key=f"preset_{days}",
                 on_click=_apply_preset,
-                args=(days, choice.last_day),
+                args=(days, choice.first_day, choice.last_day),
                 help=f"The last {days} UTC day(s) of data, ending {choice.last_day:%Y-%m-%d}",
                 width="stretch",
             )

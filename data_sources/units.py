@@ -71,8 +71,8 @@ def compact_usd(value: float) -> str:
     sign = "-" if value < 0 else ""
     value = abs(value)
     for threshold, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if value >= threshold:
-            scaled = value / threshold
-            digits = 0 if scaled >= 100 else 1 if scaled >= 10 else 2
+        scaled = value / threshold
+        digits = 0 if scaled >= 99.95 else 1 if scaled >= 9.995 else 2  # three significant digits after rounding
+        if round(scaled, digits) >= 1:  # by the rounded value: 999,950 is $1.00M, not $1000K
             return f"{sign}${scaled:.{digits}f}{suffix}"
     return f"{sign}${value:,.0f}"

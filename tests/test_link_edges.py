@@ -79,3 +79,11 @@ def test_an_ignored_min_usd_is_noted_and_leaves_the_link() -> None:
     assert not at.exception, at.exception
     assert any("Ignored minimum size '-5' from the link" in c.value for c in at.caption)
     assert "min_usd" not in at.query_params
+
+
+def test_a_preset_longer_than_the_data_shows_all_of_it() -> None:
+    """Demo (29 days, 2025-04-24 to 2025-05-22): "30 d" shows the 29 days, not the default day."""
+    at = run_app(range=["2025-05-07", "2025-05-09"])
+    next(b for b in at.sidebar.button if b.label == "30 d").click().run()
+    assert not at.exception, at.exception
+    assert at.caption[0].value.startswith("2025-04-24 to 2025-05-22 (UTC)"), at.caption[0].value

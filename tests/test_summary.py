@@ -90,7 +90,18 @@ class TestPriceMoves:
 class TestFormatting:
     @pytest.mark.parametrize(
         ("value", "text"),
-        [(965e6, "$965M"), (1.2345e9, "$1.23B"), (48_200, "$48.2K"), (310, "$310"), (-2.5e6, "-$2.50M")],
+        [
+            (965e6, "$965M"),
+            (1.2345e9, "$1.23B"),
+            (48_200, "$48.2K"),
+            (310, "$310"),
+            (-2.5e6, "-$2.50M"),
+            (999_950, "$1.00M"),  # not "$1000K": the unit follows the rounded value
+            (999_950_000, "$1.00B"),
+            (999.6, "$1.00K"),
+            (99_950, "$100K"),  # not "$100.0K": three significant digits
+            (9_995_000, "$10.0M"),
+        ],
     )
     def test_usd(self, value: float, text: str) -> None:
         assert summary.usd(value) == text
