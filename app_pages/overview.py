@@ -165,8 +165,9 @@ with st.container(border=True):
         by_asset = summary.by_asset(liquidations.frame, tuple(liquidations.frame["asset"].unique()))
         most = next((a for a in by_asset["asset"] if a in series_assets), series_assets[0])
         price_asset = st.selectbox(
-            "Price line", series_assets, index=series_assets.index(most), key="overview_price_asset"
+            "Price line", series_assets, index=series_assets.index(most), key="price", bind="query-params"
         )
+        context.set_page_params({**context.page_params(), "price": price_asset})
         buckets = summary.over_time(liquidations.frame, view.start, view.end, to_offset(view.interval))
         price = summary.reference_candles(candles.frame, price_asset)
         if bursts is None:
@@ -187,10 +188,16 @@ with st.container(border=True):
     st.subheader("Long/short ratio snapshot")
     kind = (
         st.segmented_control(
-            "Ratio", RATIO_KINDS, default="accounts", format_func=RATIO_KIND_LABELS.get, key="overview_ratio_kind"
+            "Ratio",
+            RATIO_KINDS,
+            default="accounts",
+            format_func=RATIO_KIND_LABELS.get,
+            key="ratio",
+            bind="query-params",
         )
         or "accounts"
     )
+    context.set_page_params({**context.page_params(), "ratio": RATIO_KIND_LABELS[kind]})
     ratios = context.wait(ratios_load, "Loading long/short ratios ...")
     if not takeaways_done:
         takeaways_done = fill_takeaways()

@@ -87,3 +87,13 @@ def test_a_preset_longer_than_the_data_shows_all_of_it() -> None:
     next(b for b in at.sidebar.button if b.label == "30 d").click().run()
     assert not at.exception, at.exception
     assert at.caption[0].value.startswith("2025-04-24 to 2025-05-22 (UTC)"), at.caption[0].value
+
+
+def test_the_price_line_and_ratio_kind_are_in_the_share_link_and_reopen() -> None:
+    """Overview (demo): a link's `price` and `ratio` (its label, as the control writes it) choose the price line
+    and the ratio kind, and the share link carries both."""
+    at = run_app(range="2025-05-08", price="SOL", ratio="Top traders (positions)")
+    assert at.selectbox(key="price").value == "SOL"
+    assert next(b for b in at.get("button_group") if b.key == "ratio").value == "top_positions"
+    link = at.code[0].value
+    assert "price=SOL" in link and "ratio=Top+traders+%28positions%29" in link, link
