@@ -134,14 +134,20 @@ def legend(rule: Rule = RULE) -> str:
     )
 
 
+LABEL_STEP_PX = 14  # each labelled cascade's label sits this much lower than the one before it
+
+
 def mark(fig: go.Figure, cascades: pd.DataFrame, labelled: int = 3) -> go.Figure:
     """A copy of `fig` with each cascade shaded; the `labelled` largest carry their size as a label (more would
     overlap), every one its span, size and sides on hover. `fig` itself is left alone (charts' figures are
     memoized and shared between reruns, `components.memo`)."""
     fig = go.Figure(fig)
-    largest = set(cascades.nlargest(labelled, "usd").index) if len(cascades) else set()
+    largest = cascades.nlargest(labelled, "usd").sort_values("start") if len(cascades) else cascades
+    rows = {index: rank for rank, index in enumerate(largest.index)}  # labels stepped down in time order
     for index, row in cascades.iterrows():
-        label = {"annotation_text": f"cascade {usd(row['usd'])}"} if index in largest else {"annotation_text": ""}
+        label = {"annotation_text": ""}
+        if index in rows:  # neighbouring bursts would print their labels over each other at one height
+            label = {"annotation_text": f"cascade {usd(row['usd'])}", "annotation_yshift": -LABEL_STEP_PX * rows[index]}
         fig.add_vrect(
             x0=row["start"],
             x1=row["end"],

@@ -125,3 +125,13 @@ def test_only_the_three_largest_cascades_carry_a_label() -> None:
     labels = [a.text for a in figure.layout.annotations if a.text]
     assert len(found) > 3 and len(figure.layout.shapes) == len(found)
     assert sorted(labels) == sorted(f"cascade {summary.usd(v)}" for v in found.nlargest(3, "usd")["usd"])
+
+
+def test_the_labelled_cascades_step_down_in_time_order() -> None:
+    """The three labels of 2025-05-08 (demo) sat at one height and printed over each other (review): each is
+    LABEL_STEP_PX lower than the one before it in time."""
+    found = cascades.detect(demo_liquidations(DAY), DAY, DAY + pd.Timedelta(days=1))
+    figure = cascades.mark(go.Figure(), found)
+    labelled = sorted((a for a in figure.layout.annotations if a.text), key=lambda a: pd.Timestamp(a.x))
+    assert [a.yshift or 0 for a in labelled] == [-cascades.LABEL_STEP_PX * i for i in range(len(labelled))]
+    assert len(labelled) == 3
