@@ -1,8 +1,8 @@
 """A page that waits for an exchange's request budget says so while it loads, and after.
 
-The load runs on a worker thread (or is a handle begun earlier, `market.start`); the
-script thread polls it where the panel that needs it is drawn and, while requests
-wait for budget (`budgets.waiting()`), shows one line per budget in a placeholder.
+A load is a handle begun earlier (`market.start`); the script thread polls it where the
+panel that needs it is drawn and, while requests wait for budget (`budgets.waiting()`),
+shows one line per budget in a placeholder.
 Once the data is there the placeholder becomes a one-line caption naming the
 budgets that made the page wait. Loads that never wait draw nothing but their
 "Loading ..." caption while they run.
@@ -11,8 +11,7 @@ budgets that made the page wait. Loads that never wait draw nothing but their
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as StillLoading
 from typing import TypeVar
 
@@ -22,12 +21,6 @@ from data_sources import budgets
 
 POLL_SECONDS = 0.2
 T = TypeVar("T")
-_loads = ThreadPoolExecutor(max_workers=16, thread_name_prefix="liqscope-load")
-
-
-def showing_waits(load: Callable[[], T]) -> T:
-    """`load()`'s result; meanwhile, which requests wait for which venue's budget, and for how long."""
-    return awaiting(_loads.submit(load))
 
 
 def awaiting(handle: Future[T], loading: str | None = None) -> T:

@@ -178,19 +178,6 @@ def load(
     return panel
 
 
-def load_many(
-    source: MarketSource,
-    datasets: tuple[Dataset, ...],
-    assets: tuple[str, ...],
-    exchanges: tuple[str, ...],
-    start: pd.Timestamp,
-    end: pd.Timestamp,
-    interval: str,
-) -> tuple[Panel, ...]:
-    """Several datasets for the same view at once (a cold page costs the slowest, not the sum)."""
-    return tuple(_page_pool.map(lambda d: load(source, d, assets, exchanges, start, end, interval), datasets))
-
-
 Job = tuple[Dataset, tuple[str, ...]]
 
 

@@ -196,7 +196,9 @@ def burst(url: str) -> dict[tuple[str, str, str, str], int]:
 
     def view(spec: tuple[tuple[str, ...], int, str]) -> tuple:
         assets, days, interval = spec
-        return market.load_many(source, DATASETS, assets, EXCHANGES, end - pd.Timedelta(days=days), end, interval)
+        jobs = tuple((dataset, assets) for dataset in DATASETS)
+        handles = market.start(source, jobs, EXCHANGES, end - pd.Timedelta(days=days), end, interval)
+        return tuple(handle.result() for handle in handles)
 
     with ThreadPoolExecutor(len(VIEWS)) as pool:
         results = list(pool.map(view, VIEWS))
@@ -241,9 +243,11 @@ def test_a_burst_of_views_stays_inside_every_budget(exchanges: FakeExchanges) ->
 
 def waiting_page() -> None:
     """A page whose load waits: the third of three requests needs a new 0.6 s window."""
+    from concurrent.futures import ThreadPoolExecutor
+
     import streamlit as st
 
-    from components.progress import showing_waits
+    from components.progress import awaiting
     from data_sources import budgets
 
     def load() -> str:
@@ -253,7 +257,8 @@ def waiting_page() -> None:
             )
         return "loaded"
 
-    st.write(showing_waits(load))
+    with ThreadPoolExecutor(1) as pool:
+        st.write(awaiting(pool.submit(load)))
 
 
 def test_a_page_that_waits_for_budget_says_which() -> None:

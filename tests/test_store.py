@@ -148,16 +148,22 @@ def test_rollups_equal_a_group_by_of_the_events_after_mixed_batches(store: Liqui
     assert_rollups_match_the_events(db_target, 701)
 
 
+def sqlite_store_at_version(path: Path, version: int, rows: list[Event]) -> None:
+    """A SQLite store at schema `version` (its migrations only, rollups kept by whatever that version had) holding
+    `rows`, written as that version's recorder did (a duplicate by natural key ignored)."""
+    with sqlite3.connect(path) as connection:
+        connection.executescript(f"BEGIN; {' '.join(MIGRATIONS[:version])} PRAGMA user_version = {version}; COMMIT;")
+        connection.executemany(
+            "INSERT OR IGNORE INTO liquidations VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(e.exchange, e.symbol, e.asset, e.ts, e.side, e.price, e.qty, e.usd) for e in rows],
+        )
+
+
 def test_a_version_5_sqlite_store_keeps_exact_rollups_and_rolls_up_new_inserts(tmp_path: Path) -> None:
     """A store written by the per-row triggers (before migration 6) migrates with its rollups intact; the
     inserts after it are rolled up by the store, once (the triggers are gone)."""
     path = tmp_path / "v5.db"
-    with sqlite3.connect(path) as connection:
-        connection.executescript(f"BEGIN; {' '.join(MIGRATIONS[:5])} PRAGMA user_version = 5; COMMIT;")
-        connection.executemany(
-            "INSERT OR IGNORE INTO liquidations VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [(e.exchange, e.symbol, e.asset, e.ts, e.side, e.price, e.qty, e.usd) for e in mixed_events(400)],
-        )
+    sqlite_store_at_version(path, 5, mixed_events(400))
     store = SqliteStore(path)
     assert store.version == len(MIGRATIONS) == 6
     assert_rollups_match_the_events(str(path), 400)
@@ -196,12 +202,7 @@ def test_a_year_of_the_whole_market_reads_the_day_rollup_in_index_order(db_targe
 
 def test_a_version_1_sqlite_store_is_migrated_with_its_days_backfilled(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
-    with sqlite3.connect(path) as connection:
-        connection.executescript(f"BEGIN; {MIGRATIONS[0]} PRAGMA user_version = 1; COMMIT;")
-        connection.executemany(
-            "INSERT INTO liquidations VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [(e.exchange, e.symbol, e.asset, e.ts, e.side, e.price, e.qty, e.usd) for e in events(50)],
-        )
+    sqlite_store_at_version(path, 1, events(50))
     store = SqliteStore(path)
     assert store.version == len(MIGRATIONS)
     days = store.buckets("ETH", "okx", utc(T0), utc(T0 + 10 * DAY), DAY)
