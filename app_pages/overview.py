@@ -159,6 +159,9 @@ with st.container(border=True):
 
 with st.container(border=True):
     st.subheader("Liquidations over time")
+    if bursts is None:  # here, covered or not: the takeaways wait for these lines until they are in
+        bursts = context.cascades(liquidations.frame, baseline)
+        takeaways_done = fill_takeaways()
     if not liquidations.status.ok:
         st.info("No exchange's liquidations cover this window.")
     else:
@@ -170,9 +173,6 @@ with st.container(border=True):
         context.set_page_params({**context.page_params(), "price": price_asset})
         buckets = summary.over_time(liquidations.frame, view.start, view.end, to_offset(view.interval))
         price = summary.reference_candles(candles.frame, price_asset)
-        if bursts is None:
-            bursts = context.cascades(liquidations.frame, baseline)
-            takeaways_done = fill_takeaways()
         panel.chart(
             cascades.mark(charts.liquidation_timeline(buckets, price, f"{price_asset} price"), bursts),
             buckets,
