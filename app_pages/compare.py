@@ -103,7 +103,7 @@ with left:
 with right:
     show(
         f"Liquidations by coin (top {TOP_COINS} of either day)",
-        compare.by_coin(liq_a.frame, liq_b.frame, TOP_COINS),
+        compare.by_coin(liq_a.coins, liq_b.coins, TOP_COINS),
         "usd",
         "Coin",
         "by-coin",

@@ -91,11 +91,11 @@ left, right = st.columns(2)
 with left.container(border=True):
     st.subheader(f"{name} liquidations by asset")
     panel.status_line(liquidations.status, details=False)
-    most = summary.by_asset(liquidations.frame, tuple(liquidations.frame["asset"].unique()))["asset"]
+    most = summary.by_asset(liquidations.coins, tuple(liquidations.coins["asset"].unique()))["asset"]
     shown = view.selected or tuple(most.head(TOP_COINS))
     if view.whole_market:
         st.caption(f"The {TOP_COINS} coins most liquidated on {name}.")
-    table = summary.by_asset(liquidations.frame, shown)
+    table = summary.by_asset(liquidations.coins, shown)
     if not liquidations.status.ok:
         st.info(f"{name}'s liquidations are not covered for this window.")
     else:
@@ -109,7 +109,7 @@ with left.container(border=True):
 with right.container(border=True):
     st.subheader(f"{name} share of each asset's liquidations")
     panel.status_line(everywhere.status, details=False)
-    all_by_asset = summary.by_asset(everywhere.frame, shown).set_index("asset")
+    all_by_asset = summary.by_asset(everywhere.coins, shown).set_index("asset")
     shares = table.set_index("asset")["total"].div(all_by_asset["total"].where(all_by_asset["total"] > 0))
     share_table = shares.rename("share").reset_index()
     if no_share is not None:

@@ -72,7 +72,7 @@ def fill_takeaways() -> bool:
     neither, and a note saying which lines follow. True once every line is there."""
     ratios = ratios_load.result().frame if ratios_load.done() else None
     lines = [  # a new list: `takeaways` is memoized and shared between reruns (components.memo)
-        *summary.takeaways(moves, liquidations.frame, empty("ratios") if ratios is None else ratios, view.exchanges),
+        *summary.takeaways(moves, liquidations.coins, empty("ratios") if ratios is None else ratios, view.exchanges),
         *(cascades.takeaway_lines(bursts) if bursts is not None else []),
     ]
     if lines:
@@ -131,7 +131,7 @@ with right.container(border=True):
 
 with st.container(border=True):
     st.subheader("Liquidations by coin")
-    coins = summary.by_coin(liquidations.frame, TOP_COINS)
+    coins = summary.by_coin(liquidations.coins, TOP_COINS)
     if not liquidations.status.ok:
         st.info("No exchange's liquidations cover this window.")
     elif coins.empty:
@@ -165,7 +165,7 @@ with st.container(border=True):
     if not liquidations.status.ok:
         st.info("No exchange's liquidations cover this window.")
     else:
-        by_asset = summary.by_asset(liquidations.frame, tuple(liquidations.frame["asset"].unique()))
+        by_asset = summary.by_asset(liquidations.coins, tuple(liquidations.coins["asset"].unique()))
         most = next((a for a in by_asset["asset"] if a in series_assets), series_assets[0])
         price_asset = st.selectbox(
             "Price line", series_assets, index=series_assets.index(most), key="price", bind="query-params"

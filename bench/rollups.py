@@ -1,10 +1,10 @@
 """Whole-market aggregates over a year of rollups, on SQLite and PostgreSQL, and the naive baseline.
 
 `fill` writes the minute rollup a recorder would have kept after `days` of realistic flow (the 7
-majors busy on three venues, a long tail of small coins liquidated now and then) and derives the day
-rollup from it, as migration 2 does. `whole_market` is what the overview asks the store for a year
-with no coin selected: every asset's liquidations per day, per exchange (`market_buckets`). The naive
-baseline sums the minute rows per day instead of reading the day rollup.
+majors busy on three venues, a long tail of small coins liquidated now and then) and derives the other
+rollups from it, as migrations 2 and 7 do. `whole_market` is what the overview asks the store for a year
+with no coin selected, per exchange: the market's liquidations per day and side (`market_buckets`) and each
+coin's over the year (`asset_totals`). The naive baseline sums the minute rows per day and coin instead.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import psycopg
 
-from data_sources.store import LiquidationStore
+from data_sources.store import FORTNIGHT_MS, LiquidationStore
 
 DAY_MS = 86_400_000
 T0 = 1_700_006_400_000  # epoch ms, a UTC midnight
@@ -25,10 +25,17 @@ VENUES = {"binance": 0.4, "okx": 0.3, "bybit": 0.3}  # share of the flow
 MAJORS = {"BTC": 0.35, "ETH": 0.3, "SOL": 0.1, "XRP": 0.07, "DOGE": 0.08, "ADA": 0.05, "BNB": 0.05}
 TAIL = 100  # small coins, a few liquidations an hour each
 COLUMNS = ("exchange", "asset", "side", "minute", "count", "qty", "usd")
-DAYS_SQL = (
+DERIVED_SQL = (  # the other rollups from the minute rollup, as migrations 2 and 7 derive them
     "INSERT INTO liquidation_days (exchange, asset, side, day, count, qty, usd) "
     f"SELECT exchange, asset, side, minute / {DAY_MS} * {DAY_MS}, SUM(count), SUM(qty), SUM(usd) "
-    "FROM liquidation_minutes GROUP BY 1, 2, 3, 4"
+    "FROM liquidation_minutes GROUP BY 1, 2, 3, 4",
+    "INSERT INTO liquidation_market_minutes (exchange, side, minute, count, qty, usd) "
+    "SELECT exchange, side, minute, SUM(count), SUM(qty), SUM(usd) FROM liquidation_minutes GROUP BY 1, 2, 3",
+    "INSERT INTO liquidation_market_days (exchange, side, day, count, qty, usd) "
+    "SELECT exchange, side, day, SUM(count), SUM(qty), SUM(usd) FROM liquidation_days GROUP BY 1, 2, 3",
+    "INSERT INTO liquidation_fortnights (exchange, asset, side, fortnight, count, qty, usd) "
+    f"SELECT exchange, asset, side, day / {FORTNIGHT_MS} * {FORTNIGHT_MS}, SUM(count), SUM(qty), SUM(usd) "
+    "FROM liquidation_days GROUP BY 1, 2, 3, 4",
 )
 
 
@@ -59,7 +66,8 @@ def fill(target: str, days: int) -> int:
                 for row in _rows(days):
                     copy.write_row(row)
                     written += 1
-            cursor.execute(DAYS_SQL)
+            for sql in DERIVED_SQL:
+                cursor.execute(sql)
         with psycopg.connect(target, autocommit=True) as connection:
             connection.execute("VACUUM ANALYZE")  # what autovacuum does on a live database
         return written
@@ -69,7 +77,8 @@ def fill(target: str, days: int) -> int:
             for chunk in _chunks(_rows(days)):
                 connection.executemany(f"INSERT INTO liquidation_minutes VALUES ({', '.join('?' * 7)})", chunk)
                 written += len(chunk)
-            connection.execute(DAYS_SQL)
+            for sql in DERIVED_SQL:
+                connection.execute(sql)
         connection.execute("ANALYZE")
     finally:
         connection.close()
@@ -94,12 +103,14 @@ def window(days: int) -> tuple[pd.Timestamp, pd.Timestamp]:
 
 
 def whole_market(store: LiquidationStore, days: int) -> float:
-    """Seconds for the whole market's daily liquidations over the filled span on every venue (best of 3)."""
+    """Seconds for what a whole-market page reads over the filled span on every venue (best of 3): the market's
+    liquidations per day and side (`market_buckets`), and each coin's over the span (`asset_totals`)."""
     start, end = window(days)
 
     def once() -> float:
         frames = [store.market_buckets(exchange, start, end, DAY_MS) for exchange in VENUES]
-        return pd.concat(frames)["usd"].sum()
+        coins = [store.asset_totals(exchange, start, end) for exchange in VENUES]
+        return pd.concat(frames)["usd"].sum() + pd.concat(coins)["usd"].sum()
 
     return _best(once)
 

@@ -14,13 +14,15 @@ import re
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 from cachetools import TTLCache
 
 from data_sources.base import MarketSource, NoCoverage, Query, SourceError
 from data_sources.cache import BucketCache, Fetched
+from data_sources.coin_totals import per_coin, summed
+from data_sources.intervals import to_offset
 from data_sources.schema import ALL_ASSETS, EXCHANGE_NAMES, Dataset, empty
 
 _ASSET_SLOT = "\0"
@@ -50,10 +52,18 @@ class SourceStatus:
 
 @dataclass(frozen=True)
 class Panel:
-    """A normalized frame for a set of assets x exchanges, with its status."""
+    """A normalized frame for a set of assets x exchanges, with its status. For the whole market's liquidations
+    over long windows `frame` may sum every coin per bucket (asset `ALL_ASSETS`); `by_coin` then holds the same
+    liquidations with each coin's own rows (`coin_totals.per_coin`)."""
 
     frame: pd.DataFrame
     status: SourceStatus
+    by_coin: pd.DataFrame | None = None
+
+    @property
+    def coins(self) -> pd.DataFrame:
+        """The liquidations with each coin's own rows, for views that rank or pick coins."""
+        return self.frame if self.by_coin is None else self.by_coin
 
 
 buckets = BucketCache()
@@ -83,8 +93,16 @@ def _fetch_panel(
     interval: str,
 ) -> Panel:
     jobs = [(exchange, asset) for exchange in exchanges for asset in assets]
-    results = _pool.map(lambda job: _read(source, dataset, Query(job[1], job[0], start, end, interval)), jobs)
+    whole_market = assets == (ALL_ASSETS,)
+    with_coins = dataset == "liquidations" and whole_market
+
+    def read(job: tuple[str, str]) -> Fetched | SourceError:
+        result = _read(source, dataset, Query(job[1], job[0], start, end, interval))
+        return _with_coins(source, result, job[0], interval, start, end) if with_coins else result
+
+    results = _pool.map(read, jobs)
     frames: list[pd.DataFrame] = []
+    coin_frames: list[pd.DataFrame] = []
     answered: list[str] = []
     failures: dict[str, list[tuple[str, str]]] = {}
     uncovered: dict[str, list[tuple[str, str]]] = {}
@@ -100,14 +118,18 @@ def _fetch_panel(
             continue
         if not result.frame.empty:
             frames.append(result.frame)
+        if isinstance(result, WithCoins) and not result.coins.empty:
+            coin_frames.append(result.coins)
         fetched_at.append(result.fetched_at)
         if result.stale_reason:
             stale.setdefault(name, result.stale_reason)
         if exchange not in answered:
             answered.append(exchange)
     frame = pd.concat(frames, ignore_index=True) if frames else empty(dataset)
+    by_coin = None
+    if with_coins and summed(frame).any():
+        by_coin = pd.concat(coin_frames, ignore_index=True) if coin_frames else empty(dataset)
     coverage_note = getattr(source, "coverage_note", None)
-    whole_market = assets == (ALL_ASSETS,)
     notes = (
         [coverage_note(e, start, end, whole_market) for e in exchanges]
         if dataset == "liquidations" and coverage_note
@@ -124,7 +146,33 @@ def _fetch_panel(
         uncovered=tuple((name, per_asset(reasons)) for name, reasons in uncovered.items()),
         notes=tuple(note for note in notes if note),
     )
-    return Panel(frame=frame, status=status)
+    return Panel(frame=frame, status=status, by_coin=by_coin)
+
+
+@dataclass(frozen=True)
+class WithCoins(Fetched):
+    """A fetched whole-market liquidations frame and the same liquidations with each coin's own rows."""
+
+    coins: pd.DataFrame = field(default_factory=lambda: empty("liquidations"))
+
+
+def _with_coins(
+    source: MarketSource,
+    result: Fetched | SourceError,
+    exchange: str,
+    interval: str,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+) -> WithCoins | SourceError:
+    """`result` with its per-coin rows (`coin_totals.per_coin`, from the source's recorder store), or the
+    store's error when those cannot be read (the exchange then fails as a whole, never half-counted)."""
+    if isinstance(result, SourceError):
+        return result
+    try:
+        coins = per_coin(lambda: source.store(), result.frame, exchange, to_offset(interval), start, end)
+    except SourceError as error:
+        return error
+    return WithCoins(result.frame, result.fetched_at, result.stale_reason, coins)
 
 
 def _and(names: list[str]) -> str:

@@ -26,6 +26,19 @@ END $$;
 CREATE TRIGGER {table}_rollup AFTER INSERT ON liquidations REFERENCING NEW TABLE AS inserted
     FOR EACH STATEMENT EXECUTE FUNCTION {table}_rollup();
 """
+_MARKET_ROLLUP = """
+CREATE FUNCTION {table}_rollup() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO {table} (exchange, side, {unit}, count, qty, usd)
+    SELECT exchange, side, ts / {ms} * {ms}, COUNT(*), SUM(qty), SUM(usd)
+    FROM inserted GROUP BY 1, 2, 3 ORDER BY 1, 3, 2
+    ON CONFLICT (exchange, {unit}, side) DO UPDATE SET
+        count = {table}.count + excluded.count, qty = {table}.qty + excluded.qty, usd = {table}.usd + excluded.usd;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER {table}_rollup AFTER INSERT ON liquidations REFERENCING NEW TABLE AS inserted
+    FOR EACH STATEMENT EXECUTE FUNCTION {table}_rollup();
+"""
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -104,6 +117,35 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX liquidation_days_by_day ON liquidation_days (exchange, day, asset, side) INCLUDE (qty, usd);
     """,
+    # 7: the whole market's rollups (every asset summed per exchange, minute or day, and side) and each asset per
+    # fortnight, filled from the rollups already kept (see SQLite's 7).
+    """
+    CREATE TABLE liquidation_market_minutes (
+        exchange TEXT NOT NULL, side TEXT NOT NULL, minute BIGINT NOT NULL,
+        count BIGINT NOT NULL, qty DOUBLE PRECISION NOT NULL, usd DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (exchange, minute, side)
+    );
+    INSERT INTO liquidation_market_minutes (exchange, side, minute, count, qty, usd)
+        SELECT exchange, side, minute, SUM(count), SUM(qty), SUM(usd) FROM liquidation_minutes GROUP BY 1, 2, 3;
+    CREATE TABLE liquidation_market_days (
+        exchange TEXT NOT NULL, side TEXT NOT NULL, day BIGINT NOT NULL,
+        count BIGINT NOT NULL, qty DOUBLE PRECISION NOT NULL, usd DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (exchange, day, side)
+    );
+    INSERT INTO liquidation_market_days (exchange, side, day, count, qty, usd)
+        SELECT exchange, side, day, SUM(count), SUM(qty), SUM(usd) FROM liquidation_days GROUP BY 1, 2, 3;
+    CREATE TABLE liquidation_fortnights (
+        exchange TEXT NOT NULL, asset TEXT NOT NULL, side TEXT NOT NULL, fortnight BIGINT NOT NULL,
+        count BIGINT NOT NULL, qty DOUBLE PRECISION NOT NULL, usd DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (exchange, asset, side, fortnight)
+    );
+    INSERT INTO liquidation_fortnights (exchange, asset, side, fortnight, count, qty, usd)
+        SELECT exchange, asset, side, day / 1209600000 * 1209600000, SUM(count), SUM(qty), SUM(usd)
+        FROM liquidation_days GROUP BY 1, 2, 3, 4;
+    """
+    + _MARKET_ROLLUP.format(table="liquidation_market_minutes", unit="minute", ms=60_000)
+    + _MARKET_ROLLUP.format(table="liquidation_market_days", unit="day", ms=86_400_000)
+    + _ROLLUP.format(table="liquidation_fortnights", unit="fortnight", ms=1_209_600_000),
 )
 
 

@@ -31,8 +31,11 @@ from data_sources.store import (
     StoreError,
     StreamHealth,
     alerts_frame,
+    asset_totals_sql,
+    market_frame,
     merge_spans,
     rollup_sql,
+    totals_frame,
 )
 
 CONNECT_TIMEOUT = 5  # seconds to reach the server before the store reports it unreachable
@@ -239,13 +242,16 @@ class PostgresStore:
         return conform("liquidations", frame) if not frame.empty else empty("liquidations")
 
     def market_buckets(self, exchange: str, start: pd.Timestamp, end: pd.Timestamp, step_ms: int) -> pd.DataFrame:
-        """Every asset's recorded liquidations on one exchange per `step_ms` bucket, asset and side, from the
-        rollups (see `buckets`)."""
-        frame = self._read(rollup_sql(step_ms, "asset, side", "exchange = %s", "%s"), (exchange, ms(start), ms(end)))
-        if frame.empty:
-            return empty("liquidations")
-        frame["exchange"], frame["price"] = exchange, float("nan")
-        return conform("liquidations", frame)
+        """Every asset's recorded liquidations on one exchange summed per `step_ms` bucket and side, from the
+        whole-market rollups: rows of asset `ALL_ASSETS`, no price (see `buckets`)."""
+        sql = rollup_sql(step_ms, "side", "exchange = %s", "%s", market=True)
+        return market_frame(self._read(sql, (exchange, ms(start), ms(end))), exchange)
+
+    def asset_totals(self, exchange: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+        """Each asset's recorded liquidations on one exchange summed over [start, end), per side: rows with ts
+        `start` and no price (fortnights, days, minutes at the edges: `store.asset_totals_sql`)."""
+        sql, params = asset_totals_sql(exchange, ms(start), ms(end), "%s")
+        return totals_frame(self._rows(sql, params), exchange, start)
 
     def coverage(
         self, exchange: str, start: pd.Timestamp, end: pd.Timestamp

@@ -27,7 +27,7 @@ import pandas as pd
 
 from data_sources import series
 from data_sources.base import SourceError, from_ms, ms
-from data_sources.schema import conform, empty
+from data_sources.schema import ALL_ASSETS, conform, empty
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -118,7 +118,36 @@ MIGRATIONS: tuple[str, ...] = (
     DROP TRIGGER liquidations_daily;
     CREATE INDEX liquidation_days_by_day ON liquidation_days (exchange, day, asset, side, qty, usd);
     """,
+    # 7: whole-market rollups beside the per-asset ones (`MARKET_ROLLUPS`): every asset summed per exchange,
+    # minute or day, and side, so a whole-market timeline reads one row per bucket and side, not one per coin;
+    # and each asset per fortnight, so a coin ranking over a year sums about 26 rows per coin, not 365.
+    """
+    CREATE TABLE liquidation_market_minutes (
+        exchange TEXT NOT NULL, side TEXT NOT NULL, minute INTEGER NOT NULL,
+        count INTEGER NOT NULL, qty REAL NOT NULL, usd REAL NOT NULL,
+        PRIMARY KEY (exchange, minute, side)
+    ) WITHOUT ROWID;
+    INSERT INTO liquidation_market_minutes
+        SELECT exchange, side, minute, SUM(count), SUM(qty), SUM(usd) FROM liquidation_minutes GROUP BY 1, 2, 3;
+    CREATE TABLE liquidation_market_days (
+        exchange TEXT NOT NULL, side TEXT NOT NULL, day INTEGER NOT NULL,
+        count INTEGER NOT NULL, qty REAL NOT NULL, usd REAL NOT NULL,
+        PRIMARY KEY (exchange, day, side)
+    ) WITHOUT ROWID;
+    INSERT INTO liquidation_market_days
+        SELECT exchange, side, day, SUM(count), SUM(qty), SUM(usd) FROM liquidation_days GROUP BY 1, 2, 3;
+    CREATE TABLE liquidation_fortnights (
+        exchange TEXT NOT NULL, asset TEXT NOT NULL, side TEXT NOT NULL, fortnight INTEGER NOT NULL,
+        count INTEGER NOT NULL, qty REAL NOT NULL, usd REAL NOT NULL,
+        PRIMARY KEY (exchange, asset, side, fortnight)
+    ) WITHOUT ROWID;
+    INSERT INTO liquidation_fortnights
+        SELECT exchange, asset, side, day / 1209600000 * 1209600000, SUM(count), SUM(qty), SUM(usd)
+        FROM liquidation_days GROUP BY 1, 2, 3, 4;
+    """,
 )
+DAY_MS = 86_400_000
+FORTNIGHT_MS = 14 * DAY_MS  # epoch-aligned fortnights (`liquidation_fortnights`)
 ALERT_COLUMNS = "rule, fired_ms, usd, side, time_window, exchanges, assets, status, error"
 NATURAL_KEY = ("exchange", "symbol", "ts", "side", "price", "qty")  # liquidations' primary key
 # Per-connection scratch tables of `SqliteStore.insert`: the batch keyed by the natural key (a duplicate inside
@@ -139,12 +168,18 @@ DROP_STORED = (  # from the staged batch, the events stored already
     f"{' AND '.join(f'l.{c} = incoming.{c}' for c in NATURAL_KEY)})"
 )
 ADD_COUNTS = "count = count + excluded.count, qty = qty + excluded.qty, usd = usd + excluded.usd"
-ROLLUP_BATCH = (  # the staged new events into both rollups (one grouped upsert each), then clear the staging
+ROLLUP_BATCH = (  # the staged new events into every rollup (one grouped upsert each), then clear the staging
     "INSERT INTO incoming_minutes SELECT exchange, asset, side, ts / 60000 * 60000, COUNT(*), SUM(qty), SUM(usd) "
     "FROM incoming GROUP BY 1, 2, 3, 4",
     f"INSERT INTO liquidation_minutes SELECT * FROM incoming_minutes WHERE true ON CONFLICT DO UPDATE SET {ADD_COUNTS}",
     "INSERT INTO liquidation_days SELECT exchange, asset, side, minute / 86400000 * 86400000, SUM(count), SUM(qty), "
     f"SUM(usd) FROM incoming_minutes GROUP BY 1, 2, 3, 4 ON CONFLICT DO UPDATE SET {ADD_COUNTS}",
+    "INSERT INTO liquidation_market_minutes SELECT exchange, side, minute, SUM(count), SUM(qty), SUM(usd) "
+    f"FROM incoming_minutes GROUP BY 1, 2, 3 ON CONFLICT DO UPDATE SET {ADD_COUNTS}",
+    f"INSERT INTO liquidation_market_days SELECT exchange, side, minute / {DAY_MS} * {DAY_MS}, SUM(count), SUM(qty), "
+    f"SUM(usd) FROM incoming_minutes GROUP BY 1, 2, 3 ON CONFLICT DO UPDATE SET {ADD_COUNTS}",
+    f"INSERT INTO liquidation_fortnights SELECT exchange, asset, side, minute / {FORTNIGHT_MS} * {FORTNIGHT_MS}, "
+    f"SUM(count), SUM(qty), SUM(usd) FROM incoming_minutes GROUP BY 1, 2, 3, 4 ON CONFLICT DO UPDATE SET {ADD_COUNTS}",
     "DELETE FROM incoming",
     "DELETE FROM incoming_minutes",
 )
@@ -265,7 +300,12 @@ class LiquidationStore(Protocol):
         ...
 
     def market_buckets(self, exchange: str, start: pd.Timestamp, end: pd.Timestamp, step_ms: int) -> pd.DataFrame:
-        """Every asset's recorded liquidations on one exchange per `step_ms` bucket, asset and side (rollups)."""
+        """Every asset's recorded liquidations on one exchange summed per `step_ms` bucket and side (asset
+        `ALL_ASSETS`), from the whole-market rollups."""
+        ...
+
+    def asset_totals(self, exchange: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+        """Each asset's recorded liquidations on one exchange summed over [start, end), per side (ts `start`)."""
         ...
 
     def record_health(self, health: Sequence[StreamHealth]) -> None:
@@ -451,9 +491,23 @@ class SqliteStore:
 
     def _read(self, sql: str, params: Sequence[object]) -> pd.DataFrame:
         """Rows of a query whose `ts` column is epoch ms, with `ts` as UTC timestamps."""
-        frame = pd.read_sql_query(sql, self._connection, params=params)
+        try:
+            frame = pd.read_sql_query(sql, self._connection, params=params)
+        except (sqlite3.Error, pd.errors.DatabaseError) as error:  # pandas wraps SQLite's errors in its own
+            raise self._read_error(error) from None
         frame["ts"] = from_ms(frame["ts"])
         return frame
+
+    def _rows(self, sql: str, params: Sequence[object]) -> list[tuple]:
+        """The rows of a read query; StoreError naming the file when SQLite cannot answer it."""
+        try:
+            with self._lock:
+                return self._connection.execute(sql, params).fetchall()
+        except sqlite3.Error as error:
+            raise self._read_error(error) from None
+
+    def _read_error(self, error: Exception) -> StoreError:
+        return StoreError(f"Cannot read the liquidation store at {self.path}: {error}.")
 
     def events(self, asset: str, exchange: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
         """Recorded events of one asset on one exchange in [start, end) as a normalized frame."""
@@ -496,13 +550,17 @@ class SqliteStore:
         return conform("liquidations", frame) if not frame.empty else empty("liquidations")
 
     def market_buckets(self, exchange: str, start: pd.Timestamp, end: pd.Timestamp, step_ms: int) -> pd.DataFrame:
-        """Every asset's recorded liquidations on one exchange per `step_ms` bucket, asset and side, from the
-        rollups (see `buckets`)."""
-        frame = self._read(rollup_sql(step_ms, "asset, side", "exchange = ?", "?"), (exchange, ms(start), ms(end)))
-        if frame.empty:
-            return empty("liquidations")
-        frame["exchange"], frame["price"] = exchange, float("nan")
-        return conform("liquidations", frame)
+        """Every asset's recorded liquidations on one exchange summed per `step_ms` bucket and side, from the
+        whole-market rollups: rows of asset `ALL_ASSETS`, no price (see `buckets`)."""
+        sql = rollup_sql(step_ms, "side", "exchange = ?", "?", market=True)
+        return market_frame(self._read(sql, (exchange, ms(start), ms(end))), exchange)
+
+    def asset_totals(self, exchange: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+        """Each asset's recorded liquidations on one exchange summed over [start, end), per side: rows with ts
+        `start` and no price. Reads fortnights, then days, then minutes at the edges (`asset_totals_sql`), so a
+        year sums about 26 rows per coin and side."""
+        sql, params = asset_totals_sql(exchange, ms(start), ms(end), "?")
+        return totals_frame(self._rows(sql, params), exchange, start)
 
     def coverage(
         self, exchange: str, start: pd.Timestamp, end: pd.Timestamp
@@ -515,17 +573,17 @@ class SqliteStore:
         return merge_spans(rows, ms(start), ms(end))
 
 
-def rollup_sql(step_ms: int, keys: str, where: str, marker: str) -> str:
+def rollup_sql(step_ms: int, keys: str, where: str, marker: str, market: bool = False) -> str:
     """The query summing the rollups per `step_ms` bucket and `keys` ("side" or "asset, side") under `where`
     and a [start, end) pair of `marker` parameters, ordered by bucket then keys.
 
-    Whole-day steps read the daily rollup, others the minute rollup; a step of exactly the rollup's own
-    unit reads its rows as they are (no grouping, which would sort a year of rows for nothing).
+    Whole-day steps read the daily rollup, others the minute rollup (the whole market's with `market`); a
+    step of exactly the rollup's own unit reads its rows as they are (no grouping, which would sort a year of
+    rows for nothing).
     """
+    prefix = "liquidation_market" if market else "liquidation"
     table, unit, size = (
-        ("liquidation_days", "day", 86_400_000)
-        if step_ms % 86_400_000 == 0
-        else ("liquidation_minutes", "minute", 60_000)
+        (f"{prefix}_days", "day", DAY_MS) if step_ms % DAY_MS == 0 else (f"{prefix}_minutes", "minute", 60_000)
     )
     span = f"{where} AND {unit} >= {marker} AND {unit} < {marker}"
     if step_ms == size:
@@ -535,6 +593,51 @@ def rollup_sql(step_ms: int, keys: str, where: str, marker: str) -> str:
         f"SELECT {bucket} AS ts, {keys}, SUM(qty) AS qty, SUM(usd) AS usd FROM {table} WHERE {span} "
         f"GROUP BY {bucket}, {keys} ORDER BY {bucket}, {keys}"
     )
+
+
+def asset_totals_sql(exchange: str, start_ms: int, end_ms: int, marker: str) -> tuple[str, tuple[object, ...]]:
+    """The query (and its parameters) summing each asset's rollups on `exchange` over [start_ms, end_ms) per
+    side: whole fortnights from `liquidation_fortnights`, the whole days around them from `liquidation_days`,
+    the partial days at either end from `liquidation_minutes`. Rows: (asset, side, qty, usd)."""
+    first_day = min(-(-start_ms // DAY_MS) * DAY_MS, end_ms)
+    last_day = max(end_ms // DAY_MS * DAY_MS, first_day)
+    first_fortnight = min(-(-first_day // FORTNIGHT_MS) * FORTNIGHT_MS, last_day)
+    last_fortnight = max(last_day // FORTNIGHT_MS * FORTNIGHT_MS, first_fortnight)
+    spans = [
+        ("liquidation_minutes", "minute", start_ms, first_day),
+        ("liquidation_days", "day", first_day, first_fortnight),
+        ("liquidation_fortnights", "fortnight", first_fortnight, last_fortnight),
+        ("liquidation_days", "day", last_fortnight, last_day),
+        ("liquidation_minutes", "minute", last_day, end_ms),
+    ]
+    spans = [span for span in spans if span[2] < span[3]] or spans[:1]  # an empty window reads nothing
+    parts = " UNION ALL ".join(
+        f"SELECT asset, side, qty, usd FROM {table} WHERE exchange = {marker} AND {unit} >= {marker} "
+        f"AND {unit} < {marker}"
+        for table, unit, _, _ in spans
+    )
+    sql = (
+        f"SELECT asset, side, SUM(qty) AS qty, SUM(usd) AS usd FROM ({parts}) AS parts "
+        "GROUP BY asset, side ORDER BY asset, side"
+    )
+    return sql, tuple(value for _, _, low, high in spans for value in (exchange, low, high))
+
+
+def market_frame(frame: pd.DataFrame, exchange: str) -> pd.DataFrame:
+    """Whole-market rollup rows (ts, side, qty, usd) as normalized liquidations of asset `ALL_ASSETS`."""
+    if frame.empty:
+        return empty("liquidations")
+    frame["exchange"], frame["asset"], frame["price"] = exchange, ALL_ASSETS, float("nan")
+    return conform("liquidations", frame)
+
+
+def totals_frame(rows: Sequence[tuple[str, str, float, float]], exchange: str, start: pd.Timestamp) -> pd.DataFrame:
+    """(asset, side, qty, usd) rows as normalized liquidations at `start` on `exchange`, no price."""
+    if not rows:
+        return empty("liquidations")
+    frame = pd.DataFrame(rows, columns=["asset", "side", "qty", "usd"])
+    frame["ts"], frame["exchange"], frame["price"] = start, exchange, float("nan")
+    return conform("liquidations", frame)
 
 
 def merge_spans(rows: Sequence[tuple[int, int]], start_ms: int, end_ms: int) -> list[tuple[pd.Timestamp, pd.Timestamp]]:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -19,8 +20,16 @@ from data_sources.base import Query, from_ms
 from data_sources.demo import SEED_DAY, DemoSource
 from data_sources.pg_migrations import MIGRATIONS as PG_MIGRATIONS
 from data_sources.pg_migrations import migrate
-from data_sources.schema import conform, empty
-from data_sources.store import MIGRATIONS, Event, LiquidationStore, SqliteStore, StreamHealth, rollup_sql
+from data_sources.schema import ALL_ASSETS, conform, empty
+from data_sources.store import (
+    MIGRATIONS,
+    Event,
+    LiquidationStore,
+    SqliteStore,
+    StreamHealth,
+    asset_totals_sql,
+    rollup_sql,
+)
 from tests.conftest import ROOT
 from tests.db import frame, scalar
 from tests.postgres import PostgresServer
@@ -95,12 +104,13 @@ def test_the_whole_market_reads_every_asset_of_one_exchange(store: LiquidationSt
     assert set(whole["asset"]) == set(coins) and set(whole["exchange"]) == {"okx"} and len(whole) == 12
     for step in (60_000, DAY):
         sums = store.market_buckets("okx", start, end, step)
-        assert set(sums["exchange"]) == {"okx"} and sums["price"].isna().all()
-        per_asset = sums.groupby("asset")["usd"].sum().to_dict()
-        assert per_asset == pytest.approx(whole.groupby("asset")["usd"].sum().to_dict())
-        for coin in coins:
-            one = store.buckets(coin, "okx", start, end, step)
-            assert sums[sums["asset"] == coin]["usd"].sum() == pytest.approx(one["usd"].sum())
+        assert set(sums["exchange"]) == {"okx"} and set(sums["asset"]) == {ALL_ASSETS} and sums["price"].isna().all()
+        per_side = sums.groupby("side")["usd"].sum().to_dict()
+        assert per_side == pytest.approx(whole.groupby("side")["usd"].sum().to_dict())
+    totals = store.asset_totals("okx", start, end)
+    assert set(totals["exchange"]) == {"okx"} and (totals["ts"] == start).all() and totals["price"].isna().all()
+    per_asset = totals.groupby("asset")["usd"].sum().to_dict()
+    assert per_asset == pytest.approx(whole.groupby("asset")["usd"].sum().to_dict())
 
 
 def mixed_events(n: int, offset: int = 0) -> list[Event]:
@@ -120,31 +130,43 @@ def mixed_events(n: int, offset: int = 0) -> list[Event]:
     ]
 
 
-ROLLUP_OF_EVENTS = {
-    "liquidation_minutes": "SELECT exchange, asset, side, ts / 60000 * 60000 AS minute, COUNT(*) AS count, "
-    "SUM(qty) AS qty, SUM(usd) AS usd FROM liquidations GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
-    "liquidation_days": "SELECT exchange, asset, side, ts / 86400000 * 86400000 AS day, COUNT(*) AS count, "
-    "SUM(qty) AS qty, SUM(usd) AS usd FROM liquidations GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
-}
+def long_events(n: int, offset: int = 0) -> list[Event]:
+    """`mixed_events` spread over about 40 days from T0 (so over whole fortnights, days and minutes)."""
+    return [replace(e, ts=T0 + (e.ts - T0) * 16) for e in mixed_events(n, offset)]
+
+
+ROLLUP_KEYS = {  # each rollup table: its key columns and how each is computed from an event
+    "liquidation_minutes": {"exchange": "exchange", "asset": "asset", "side": "side", "minute": "ts / 60000 * 60000"},
+    "liquidation_days": {"exchange": "exchange", "asset": "asset", "side": "side", "day": f"ts / {DAY} * {DAY}"},
+    "liquidation_market_minutes": {"exchange": "exchange", "side": "side", "minute": "ts / 60000 * 60000"},
+    "liquidation_market_days": {"exchange": "exchange", "side": "side", "day": f"ts / {DAY} * {DAY}"},
+    "liquidation_fortnights": {
+        "exchange": "exchange", "asset": "asset", "side": "side", "fortnight": f"ts / {14 * DAY} * {14 * DAY}",
+    },
+}  # fmt: skip
 
 
 def assert_rollups_match_the_events(target: str, events: int) -> None:
-    """Both rollup tables equal a GROUP BY of the stored events (counts exactly, sums to rounding)."""
+    """Every rollup table equals a GROUP BY of the stored events (counts exactly, sums to rounding)."""
     assert scalar(target, "SELECT COUNT(*) FROM liquidations") == events
-    for table, sql in ROLLUP_OF_EVENTS.items():
-        unit = "minute" if table == "liquidation_minutes" else "day"
-        stored = frame(
-            target, f"SELECT exchange, asset, side, {unit}, count, qty, usd FROM {table} ORDER BY 1, 2, 3, 4"
+    for table, keys in ROLLUP_KEYS.items():
+        order = ", ".join(str(n + 1) for n in range(len(keys)))
+        stored = frame(target, f"SELECT {', '.join(keys)}, count, qty, usd FROM {table} ORDER BY {order}")
+        computed = ", ".join(f"{expression} AS {name}" for name, expression in keys.items())
+        grouped = frame(
+            target,
+            f"SELECT {computed}, COUNT(*) AS count, SUM(qty) AS qty, SUM(usd) AS usd FROM liquidations "
+            f"GROUP BY {order} ORDER BY {order}",
         )
-        pd.testing.assert_frame_equal(stored, frame(target, sql), check_dtype=False, rtol=1e-9)
+        pd.testing.assert_frame_equal(stored, grouped, check_dtype=False, rtol=1e-9, obj=table)
 
 
 def test_rollups_equal_a_group_by_of_the_events_after_mixed_batches(store: LiquidationStore, db_target: str) -> None:
     """New, replayed and in-batch duplicate events: each stored event is counted once in both rollups."""
-    assert store.insert(mixed_events(500)) == 500
-    assert store.insert([*mixed_events(300, 400), *mixed_events(300, 400)]) == 200  # 100 stored, each one twice
-    assert store.insert(mixed_events(700)) == 0  # a replay of everything
-    assert store.insert([mixed_events(1, 900)[0]] * 5) == 1
+    assert store.insert(long_events(500)) == 500
+    assert store.insert([*long_events(300, 400), *long_events(300, 400)]) == 200  # 100 stored, each one twice
+    assert store.insert(long_events(700)) == 0  # a replay of everything
+    assert store.insert([long_events(1, 900)[0]] * 5) == 1
     assert_rollups_match_the_events(db_target, 701)
 
 
@@ -160,44 +182,76 @@ def sqlite_store_at_version(path: Path, version: int, rows: list[Event]) -> None
 
 
 def test_a_version_5_sqlite_store_keeps_exact_rollups_and_rolls_up_new_inserts(tmp_path: Path) -> None:
-    """A store written by the per-row triggers (before migration 6) migrates with its rollups intact; the
-    inserts after it are rolled up by the store, once (the triggers are gone)."""
+    """A store written by the per-row triggers (before migration 6) migrates with its rollups intact and the
+    whole-market and fortnight rollups (migration 7) filled from them; the inserts after it are rolled up by the
+    store, once (the triggers are gone)."""
     path = tmp_path / "v5.db"
-    sqlite_store_at_version(path, 5, mixed_events(400))
+    sqlite_store_at_version(path, 5, long_events(400))
     store = SqliteStore(path)
-    assert store.version == len(MIGRATIONS) == 6
+    assert store.version == len(MIGRATIONS) == 7
     assert_rollups_match_the_events(str(path), 400)
-    assert store.insert(mixed_events(300, 250)) == 150
+    assert store.insert(long_events(300, 250)) == 150
     store.close()
     assert_rollups_match_the_events(str(path), 550)
 
 
 @pytest.mark.parametrize("step", [60_000, 3_600_000, DAY, 7 * DAY])
 def test_the_whole_market_per_bucket_frame_is_the_events_summed(store: LiquidationStore, step: int) -> None:
-    """`market_buckets` is the normalized frame the pages read: one row per bucket x asset x side with a
-    rollup row, ordered by bucket, asset, side; schema dtypes; no price; sums equal to the events'."""
-    store.insert(mixed_events(900))
+    """`market_buckets` is the normalized frame the pages read: one row per bucket x side with a rollup row, of
+    asset `ALL_ASSETS`, ordered by bucket, side; schema dtypes; no price; sums equal to every asset's events'."""
+    store.insert(long_events(900))
     events = store.market_events("okx", *EVERYTHING)
     bucket = events["ts"].astype("int64") // step * step
-    sums = events.assign(ts=bucket).groupby(["ts", "asset", "side"], as_index=False)[["qty", "usd"]].sum()
-    expected = conform("liquidations", sums.assign(ts=from_ms(sums["ts"]), exchange="okx", price=float("nan")))
-    pd.testing.assert_frame_equal(store.market_buckets("okx", *EVERYTHING, step), expected, rtol=1e-9)
+    sums = events.assign(ts=bucket).groupby(["ts", "side"], as_index=False)[["qty", "usd"]].sum()
+    expected = sums.assign(ts=from_ms(sums["ts"]), exchange="okx", asset=ALL_ASSETS, price=float("nan"))
+    pd.testing.assert_frame_equal(
+        store.market_buckets("okx", *EVERYTHING, step), conform("liquidations", expected), rtol=1e-9
+    )
 
 
-def test_a_year_of_the_whole_market_reads_the_day_rollup_in_index_order(db_target: str) -> None:
-    """The whole market's daily read walks an index in its ORDER BY (no sort of a year of rows)."""
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        (T0, T0 + 60 * DAY),  # whole days from T0 (a Thursday), across fortnights
+        (T0 + 5 * DAY + 3_600_000, T0 + 37 * DAY + 7_260_000),  # partial days at both ends, whole fortnights between
+        (T0 + 2 * DAY + 61_000, T0 + 9 * DAY + 59_000),  # partial days, no whole fortnight
+        (T0 + 3 * DAY + 600_000, T0 + 3 * DAY + 4_000_000),  # inside one day
+        (T0 + 4 * DAY, T0 + 4 * DAY),  # empty
+    ],
+)
+def test_asset_totals_are_each_assets_events_summed_over_any_window(
+    store: LiquidationStore, start: int, end: int
+) -> None:
+    """`asset_totals` (fortnights, days and minutes at the edges) equals each asset's events in [start, end)
+    summed per side, whatever the window's alignment."""
+    store.insert(long_events(900))
+    window = (utc(start), utc(end))
+    events = store.market_events("okx", *window)
+    expected = events.groupby(["asset", "side"], as_index=False)[["qty", "usd"]].sum()
+    expected = conform("liquidations", expected.assign(ts=window[0], exchange="okx", price=float("nan")))
+    pd.testing.assert_frame_equal(store.asset_totals("okx", *window), expected, rtol=1e-9)
+
+
+def test_a_year_of_the_whole_market_reads_its_rollups_in_index_order(db_target: str) -> None:
+    """The whole market's daily read walks the whole-market day rollup's key in its ORDER BY (no sort), and a
+    coin ranking reads the fortnight rollup by its key."""
     storage.connect(db_target).close()
+    totals_sql, totals_params = asset_totals_sql("okx", 0, 365 * DAY, "%s" if "://" in db_target else "?")
     if db_target.startswith("postgresql://"):
         with psycopg.connect(db_target) as connection:
             connection.execute("SET enable_seqscan = off")  # an empty table would be scanned and sorted
-            sql = rollup_sql(DAY, "asset, side", "exchange = %s", "%s")
-            plan = [row[0] for row in connection.execute(f"EXPLAIN {sql}", ("okx", 0, T0))]
-        assert "Sort" not in " ".join(plan) and "liquidation_days_by_day" in " ".join(plan), plan
+            sql = rollup_sql(DAY, "side", "exchange = %s", "%s", market=True)
+            plan = " ".join(row[0] for row in connection.execute(f"EXPLAIN {sql}", ("okx", 0, T0)))
+            totals = " ".join(row[0] for row in connection.execute(f"EXPLAIN {totals_sql}", totals_params))
+        assert "Sort" not in plan and "liquidation_market_days_pkey" in plan, plan
+        assert "liquidation_fortnights_pkey" in totals, totals
         return
     with sqlite3.connect(db_target) as connection:
-        sql = rollup_sql(DAY, "asset, side", "exchange = ?", "?")
+        sql = rollup_sql(DAY, "side", "exchange = ?", "?", market=True)
         plan = " ".join(row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {sql}", ("okx", 0, T0)))
-    assert "TEMP B-TREE" not in plan and "COVERING INDEX liquidation_days_by_day" in plan, plan
+        totals = " ".join(row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {totals_sql}", totals_params))
+    assert "TEMP B-TREE" not in plan and "SEARCH liquidation_market_days USING PRIMARY KEY" in plan, plan
+    assert "SEARCH liquidation_fortnights USING PRIMARY KEY" in totals, totals
 
 
 def test_a_version_1_sqlite_store_is_migrated_with_its_days_backfilled(tmp_path: Path) -> None:
@@ -219,7 +273,7 @@ def test_a_version_1_postgres_store_is_migrated_with_its_days_backfilled(postgre
                 [(e.exchange, e.symbol, e.asset, e.ts, e.side, e.price, e.qty, e.usd) for e in events(50)],
             )
     store = storage.connect(url)
-    assert store.version == len(PG_MIGRATIONS) == len(MIGRATIONS) == 6
+    assert store.version == len(PG_MIGRATIONS) == len(MIGRATIONS) == 7
     days = store.buckets("ETH", "okx", utc(T0), utc(T0 + 10 * DAY), DAY)
     assert days["usd"].sum() == pytest.approx(sum(e.usd for e in events(50) if e.ts < T0 + 10 * DAY))
     store.close()
@@ -302,6 +356,11 @@ def test_sqlite_and_postgres_answer_identically(tmp_path: Path, postgres: Postgr
     assert sqlite.coverage("okx", *window) == pg.coverage("okx", *window)
     assert sqlite.events("BTC", "okx", *window).equals(pg.events("BTC", "okx", *window))
     assert sqlite.buckets("BTC", "okx", *window, DAY).equals(pg.buckets("BTC", "okx", *window, DAY))
+    for step in (3_600_000, DAY):
+        pd.testing.assert_frame_equal(
+            sqlite.market_buckets("bybit", *window, step), pg.market_buckets("bybit", *window, step), rtol=1e-12
+        )
+    pd.testing.assert_frame_equal(sqlite.asset_totals("okx", *window), pg.asset_totals("okx", *window), rtol=1e-12)
     for store in stores:
         store.close()
 
