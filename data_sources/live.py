@@ -49,7 +49,8 @@ def _clock(ts: pd.Timestamp) -> str:
 
 def recorded(store: LiquidationStore, query: Query) -> pd.DataFrame:
     """Recorded liquidations: individual events for windows up to a week; per-bar sums from the rollups beyond.
-    `ALL_ASSETS` reads every asset recorded on the exchange."""
+    `ALL_ASSETS` reads every asset recorded on the exchange: its events, or beyond a week one row per bar and side
+    summing every coin (asset `ALL_ASSETS`; `coin_totals.per_coin` gives each coin's)."""
     whole = query.asset == ALL_ASSETS
     if query.end - query.start <= EVENT_WINDOW:
         if whole:

@@ -1,8 +1,8 @@
 """The shared liquidation store: PostgreSQL, for a team deployment (one recorder writes, many apps read).
 
 Same semantics as the embedded SQLite store (`data_sources.store`): raw events
-deduplicated by their natural key with `ON CONFLICT DO NOTHING`, minute and day
-rollups kept in the same transaction by triggers, coverage intervals, stream
+deduplicated by their natural key with `ON CONFLICT DO NOTHING`, minute, day, whole-market
+and fortnight rollups kept in the same transaction by triggers, coverage intervals, stream
 health, and the collector's market series (see `series`). A batch is COPied (binary) into a session temp table and
 moved with one `INSERT ... SELECT ... ON CONFLICT DO NOTHING`. Connections come from a
 `psycopg_pool` pool, so reads from several app threads and the recorder's writes

@@ -5,19 +5,24 @@ timelines, and each coin's own totals for rankings, on SQLite and PostgreSQL thr
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 import pandas as pd
 import psycopg
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from components import summary
-from data_sources import market, storage
+from data_sources import market, registry, storage
 from data_sources.intervals import to_offset
 from data_sources.live import LiveSource
 from data_sources.schema import ALL_ASSETS
 from data_sources.store import Event
+from tests.conftest import ROOT
 from tests.fake_exchanges import FakeExchanges
 from tests.live_helpers import settings_for
+from tests.test_app import metrics
+from tests.test_whole_market import figure, values
 
 DAY_MS = 86_400_000
 COINS = [f"COIN{i}" for i in range(12)] + ["BTC", "PEPE"]
@@ -36,16 +41,23 @@ def recorded(start: pd.Timestamp, days: int) -> list[Event]:
     ]
 
 
+def fill(target: str, start: pd.Timestamp, days: int) -> list[Event]:
+    """A recorder store at `target` holding `recorded(start, days)`, both exchanges connected all along."""
+    events = recorded(start, days)
+    store = storage.connect(target)
+    store.insert(events)
+    first = int(start.value // 10**6)
+    for exchange in EXCHANGES:
+        store.open_interval(exchange, first)
+        store.extend_interval(exchange, first, first + days * DAY_MS)
+    store.close()
+    return events
+
+
 @pytest.fixture()
 def source(exchanges: FakeExchanges, db_target: str) -> LiveSource:
     """The live source reading a recorder store (SQLite or PostgreSQL) that covers 40 days on both exchanges."""
-    start = exchanges.market.seed_day - pd.Timedelta(days=35)
-    store = storage.connect(db_target)
-    store.insert(recorded(start, 40))
-    for exchange in EXCHANGES:
-        store.open_interval(exchange, int(start.value // 10**6))
-        store.extend_interval(exchange, int(start.value // 10**6), int(start.value // 10**6) + 40 * DAY_MS)
-    store.close()
+    fill(db_target, exchanges.market.seed_day - pd.Timedelta(days=35), 40)
     market.clear_cache()
     return LiveSource(settings_for(exchanges.url, db_path=db_target))
 
@@ -105,3 +117,37 @@ def test_a_store_that_cannot_answer_the_coin_totals_fails_its_exchange_whole(
     assert panel.status.answered == ()
     assert {name for name, _ in panel.status.failed} == {"Binance", "Bybit"}
     assert all("liquidation_fortnights" in reason for _, reason in panel.status.failed)
+
+
+def test_the_overview_and_exchange_page_over_a_month_rank_coins_from_their_own_totals(
+    tmp_path: Path, exchanges: FakeExchanges, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store-only app over 30 days of a recorder's SQLite file, no coin selected: the KPIs are the events
+    summed, the coin ranking names the most liquidated coins in order with the rest as Others, and the exchange
+    page's per-asset bars are each coin's own total (never the summed rows' asset)."""
+    db = tmp_path / "liqscope.db"
+    start = exchanges.market.seed_day - pd.Timedelta(days=29)
+    events = fill(str(db), start, 30)
+    monkeypatch.setenv("LIQSCOPE_DATA", "store")
+    monkeypatch.setenv("LIQSCOPE_DB", str(db))
+    registry.clear()
+    market.clear_cache()
+    days = [f"{start:%Y-%m-%d}", f"{exchanges.market.seed_day:%Y-%m-%d}"]
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params.update({"range": days, "exchanges": ["Binance", "Bybit"], "interval": "1d"})
+    at.run()
+    assert not at.exception
+    expected = direct(events, start, start + pd.Timedelta(days=30))
+    assert metrics(at)["Total liquidations"] == summary.usd(expected.sum())
+    per_coin = expected.groupby(level="asset").sum().sort_values(ascending=False)
+    ranked = figure(at, "overview_coins")["data"][0]["y"]
+    assert ranked == list(per_coin.index)  # 14 coins: no Others row; never the summed rows' "*"
+    takeaways = " ".join(m.value for m in at.markdown)
+    assert f"Most liquidated: {per_coin.index[0]} ({summary.usd(per_coin.iloc[0])})" in takeaways
+    at.switch_page("app_pages/exchange.py").run()
+    assert not at.exception
+    bars = figure(at, "exchange_assets")
+    shown = dict(zip(bars["data"][0]["x"], values(bars["data"][0]["y"]), strict=True))
+    binance = direct([e for e in events if e.exchange == "binance"], start, start + pd.Timedelta(days=30))
+    longs = binance.xs("long", level="side")
+    assert shown == pytest.approx({asset: longs.get(asset, 0.0) for asset in shown}) and ALL_ASSETS not in shown
