@@ -55,6 +55,7 @@ COLUMNS: dict[Dataset, list[str]] = {
 }
 TEXT_COLUMNS = {"exchange", "asset", "side", "kind"}
 TS_DTYPE = "datetime64[ms, UTC]"
+TEXT_DTYPE = pd.StringDtype(na_value=float("nan"))  # what `astype(str)` gives (pandas 3's default string dtype)
 
 
 def empty(dataset: Dataset) -> pd.DataFrame:
@@ -73,10 +74,14 @@ def conform(dataset: Dataset, frame: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise ValueError(f"{dataset} frame lacks columns {missing}")
     out = frame.loc[:, columns].copy()
-    out["ts"] = pd.to_datetime(out["ts"], utc=True).astype(TS_DTYPE)
+    if out["ts"].dtype != TS_DTYPE:
+        out["ts"] = pd.to_datetime(out["ts"], utc=True).astype(TS_DTYPE)
     for column in columns[1:]:
         if column in TEXT_COLUMNS:
-            out[column] = out[column].astype(str)
-        else:
+            if out[column].dtype != TEXT_DTYPE:
+                out[column] = out[column].astype(str)
+        elif out[column].dtype != "float64":
             out[column] = pd.to_numeric(out[column], errors="raise").astype("float64")
-    return out.sort_values("ts", kind="stable").reset_index(drop=True)
+    if not out["ts"].is_monotonic_increasing:
+        out = out.sort_values("ts", kind="stable")
+    return out.reset_index(drop=True)
