@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from components import summary
 from data_sources import market, registry, storage
+from data_sources.coin_totals import spans
 from data_sources.intervals import to_offset
 from data_sources.live import LiveSource
 from data_sources.schema import ALL_ASSETS
@@ -151,3 +152,20 @@ def test_the_overview_and_exchange_page_over_a_month_rank_coins_from_their_own_t
     binance = direct([e for e in events if e.exchange == "binance"], start, start + pd.Timedelta(days=30))
     longs = binance.xs("long", level="side")
     assert shown == pytest.approx({asset: longs.get(asset, 0.0) for asset in shown}) and ALL_ASSETS not in shown
+
+
+def test_the_summed_rows_of_a_sparse_month_are_one_span_split_only_where_per_coin_rows_lie() -> None:
+    """Hourly summed rows on 3 scattered days of 30 read as one span (one store query, not one per run of
+    bars); an event kept per coin between them splits the span around it, and the spans stay in the window."""
+    start = pd.Timestamp("2025-05-01", tz="UTC")
+    hours = [start + pd.Timedelta(hours=h) for h in (5, 6, 200, 201, 202, 650)]
+    rows = pd.DataFrame({"ts": hours, "asset": ALL_ASSETS, "side": "long", "usd": 1.0})
+    end = start + pd.Timedelta(days=30)
+    one = spans(rows, rows["asset"] == ALL_ASSETS, pd.Timedelta(hours=1), start, end)
+    assert one == [(hours[0], hours[-1] + pd.Timedelta(hours=1))]
+    event = pd.DataFrame({"ts": [start + pd.Timedelta(hours=300)], "asset": ["BTC"], "side": ["long"], "usd": [5.0]})
+    mixed = pd.concat([rows, event], ignore_index=True)
+    split = spans(mixed, mixed["asset"] == ALL_ASSETS, pd.Timedelta(hours=1), start, end)
+    assert split == [(hours[0], hours[4] + pd.Timedelta(hours=1)), (hours[5], hours[5] + pd.Timedelta(hours=1))]
+    clipped = spans(rows, rows["asset"] == ALL_ASSETS, pd.Timedelta(hours=1), start, hours[-1])
+    assert clipped == [(hours[0], hours[-1])]
