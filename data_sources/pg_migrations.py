@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import psycopg
 
+from data_sources.store import newer_schema
+
 LOCK_KEY = 0x6C69_7173_636F  # "liqsco": the advisory lock every migrating session takes
 
 _ROLLUP = """
@@ -157,8 +159,9 @@ def current(connection: psycopg.Connection) -> int:
     return connection.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
 
 
-def migrate(connection: psycopg.Connection, migrations: tuple[str, ...] = MIGRATIONS) -> int:
-    """Apply the missing migrations in one locked transaction; returns the version reached."""
+def migrate(connection: psycopg.Connection, migrations: tuple[str, ...] = MIGRATIONS, where: str = "") -> int:
+    """Apply the missing migrations in one locked transaction; returns the version reached. Raises StoreError
+    (naming `where`) for a database a newer liqscope migrated further than `MIGRATIONS` (`store.newer_schema`)."""
     with connection.transaction():
         connection.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
         connection.execute(
@@ -166,6 +169,8 @@ def migrate(connection: psycopg.Connection, migrations: tuple[str, ...] = MIGRAT
             "(version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
         )
         version = current(connection)
+        if version > len(MIGRATIONS):
+            raise newer_schema(where, version)
         for number, script in enumerate(migrations[version:], start=version + 1):
             connection.execute(script)
             connection.execute("INSERT INTO schema_version (version) VALUES (%s)", (number,))

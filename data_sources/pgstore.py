@@ -53,7 +53,7 @@ class PostgresStore:
         self.where = masked(url)
         with self._errors("open"):
             with psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT) as connection:
-                migrate(connection)
+                migrate(connection, where=self.where)
             self._pool = ConnectionPool(
                 url,
                 min_size=1,

@@ -342,6 +342,15 @@ class StoreError(SourceError):
     """The store cannot be opened or written; the message says what to fix."""
 
 
+def newer_schema(where: str, version: int) -> StoreError:
+    """The refusal to open a store migrated by a newer liqscope: writing to it would skip the rollups this
+    version does not know (and leave their totals short), reading it could miss what they hold."""
+    return StoreError(
+        f"The liquidation store at {where} has schema version {version}, newer than this liqscope's "
+        f"({len(MIGRATIONS)}): upgrade liqscope (the recorder, the collector and the app together)."
+    )
+
+
 class SqliteStore:
     """LiquidationStore on one SQLite file (WAL: one writer process, many readers)."""
 
@@ -360,6 +369,8 @@ class SqliteStore:
 
     def _migrate(self) -> None:
         version = self._connection.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise newer_schema(str(self.path), version)
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             self._connection.executescript(f"BEGIN; {script} PRAGMA user_version = {number}; COMMIT;")
 

@@ -26,6 +26,7 @@ from data_sources.store import (
     Event,
     LiquidationStore,
     SqliteStore,
+    StoreError,
     StreamHealth,
     asset_totals_sql,
     rollup_sql,
@@ -533,3 +534,18 @@ def test_series_answers_are_identical_in_sqlite_and_postgres(tmp_path: Path, pos
     )
     for store in stores:
         store.close()
+
+
+def test_a_store_a_newer_liqscope_migrated_is_refused_with_what_to_do(db_target: str) -> None:
+    """A store at a schema version this code does not know is not opened (an older recorder writing to it would
+    skip the newer rollups and leave their totals short): the error says so and names the store."""
+    storage.connect(db_target).close()
+    newer = len(MIGRATIONS) + 1
+    if db_target.startswith("postgresql://"):
+        with psycopg.connect(db_target, autocommit=True) as connection:
+            connection.execute("INSERT INTO schema_version (version) VALUES (%s)", (newer,))
+    else:
+        with sqlite3.connect(db_target) as connection:
+            connection.execute(f"PRAGMA user_version = {newer}")
+    with pytest.raises(StoreError, match=rf"schema version {newer}, newer than this liqscope's \({len(MIGRATIONS)}\)"):
+        storage.connect(db_target)
