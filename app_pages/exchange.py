@@ -17,6 +17,7 @@ from data_sources.schema import EXCHANGE_NAMES, EXCHANGES
 TOP_COINS = 20
 
 view = filters.current()
+multi_day = cascades.multi_day(view.start, view.end)  # cascade lines then carry their date
 liquidation_assets = context.liquidation_assets()
 choices = view.exchanges
 linked, unknown = filters.link_values("exchange", EXCHANGES)
@@ -140,7 +141,7 @@ with st.container(border=True):
         )
         if len(bursts):
             st.caption(cascades.legend())
-            st.markdown("\n".join(f"- {line}" for line in cascades.takeaway_lines(bursts)))
+            st.markdown("\n".join(f"- {line}" for line in cascades.takeaway_lines(bursts, dated=multi_day)))
 
 with st.container(border=True):
     st.subheader(f"{name} long/short ratios per asset")

@@ -21,6 +21,7 @@ from data_sources.schema import EXCHANGE_NAMES, RATIO_KIND_LABELS, RATIO_KINDS, 
 TOP_COINS = 20
 
 view = filters.current()
+multi_day = cascades.multi_day(view.start, view.end)  # cascade lines then carry their date
 st.title("Market overview")
 st.caption(
     f"{view.label} · {view.market_label} · {summary.count(len(view.exchanges), 'exchange')} · {view.interval} bars"
@@ -73,7 +74,7 @@ def fill_takeaways() -> bool:
     ratios = ratios_load.result().frame if ratios_load.done() else None
     lines = [  # a new list: `takeaways` is memoized and shared between reruns (components.memo)
         *summary.takeaways(moves, liquidations.coins, empty("ratios") if ratios is None else ratios, view.exchanges),
-        *(cascades.takeaway_lines(bursts) if bursts is not None else []),
+        *(cascades.takeaway_lines(bursts, dated=multi_day) if bursts is not None else []),
     ]
     if lines:
         takeaways.markdown("\n".join(f"- {line}" for line in lines))

@@ -99,25 +99,33 @@ def _groups(hits: pd.DatetimeIndex, gap: pd.Timedelta) -> list[pd.DatetimeIndex]
     return [hits[a:b] for a, b in pairwise(bounds)]
 
 
-def describe(cascade: pd.Series) -> str:
-    """'Cascade 14:05-14:25 UTC: $310M, 82% shorts' (the larger side named; the date when it spans midnight)."""
+def describe(cascade: pd.Series, dated: bool = False) -> str:
+    """'Cascade 14:05-14:25 UTC: $310M, 82% shorts' (the larger side named; the end's date when it spans
+    midnight); 'Cascade 2025-05-08 14:05-14:25 UTC: ...' when `dated` (a window of more than one day)."""
     start, end = cascade["start"], cascade["end"]
     to = f"{end:%H:%M}" if start.date() == end.date() or end == end.floor("D") else f"{end:%Y-%m-%d %H:%M}"
     share = cascade["short_share"]
     side = f"{pct(share)} shorts" if share >= 0.5 else f"{pct(1 - share)} longs"
-    return f"Cascade {start:%H:%M}-{to} UTC: {usd(cascade['usd'])}, {side}"
+    begins = f"{start:%Y-%m-%d %H:%M}" if dated else f"{start:%H:%M}"
+    return f"Cascade {begins}-{to} UTC: {usd(cascade['usd'])}, {side}"
 
 
-def takeaway_lines(cascades: pd.DataFrame, most: int = 3, rule: Rule = RULE) -> list[str]:
-    """The `most` largest cascades as takeaway sentences, in time order, plus how many more there were."""
+def multi_day(start: pd.Timestamp, end: pd.Timestamp) -> bool:
+    """True for a window longer than one day: its cascade lines carry their date."""
+    return end - start > pd.Timedelta(days=1)
+
+
+def takeaway_lines(cascades: pd.DataFrame, most: int = 3, rule: Rule = RULE, dated: bool = False) -> list[str]:
+    """The `most` largest cascades as takeaway sentences, in time order, plus how many more there were; each
+    with its date when `dated` (a window of more than one day)."""
     if cascades.empty:
         return []
     largest = cascades.nlargest(most, "usd").sort_values("start")
     pace = f"{rule.window / MINUTE:.0f}-minute"
     lines = [
-        f"{describe(row)} (peak {row['peak_usd'] / row['baseline_usd']:.0f}x the usual {pace} pace)."
+        f"{describe(row, dated)} (peak {row['peak_usd'] / row['baseline_usd']:.0f}x the usual {pace} pace)."
         if row["baseline_usd"] > 0
-        else f"{describe(row)}."
+        else f"{describe(row, dated)}."
         for _, row in largest.iterrows()
     ]
     if len(cascades) > most:

@@ -38,6 +38,11 @@ class TestDetect:
         assert row["usd"] == 30e6 and row["short_share"] == 1.0
         assert row["baseline_usd"] == 500_000.0 and row["peak_usd"] == 15e6
         assert cascades.describe(row) == "Cascade 14:05-14:15 UTC: $30.0M, 100% shorts"
+        assert cascades.describe(row, dated=True) == f"Cascade {DAY:%Y-%m-%d} 14:05-14:15 UTC: $30.0M, 100% shorts"
+        assert cascades.takeaway_lines(found, dated=True)[0].startswith(f"Cascade {DAY:%Y-%m-%d} 14:05-14:15 UTC")
+        assert cascades.multi_day(DAY, DAY + pd.Timedelta(days=7)) and not cascades.multi_day(
+            DAY, DAY + pd.Timedelta(days=1)
+        )
 
     def test_a_steady_pace_or_a_burst_under_the_floor_is_no_cascade(self) -> None:
         small = {DAY + pd.Timedelta(hours=14, minutes=m): (800_000.0, "long") for m in range(5)}
