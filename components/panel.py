@@ -84,11 +84,13 @@ def liquidation_coverage(statuses: Sequence[SourceStatus], freshness: Sequence[s
     failed = {name: reason for status in statuses for name, reason in status.failed}
     uncovered = {name: reason for name, reason in uncovered.items() if name not in failed}
     if answered and uncovered:
-        names = ", ".join(EXCHANGE_NAMES.get(e, e) for e in answered)
-        st.caption(
-            f":material/info: Liquidation figures cover {names} only; {', '.join(uncovered)}: "
-            "not covered for this window."
-        )
+        names = [EXCHANGE_NAMES.get(e, e) for e in answered]
+        nowhere = [name for name in uncovered if name not in names]
+        partly = [name for name in uncovered if name in names]  # answered for one window, not another (compare)
+        said = f":material/info: Liquidation figures cover {', '.join(names)}"
+        said += f" only; {', '.join(nowhere)}: not covered for this window" if nowhere else ""
+        said += f"; {', '.join(partly)}: not covered in every window compared" if partly else ""
+        st.caption(f"{said}.")
     for line in freshness:
         st.caption(f":material/sensors: {line}")
     _status_details(

@@ -90,3 +90,25 @@ def test_a_tampered_compare_link_gets_a_note() -> None:
         w.value for w in at.warning
     ]
     assert list(table(at, "totals").columns[:2]) == ["2025-05-19", "2025-05-07"]
+
+
+def test_an_exchange_covered_on_one_compared_day_only_is_not_called_both_covered_and_not() -> None:
+    """Two days' liquidation statuses (compare): Bybit answered on one day and not covered on the other is said
+    to be uncovered in one of the windows, not listed as covered and "not covered for this window" at once."""
+
+    def page() -> None:
+        import pandas as pd
+
+        from components import panel
+        from data_sources.market import SourceStatus
+
+        now = pd.Timestamp("2025-05-09", tz="UTC")
+        day_a = SourceStatus("live", False, ("binance",), (), now, uncovered=(("Bybit", "no stream"), ("Gate", "no")))
+        day_b = SourceStatus("live", False, ("binance", "bybit"), (), now, uncovered=(("Gate", "no"),))
+        panel.liquidation_coverage((day_a, day_b), [])
+
+    at = AppTest.from_function(page).run()
+    assert at.caption[0].value == (
+        ":material/info: Liquidation figures cover Binance, Bybit only; Gate: not covered for this window; "
+        "Bybit: not covered in every window compared."
+    )
