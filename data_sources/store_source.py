@@ -195,7 +195,7 @@ class StoreSource:
         except StoreError as error:
             return Ranking(ASSETS[:n], "the majors", (f"The store cannot rank coins: {error}",))
         if not measures:
-            return Ranking(ASSETS[:n], "the majors (the collector has stored no open interest yet)")
+            return Ranking(ASSETS[:n], "the majors", ("The collector has stored no open interest yet.",))
         return Ranking(rank(measures, n), "open interest in the collector's latest snapshot")
 
     def coverage_note(
