@@ -9,8 +9,10 @@ deep link) and only lay out what they read from `st.session_state`.
 
 import streamlit as st
 
-from components import context, filters, panel
+from components import context, filters, heap, panel
 from data_sources import market, registry, settings
+
+heap.freeze_imports()  # once per process: the per-run full collection then skips the imported libraries
 
 st.set_page_config(page_title="liqscope", page_icon=":material/waterfall_chart:", layout="wide")
 
