@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from data_sources import storage
 from data_sources.dburl import is_url, masked, scrub
-from data_sources.store import Event, StoreError
+from data_sources.store import MIGRATIONS, Event, StoreError
 from tests.conftest import ROOT
 from tests.fake_exchanges import FakeExchanges
 from tests.postgres import PASSWORD, USER, PostgresServer
@@ -84,7 +84,10 @@ def _run(*args: str) -> subprocess.CompletedProcess:
 def test_migrate_and_recorder_commands_print_a_masked_error(postgres: PostgresServer) -> None:
     url = postgres.database()
     done = _run("-m", "data_sources", "migrate", "--db", url)
-    assert done.returncode == 0 and done.stdout == f"liquidation store at {masked(url)}: schema version 6\n"
+    assert (
+        done.returncode == 0
+        and done.stdout == f"liquidation store at {masked(url)}: schema version {len(MIGRATIONS)}\n"
+    )
     refused = _run("-m", "data_sources", "migrate", "--db", postgres.url(password=WRONG))
     assert refused.returncode == 1 and "password authentication failed" in refused.stderr
     assert "Traceback" not in refused.stderr
@@ -108,7 +111,9 @@ def test_libpq_keyword_connection_strings_are_postgresql_and_masked(postgres: Po
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout == f"liquidation store at {keywords.replace(PASSWORD, '***')}: schema version 6\n"
+    assert (
+        done.stdout == f"liquidation store at {keywords.replace(PASSWORD, '***')}: schema version {len(MIGRATIONS)}\n"
+    )
     wrong = _run("-m", "data_sources", "migrate", "--db", keywords.replace(PASSWORD, WRONG))
     assert wrong.returncode == 1 and "password authentication failed" in wrong.stderr
     assert list(tmp_path.iterdir()) == []
