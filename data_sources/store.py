@@ -118,7 +118,7 @@ MIGRATIONS: tuple[str, ...] = (
     DROP TRIGGER liquidations_daily;
     CREATE INDEX liquidation_days_by_day ON liquidation_days (exchange, day, asset, side, qty, usd);
     """,
-    # 7: whole-market rollups beside the per-asset ones (`MARKET_ROLLUPS`): every asset summed per exchange,
+    # 7: whole-market rollups beside the per-asset ones (kept by `ROLLUP_BATCH`): every asset summed per exchange,
     # minute or day, and side, so a whole-market timeline reads one row per bucket and side, not one per coin;
     # and each asset per fortnight, so a coin ranking over a year sums about 26 rows per coin, not 365.
     """
@@ -172,7 +172,7 @@ ROLLUP_BATCH = (  # the staged new events into every rollup (one grouped upsert 
     "INSERT INTO incoming_minutes SELECT exchange, asset, side, ts / 60000 * 60000, COUNT(*), SUM(qty), SUM(usd) "
     "FROM incoming GROUP BY 1, 2, 3, 4",
     f"INSERT INTO liquidation_minutes SELECT * FROM incoming_minutes WHERE true ON CONFLICT DO UPDATE SET {ADD_COUNTS}",
-    "INSERT INTO liquidation_days SELECT exchange, asset, side, minute / 86400000 * 86400000, SUM(count), SUM(qty), "
+    f"INSERT INTO liquidation_days SELECT exchange, asset, side, minute / {DAY_MS} * {DAY_MS}, SUM(count), SUM(qty), "
     f"SUM(usd) FROM incoming_minutes GROUP BY 1, 2, 3, 4 ON CONFLICT DO UPDATE SET {ADD_COUNTS}",
     "INSERT INTO liquidation_market_minutes SELECT exchange, side, minute, SUM(count), SUM(qty), SUM(usd) "
     f"FROM incoming_minutes GROUP BY 1, 2, 3 ON CONFLICT DO UPDATE SET {ADD_COUNTS}",
@@ -339,7 +339,7 @@ class LiquidationStore(Protocol):
 
 
 class StoreError(SourceError):
-    """The store cannot be opened or written; the message says what to fix."""
+    """The store cannot be opened, read or written; the message says what to fix."""
 
 
 def newer_schema(where: str, version: int) -> StoreError:
@@ -438,9 +438,9 @@ class SqliteStore:
 
     def stream_health(self) -> dict[str, StreamHealth]:
         """The stream health row of every exchange ever recorded, by exchange."""
-        rows = self._connection.execute(
-            "SELECT exchange, state, message, last_event_ms, last_alive_ms, updated_ms FROM stream_health"
-        ).fetchall()
+        rows = self._rows(
+            "SELECT exchange, state, message, last_event_ms, last_alive_ms, updated_ms FROM stream_health", ()
+        )
         return {row[0]: StreamHealth(*row) for row in rows}
 
     def write_series(self, dataset: str, frame: pd.DataFrame, exchange: str, asset: str) -> int:
@@ -469,16 +469,14 @@ class SqliteStore:
     def series(self, dataset: str, asset: str, exchange: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
         """The stored rows of a series dataset over [start, end) as its normalized frame."""
         sql, columns = series.select_sql(dataset, "?")
-        with self._lock:
-            records = self._connection.execute(sql, (exchange, asset, ms(start), ms(end))).fetchall()
+        records = self._rows(sql, (exchange, asset, ms(start), ms(end)))
         return series.frame_from(dataset, records, columns)
 
     def freshness(self) -> pd.DataFrame:
         """`dataset_freshness`: dataset, exchange, asset, first_ts, last_ts, written_at (UTC; ts None if none)."""
-        with self._lock:
-            records = self._connection.execute(
-                "SELECT dataset, exchange, asset, first_ts, last_ts, written_ms FROM dataset_freshness"
-            ).fetchall()
+        records = self._rows(
+            "SELECT dataset, exchange, asset, first_ts, last_ts, written_ms FROM dataset_freshness", ()
+        )
         return series.freshness_frame(records)
 
     def record_alert(self, alert: SentAlert) -> None:
@@ -494,10 +492,7 @@ class SqliteStore:
 
     def sent_alerts(self, limit: int) -> pd.DataFrame:
         """The `limit` latest sent alerts, newest first (see `alerts_frame`)."""
-        with self._lock:
-            records = self._connection.execute(
-                f"SELECT {ALERT_COLUMNS} FROM alerts_sent ORDER BY fired_ms DESC, rule LIMIT ?", (limit,)
-            ).fetchall()
+        records = self._rows(f"SELECT {ALERT_COLUMNS} FROM alerts_sent ORDER BY fired_ms DESC, rule LIMIT ?", (limit,))
         return alerts_frame(records)
 
     def _read(self, sql: str, params: Sequence[object]) -> pd.DataFrame:
@@ -577,10 +572,10 @@ class SqliteStore:
         self, exchange: str, start: pd.Timestamp, end: pd.Timestamp
     ) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
         """Connected intervals overlapping [start, end), clipped to it and merged."""
-        rows = self._connection.execute(
+        rows = self._rows(
             "SELECT start, end FROM coverage WHERE exchange = ? AND end > ? AND start < ? ORDER BY start",
             (exchange, ms(start), ms(end)),
-        ).fetchall()
+        )
         return merge_spans(rows, ms(start), ms(end))
 
 

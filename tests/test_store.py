@@ -549,3 +549,24 @@ def test_a_store_a_newer_liqscope_migrated_is_refused_with_what_to_do(db_target:
             connection.execute(f"PRAGMA user_version = {newer}")
     with pytest.raises(StoreError, match=rf"schema version {newer}, newer than this liqscope's \({len(MIGRATIONS)}\)"):
         storage.connect(db_target)
+
+
+def test_a_sqlite_read_that_fails_is_a_store_error_naming_the_file(tmp_path: Path) -> None:
+    """Every read (coverage, stream health, series, freshness, sent alerts) turns SQLite's error into a
+    StoreError naming the file, as writes do: the panel that asked says why, with no traceback."""
+    path = tmp_path / "broken.db"
+    store = SqliteStore(path)
+    with sqlite3.connect(path) as connection:
+        for table in ("coverage", "stream_health", "candles", "dataset_freshness", "alerts_sent"):
+            connection.execute(f"DROP TABLE {table}")
+    reads = (
+        lambda: store.coverage("okx", *EVERYTHING),
+        store.stream_health,
+        lambda: store.series("candles", "ETH", "okx", *EVERYTHING),
+        store.freshness,
+        lambda: store.sent_alerts(5),
+    )
+    for read in reads:
+        with pytest.raises(StoreError, match=f"Cannot read the liquidation store at {path}: no such table"):
+            read()
+    store.close()
