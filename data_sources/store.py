@@ -499,8 +499,8 @@ class SqliteStore:
         """Rows of a query whose `ts` column is epoch ms, with `ts` as UTC timestamps."""
         try:
             frame = pd.read_sql_query(sql, self._connection, params=params)
-        except (sqlite3.Error, pd.errors.DatabaseError) as error:  # pandas wraps SQLite's errors in its own
-            raise self._read_error(error) from None
+        except pd.errors.DatabaseError as error:  # pandas wraps SQLite's error (its cause) with the query's text
+            raise self._read_error(error.__cause__ or error) from None
         frame["ts"] = from_ms(frame["ts"])
         return frame
 

@@ -552,14 +552,18 @@ def test_a_store_a_newer_liqscope_migrated_is_refused_with_what_to_do(db_target:
 
 
 def test_a_sqlite_read_that_fails_is_a_store_error_naming_the_file(tmp_path: Path) -> None:
-    """Every read (coverage, stream health, series, freshness, sent alerts) turns SQLite's error into a
-    StoreError naming the file, as writes do: the panel that asked says why, with no traceback."""
+    """Every read (rollups, coverage, stream health, series, freshness, sent alerts) turns SQLite's error into a
+    StoreError naming the file and SQLite's reason (not the query's text), as writes do: the panel that asked
+    says why, with no traceback."""
     path = tmp_path / "broken.db"
     store = SqliteStore(path)
     with sqlite3.connect(path) as connection:
         for table in ("coverage", "stream_health", "candles", "dataset_freshness", "alerts_sent"):
             connection.execute(f"DROP TABLE {table}")
+    with sqlite3.connect(path) as connection:
+        connection.execute("DROP TABLE liquidation_market_days")
     reads = (
+        lambda: store.market_buckets("okx", *EVERYTHING, DAY),  # through pandas, which adds the query's text
         lambda: store.coverage("okx", *EVERYTHING),
         store.stream_health,
         lambda: store.series("candles", "ETH", "okx", *EVERYTHING),
@@ -567,6 +571,7 @@ def test_a_sqlite_read_that_fails_is_a_store_error_naming_the_file(tmp_path: Pat
         lambda: store.sent_alerts(5),
     )
     for read in reads:
-        with pytest.raises(StoreError, match=f"Cannot read the liquidation store at {path}: no such table"):
+        with pytest.raises(StoreError, match=f"Cannot read the liquidation store at {path}: no such table") as raised:
             read()
+        assert "SELECT" not in str(raised.value)
     store.close()
